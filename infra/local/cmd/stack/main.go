@@ -1,0 +1,101 @@
+// Command stack runs the local stack.
+//
+//	stack dev                     the whole system on this machine until Ctrl-C (make dev)
+//	stack token -dealer d1        a JWT the running stack accepts (make token)
+//	stack emulators -- CMD ARGS   start DynamoDB Local and the SQS emulator on free ports, run
+//	                              CMD with AWS_ENDPOINT_URL_DYNAMODB/_SQS set, stop them (make test)
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+
+	"github.com/dealerai/integrations/infra/local"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "dev":
+		err = local.RunDev(ctx, local.DevConfigFromEnv(os.Getenv), os.Stdout)
+	case "token":
+		err = token(os.Args[2:])
+	case "emulators":
+		err = emulators(ctx, os.Args[2:])
+	default:
+		usage()
+	}
+	if err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			os.Exit(exit.ExitCode())
+		}
+		fmt.Fprintln(os.Stderr, "stack:", err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: stack dev | stack token -dealer ID | stack emulators -- CMD [ARGS...]")
+	os.Exit(2)
+}
+
+func token(args []string) error {
+	fs := flag.NewFlagSet("token", flag.ExitOnError)
+	dealer := fs.String("dealer", "", "dealer id to put in the token's dealer claim")
+	_ = fs.Parse(args)
+	if *dealer == "" {
+		return errors.New("token: -dealer is required (make token DEALER=<id>)")
+	}
+	root, err := local.RepoRoot()
+	if err != nil {
+		return err
+	}
+	issuer, err := local.LoadIssuer(root)
+	if err != nil {
+		return err
+	}
+	tok, err := issuer.Token(*dealer, os.Getenv("DEALER_ID_CLAIM"))
+	if err != nil {
+		return err
+	}
+	fmt.Println(tok)
+	return nil
+}
+
+func emulators(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		return errors.New("emulators: no command given")
+	}
+	em, err := local.StartEmulators(ctx, local.EmulatorOptions{})
+	if err != nil {
+		return err
+	}
+	defer em.Stop()
+	fmt.Fprintf(os.Stderr, "emulators: DynamoDB Local at %s, SQS emulator at %s\n", em.DynamoDBEndpoint, em.SQSEndpoint)
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(),
+		"AWS_ENDPOINT_URL_DYNAMODB="+em.DynamoDBEndpoint,
+		"AWS_ENDPOINT_URL_SQS="+em.SQSEndpoint,
+		"AWS_REGION="+local.Region,
+		"AWS_ACCESS_KEY_ID="+local.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY="+local.SecretAccessKey,
+	)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	return cmd.Run()
+}

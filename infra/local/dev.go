@@ -1,0 +1,186 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dealerai/integrations/shared/app"
+	"github.com/dealerai/integrations/shared/resources"
+)
+
+// DevConfig is what `make dev` can be told through the environment.
+type DevConfig struct {
+	APIPort, DynamoDBPort, SQSPort int
+	// Prefix of the local tables and queues.
+	Prefix string
+	// Defaults are the function settings make dev sets unless the caller did.
+	Defaults map[string]string
+}
+
+// DevConfigFromEnv reads API_PORT, DYNAMODB_PORT and SQS_PORT (defaults 8080, 8000, 9324).
+func DevConfigFromEnv(getenv func(string) string) DevConfig {
+	port := func(name string, def int) int {
+		if v, err := strconv.Atoi(getenv(name)); err == nil && v > 0 {
+			return v
+		}
+		return def
+	}
+	return DevConfig{
+		APIPort:      port("API_PORT", 8080),
+		DynamoDBPort: port("DYNAMODB_PORT", 8000),
+		SQSPort:      port("SQS_PORT", 9324),
+		Prefix:       "dealerai-local",
+		Defaults: map[string]string{
+			// local-only endpoint exceptions: receivers on this machine, plain http
+			"ALLOW_ENDPOINT_CIDRS": "127.0.0.0/8,::1/128",
+			"ALLOW_HTTP_ENDPOINTS": "true",
+		},
+	}
+}
+
+// RunDev runs the whole system on this machine until ctx ends: emulators, tables and queues,
+// the API behind the local gateway, and the router and delivery pollers.
+func RunDev(ctx context.Context, dc DevConfig, out io.Writer) error {
+	root, err := RepoRoot()
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(out, nil))
+	slog.SetDefault(logger)
+
+	fmt.Fprintln(out, "starting DynamoDB Local and the SQS emulator...")
+	em, err := StartEmulators(ctx, EmulatorOptions{
+		DynamoDBPort: dc.DynamoDBPort, SQSPort: dc.SQSPort,
+		Log: PrefixLines("[emulators] ", out),
+	})
+	if err != nil {
+		return err
+	}
+	defer em.Stop()
+
+	awsCfg, err := AWSConfig(ctx, em.DynamoDBEndpoint, em.SQSEndpoint)
+	if err != nil {
+		return err
+	}
+	ddb, sq := Clients(awsCfg)
+	names, err := Provision(ctx, ddb, sq, dc.Prefix)
+	if err != nil {
+		return err
+	}
+
+	// The functions read their settings from the environment, as on Lambda.
+	env := names.Env()
+	env["AWS_ENDPOINT_URL_DYNAMODB"] = em.DynamoDBEndpoint
+	env["AWS_ENDPOINT_URL_SQS"] = em.SQSEndpoint
+	env["AWS_REGION"] = Region
+	env["AWS_ACCESS_KEY_ID"] = AccessKeyID
+	env["AWS_SECRET_ACCESS_KEY"] = SecretAccessKey
+	env["API_URL"] = fmt.Sprintf("http://127.0.0.1:%d", dc.APIPort)
+	for k, v := range env {
+		if err := os.Setenv(k, v); err != nil {
+			return err
+		}
+	}
+	for k, v := range dc.Defaults {
+		if os.Getenv(k) == "" {
+			_ = os.Setenv(k, v)
+		}
+	}
+	cfg, err := app.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+
+	api, err := app.NewAPI(ctx, awsCfg, cfg)
+	if err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	router, err := app.NewRouter(ctx, awsCfg, cfg)
+	if err != nil {
+		return fmt.Errorf("router: %w", err)
+	}
+	delivery, err := app.NewDelivery(ctx, awsCfg, cfg)
+	if err != nil {
+		return fmt.Errorf("delivery: %w", err)
+	}
+
+	issuer, err := NewIssuer(root)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", dc.APIPort))
+	if err != nil {
+		return fmt.Errorf("API port: %w", err)
+	}
+	server := &http.Server{Handler: &Gateway{Issuer: issuer, API: api}, ReadHeaderTimeout: 10 * time.Second}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	pollers := []*SQSPoller{
+		{SQS: sq, QueueURL: names.QueueURLs[resources.EventsQueue.ID], QueueARN: names.QueueARNs[resources.EventsQueue.ID], Handler: router, Concurrency: 2, Timeout: resources.RouterTimeout},
+		{SQS: sq, QueueURL: names.QueueURLs[resources.DeliveriesQueue.ID], QueueARN: names.QueueARNs[resources.DeliveriesQueue.ID], Handler: delivery, Concurrency: 8, Timeout: resources.DeliveryTimeout},
+	}
+	for _, p := range pollers {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.Run(runCtx) }()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("api server", "error", err.Error())
+			cancel()
+		}
+	}()
+
+	if err := writeStackEnv(root, env, out); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "ready: API at %s — token: make token DEALER=<id>; Ctrl-C stops everything\n", env["API_URL"])
+
+	<-runCtx.Done()
+	fmt.Fprintln(out, "stopping...")
+	shutdown, cancelShutdown := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelShutdown()
+	_ = server.Shutdown(shutdown)
+	wg.Wait()
+	return nil
+}
+
+// stackEnvKeys are the variables .local/stack.env carries (DESIGN §3.5).
+var stackEnvKeys = []string{
+	"API_URL", "EVENTS_QUEUE_URL", "EVENTS_DLQ_URL", "DELIVERIES_QUEUE_URL", "DELIVERIES_DLQ_URL",
+	"CONFIG_TABLE", "DELIVERY_LOG_TABLE", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB",
+	"AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+}
+
+func writeStackEnv(root string, env map[string]string, out io.Writer) error {
+	var b strings.Builder
+	keys := append([]string(nil), stackEnvKeys...)
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%s\n", k, env[k])
+	}
+	path := filepath.Join(root, ".local", "stack.env")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "wrote %s:\n%s", path, b.String())
+	return nil
+}

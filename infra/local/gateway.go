@@ -1,0 +1,181 @@
+package local
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/dealerai/integrations/shared/httpapi"
+)
+
+// APIFunc is the function the api Lambda hands to lambda.Start.
+type APIFunc func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+
+// Gateway plays API Gateway's HTTP API in front of the api function: it matches the route
+// table, checks the JWT like the JWT authorizer (401 {"message":"Unauthorized"}), and hands
+// the function a payload v2 request with the claims in requestContext.authorizer.jwt.claims.
+type Gateway struct {
+	Issuer *Issuer
+	API    APIFunc
+}
+
+const maxGatewayBody = 10 << 20 // API Gateway's payload limit
+
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	route, params, ok := matchRoute(r.Method, r.URL.Path)
+	if !ok {
+		gatewayMessage(w, http.StatusNotFound, "Not Found")
+		return
+	}
+	var authorizer *events.APIGatewayV2HTTPRequestContextAuthorizerDescription
+	if route.Auth {
+		claims, ok := g.authorize(r)
+		if !ok {
+			gatewayMessage(w, http.StatusUnauthorized, "Unauthorized")
+			return
+		}
+		authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+			JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: claims, Scopes: nil},
+		}
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxGatewayBody+1))
+	if err != nil {
+		gatewayMessage(w, http.StatusBadRequest, "Bad Request")
+		return
+	}
+	if len(body) > maxGatewayBody {
+		gatewayMessage(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
+		return
+	}
+	req := events.APIGatewayV2HTTPRequest{
+		Version:               "2.0",
+		RouteKey:              route.Method + " " + route.Path,
+		RawPath:               r.URL.Path,
+		RawQueryString:        r.URL.RawQuery,
+		Headers:               map[string]string{},
+		QueryStringParameters: map[string]string{},
+		PathParameters:        params,
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			RouteKey:   route.Method + " " + route.Path,
+			Stage:      "$default",
+			RequestID:  fmt.Sprintf("local-%d", time.Now().UnixNano()),
+			Authorizer: authorizer,
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{
+				Method: r.Method, Path: r.URL.Path, Protocol: r.Proto, SourceIP: strings.Split(r.RemoteAddr, ":")[0], UserAgent: r.UserAgent(),
+			},
+			TimeEpoch: time.Now().UnixMilli(),
+		},
+	}
+	for k, v := range r.Header {
+		req.Headers[strings.ToLower(k)] = strings.Join(v, ",")
+	}
+	for k, v := range r.URL.Query() {
+		req.QueryStringParameters[k] = strings.Join(v, ",")
+	}
+	if utf8.Valid(body) {
+		req.Body = string(body)
+	} else {
+		req.Body, req.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
+	}
+	resp, err := g.API(r.Context(), req)
+	if err != nil {
+		gatewayMessage(w, http.StatusInternalServerError, "Internal Server Error")
+		return
+	}
+	for k, v := range resp.Headers {
+		w.Header().Set(k, v)
+	}
+	for k, vs := range resp.MultiValueHeaders {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	out := []byte(resp.Body)
+	if resp.IsBase64Encoded {
+		if out, err = base64.StdEncoding.DecodeString(resp.Body); err != nil {
+			gatewayMessage(w, http.StatusInternalServerError, "Internal Server Error")
+			return
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = w.Write(out)
+}
+
+// authorize checks the bearer token and flattens its claims to strings, as API Gateway does.
+func (g *Gateway) authorize(r *http.Request) (map[string]string, bool) {
+	h := r.Header.Get("Authorization")
+	token, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || token == "" {
+		return nil, false
+	}
+	claims, err := g.Issuer.Verify(token)
+	if err != nil {
+		return nil, false
+	}
+	return flattenClaims(claims), true
+}
+
+func flattenClaims(claims jwt.MapClaims) map[string]string {
+	out := make(map[string]string, len(claims))
+	for k, v := range claims {
+		switch v := v.(type) {
+		case string:
+			out[k] = v
+		case float64:
+			out[k] = fmt.Sprint(int64(v))
+		default:
+			b, _ := json.Marshal(v)
+			out[k] = string(b)
+		}
+	}
+	return out
+}
+
+// matchRoute finds the route for method and path, with its path parameters.
+func matchRoute(method, path string) (httpapi.Route, map[string]string, bool) {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	for _, rt := range httpapi.Routes {
+		if rt.Method != method {
+			continue
+		}
+		tmpl := strings.Split(strings.Trim(rt.Path, "/"), "/")
+		if len(tmpl) != len(parts) {
+			continue
+		}
+		params := map[string]string{}
+		ok := true
+		for i, seg := range tmpl {
+			if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+				if parts[i] == "" {
+					ok = false
+					break
+				}
+				params[seg[1:len(seg)-1]] = parts[i]
+				continue
+			}
+			if seg != parts[i] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return rt, params, true
+		}
+	}
+	return httpapi.Route{}, nil, false
+}
+
+func gatewayMessage(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = fmt.Fprintf(w, `{"message":%q}`, msg)
+}

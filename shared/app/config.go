@@ -1,0 +1,95 @@
+// Package app builds the three functions' handlers from their configuration: the api, router
+// and delivery Lambdas' main.go call it and hand the result to lambda.Start, and the local
+// stack calls the very same constructors, so both run identical code.
+package app
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Config is what the functions read from the environment (names and defaults in DESIGN §3.5).
+type Config struct {
+	ConfigTable        string
+	DeliveryLogTable   string
+	EventsQueueURL     string
+	EventsDLQURL       string
+	DeliveriesQueueURL string
+	DeliveriesDLQURL   string
+	// DealerIDClaim is the JWT claim holding the caller's dealer id.
+	DealerIDClaim string
+	// DeliveryBackoff are the waits after failed attempts 1, 2 and 3.
+	DeliveryBackoff []time.Duration
+	// DeliveryTimeout bounds one delivery attempt.
+	DeliveryTimeout time.Duration
+	// Getenv reads further settings (ALLOW_ENDPOINT_CIDRS, ALLOW_HTTP_ENDPOINTS).
+	Getenv func(string) string
+}
+
+// ConfigFromEnv reads the configuration, applying the documented defaults.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		ConfigTable:        getenv("CONFIG_TABLE"),
+		DeliveryLogTable:   getenv("DELIVERY_LOG_TABLE"),
+		EventsQueueURL:     getenv("EVENTS_QUEUE_URL"),
+		EventsDLQURL:       getenv("EVENTS_DLQ_URL"),
+		DeliveriesQueueURL: getenv("DELIVERIES_QUEUE_URL"),
+		DeliveriesDLQURL:   getenv("DELIVERIES_DLQ_URL"),
+		DealerIDClaim:      getenv("DEALER_ID_CLAIM"),
+		Getenv:             getenv,
+	}
+	if c.DealerIDClaim == "" {
+		c.DealerIDClaim = "dealer_id"
+	}
+	backoff, err := ParseBackoff(getenv("DELIVERY_BACKOFF"))
+	if err != nil {
+		return c, err
+	}
+	c.DeliveryBackoff = backoff
+	c.DeliveryTimeout = 10 * time.Second
+	if v := getenv("DELIVERY_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return c, fmt.Errorf("DELIVERY_TIMEOUT: %q is not a positive duration", v)
+		}
+		c.DeliveryTimeout = d
+	}
+	return c, nil
+}
+
+// ParseBackoff parses DELIVERY_BACKOFF: three comma-separated durations, the waits after
+// failed attempts 1, 2 and 3 (default "30s,5m,30m").
+func ParseBackoff(v string) ([]time.Duration, error) {
+	if v == "" {
+		v = "30s,5m,30m"
+	}
+	parts := strings.Split(v, ",")
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("DELIVERY_BACKOFF: want three durations like 30s,5m,30m, got %q", v)
+	}
+	out := make([]time.Duration, len(parts))
+	for i, p := range parts {
+		d, err := time.ParseDuration(strings.TrimSpace(p))
+		if err != nil || d < 0 || d > 12*time.Hour {
+			return nil, fmt.Errorf("DELIVERY_BACKOFF: %q is not a duration between 0 and 12h", p)
+		}
+		out[i] = d
+	}
+	return out, nil
+}
+
+// Require reports the first of the named settings that is empty.
+func (c Config) Require(names ...string) error {
+	values := map[string]string{
+		"CONFIG_TABLE": c.ConfigTable, "DELIVERY_LOG_TABLE": c.DeliveryLogTable,
+		"EVENTS_QUEUE_URL": c.EventsQueueURL, "EVENTS_DLQ_URL": c.EventsDLQURL,
+		"DELIVERIES_QUEUE_URL": c.DeliveriesQueueURL, "DELIVERIES_DLQ_URL": c.DeliveriesDLQURL,
+	}
+	for _, n := range names {
+		if values[n] == "" {
+			return fmt.Errorf("%s is not set", n)
+		}
+	}
+	return nil
+}

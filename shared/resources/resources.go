@@ -1,0 +1,182 @@
+// Package resources defines DealerAI Integrations' DynamoDB tables and SQS queues once, for
+// both the CDK stack (infra) and the local stack (infra/local), so the two cannot drift.
+//
+// # Data model
+//
+// Config table (subscriptions, agents and what they need), key pk (S) + sk (S), no index:
+//
+//	pk = "DEALER#<dealerId>"
+//	sk = "T#SUB#<subscriptionId>"   a webhook subscription (a delivery target)
+//	sk = "T#AGENT#<platform>"       an integration agent's settings and credentials (a target)
+//	sk = "COUNT#subscriptions"      the dealer's subscription counter (attribute n), kept in
+//	                                the same transaction as each create/delete: 50-per-dealer
+//	                                limit without a count-then-put race
+//	sk = "CORR#<platform>#<key>"    ids a platform returned for one DealerAI lead
+//	                                ("lead#<leadId>" else "contact#<contactId>") or
+//	                                appointment ("appt#<appointmentId>" else
+//	                                "appt#<contactId>#<appointmentType>"), with eventTime, the
+//	                                timestamp of the event that last changed them
+//
+// Access patterns: a dealer's subscriptions and agents in ONE query
+// (pk = :dealer AND begins_with(sk, "T#")), used by the router once per dealer per batch and by
+// the delivery handler's 30 s cache; one subscription or agent by GetItem (the dealer is always
+// known: the API takes it from the JWT claim, the pipeline from the message); a dealer's
+// subscription list by Query (begins_with(sk, "T#SUB#"), paginated); correlation ids by GetItem.
+// Secrets and credentials live only here (encrypted at rest by the table's customer-managed
+// KMS key) and never travel in a queue message.
+//
+// Delivery-log table, key pk (S) + sk (S), no index, TTL attribute expiresAt (30 days):
+//
+//	pk = "<dealerId>#SUB#<subscriptionId>" or "<dealerId>#AGENT#<platform>"  (the target)
+//	sk = "<deliveryId>"  "dlv_" + a ULID whose time is the event's timestamp and whose random
+//	                     part is a hash of (eventId, target): deterministic, so a router re-run
+//	                     cannot create a second delivery, and time-ordered, so a Query with
+//	                     ScanIndexForward=false lists a target's deliveries newest first
+//	                     (status filters are a FilterExpression; no index write per delivery)
+//
+// A delivery by id is one GetItem (target + delivery id). A successful first attempt writes
+// one item under 1 KB (no payload, no response snippet); a delivery that ends failed or
+// skipped stores the payload once and each failed attempt its 1 KiB response snippet.
+// Multi-step agent flows keep the ids obtained so far in the item's progress map, so a retry
+// resumes from the step that failed.
+//
+// Queues: events (+ events DLQ, maxReceiveCount 5: transient router failures retry, poison
+// goes to the DLQ at once) and deliveries (+ deliveries DLQ, maxReceiveCount 4: the first
+// attempt and three retries). The delivery message is package deliveryq's Message.
+package resources
+
+import (
+	"fmt"
+	"time"
+)
+
+// KeyAttr is one attribute of a key schema.
+type KeyAttr struct {
+	Name string
+	Type string // "S", "N" or "B"
+}
+
+// Table is a DynamoDB table definition.
+type Table struct {
+	// ID names the table in the CDK stack and is the suffix of the local table name.
+	ID           string
+	PartitionKey KeyAttr
+	SortKey      KeyAttr
+	// TTLAttribute is the attribute DynamoDB expires items by; empty for none.
+	TTLAttribute string
+	// EnvVar is the environment variable the functions read the table name from.
+	EnvVar string
+}
+
+// Queue is an SQS queue definition. A queue with a DeadLetter has a redrive policy into it.
+type Queue struct {
+	ID                string
+	VisibilityTimeout time.Duration
+	RetentionPeriod   time.Duration
+	MaxMessageBytes   int
+	// ReceiveWaitTime makes long polling the default for consumers.
+	ReceiveWaitTime time.Duration
+	DeadLetter      *Queue
+	MaxReceiveCount int
+	EnvVar          string
+}
+
+// Function timeouts the queues' visibility timeouts are derived from (≥ 6× the consuming
+// function's timeout, as AWS recommends for event source mappings).
+const (
+	RouterTimeout   = 30 * time.Second
+	DeliveryTimeout = 60 * time.Second
+	APITimeout      = 10 * time.Second
+)
+
+const (
+	// EventsMaxReceiveCount lets transient router failures retry; poison never retries.
+	EventsMaxReceiveCount = 5
+	// DeliveriesMaxReceiveCount is the first attempt plus three retries.
+	DeliveriesMaxReceiveCount = 4
+	// MaxMessageBytes fits a 256 KiB event and its envelope.
+	MaxMessageBytes = 1024 * 1024
+	// DeliveryLogRetention is how long delivery records are kept (TTL).
+	DeliveryLogRetention = 30 * 24 * time.Hour
+
+	dlqRetention   = 14 * 24 * time.Hour
+	queueRetention = 4 * 24 * time.Hour
+)
+
+var (
+	ConfigTable = Table{
+		ID:           "Config",
+		PartitionKey: KeyAttr{Name: "pk", Type: "S"},
+		SortKey:      KeyAttr{Name: "sk", Type: "S"},
+		EnvVar:       "CONFIG_TABLE",
+	}
+	DeliveryLogTable = Table{
+		ID:           "DeliveryLog",
+		PartitionKey: KeyAttr{Name: "pk", Type: "S"},
+		SortKey:      KeyAttr{Name: "sk", Type: "S"},
+		TTLAttribute: "expiresAt",
+		EnvVar:       "DELIVERY_LOG_TABLE",
+	}
+
+	EventsDLQ = Queue{
+		ID:              "EventsDLQ",
+		RetentionPeriod: dlqRetention,
+		MaxMessageBytes: MaxMessageBytes,
+		// a DLQ is inspected and redriven, not consumed; its visibility timeout only matters
+		// to someone polling it in the console
+		VisibilityTimeout: 30 * time.Second,
+		EnvVar:            "EVENTS_DLQ_URL",
+	}
+	EventsQueue = Queue{
+		ID:                "Events",
+		VisibilityTimeout: 6 * RouterTimeout,
+		RetentionPeriod:   queueRetention,
+		MaxMessageBytes:   MaxMessageBytes,
+		ReceiveWaitTime:   20 * time.Second,
+		DeadLetter:        &EventsDLQ,
+		MaxReceiveCount:   EventsMaxReceiveCount,
+		EnvVar:            "EVENTS_QUEUE_URL",
+	}
+	DeliveriesDLQ = Queue{
+		ID:                "DeliveriesDLQ",
+		RetentionPeriod:   dlqRetention,
+		MaxMessageBytes:   MaxMessageBytes,
+		VisibilityTimeout: 30 * time.Second,
+		EnvVar:            "DELIVERIES_DLQ_URL",
+	}
+	DeliveriesQueue = Queue{
+		ID:                "Deliveries",
+		VisibilityTimeout: 6 * DeliveryTimeout,
+		RetentionPeriod:   queueRetention,
+		MaxMessageBytes:   MaxMessageBytes,
+		ReceiveWaitTime:   20 * time.Second,
+		DeadLetter:        &DeliveriesDLQ,
+		MaxReceiveCount:   DeliveriesMaxReceiveCount,
+		EnvVar:            "DELIVERIES_QUEUE_URL",
+	}
+)
+
+// Tables lists every table.
+func Tables() []Table { return []Table{ConfigTable, DeliveryLogTable} }
+
+// Queues lists every queue, dead-letter queues before the queues that redrive into them.
+func Queues() []Queue { return []Queue{EventsDLQ, EventsQueue, DeliveriesDLQ, DeliveriesQueue} }
+
+// Name is the physical name of a table or queue given a stack prefix, e.g.
+// Name("dealerai-local", "Config") = "dealerai-local-Config".
+func Name(prefix, id string) string { return fmt.Sprintf("%s-%s", prefix, id) }
+
+// Attributes renders the queue as SQS CreateQueue attributes; deadLetterARN is the ARN of
+// q.DeadLetter (ignored when q has none).
+func (q Queue) Attributes(deadLetterARN string) map[string]string {
+	attrs := map[string]string{
+		"VisibilityTimeout":             fmt.Sprint(int(q.VisibilityTimeout.Seconds())),
+		"MessageRetentionPeriod":        fmt.Sprint(int(q.RetentionPeriod.Seconds())),
+		"MaximumMessageSize":            fmt.Sprint(q.MaxMessageBytes),
+		"ReceiveMessageWaitTimeSeconds": fmt.Sprint(int(q.ReceiveWaitTime.Seconds())),
+	}
+	if q.DeadLetter != nil {
+		attrs["RedrivePolicy"] = fmt.Sprintf(`{"deadLetterTargetArn":%q,"maxReceiveCount":%d}`, deadLetterARN, q.MaxReceiveCount)
+	}
+	return attrs
+}

@@ -1,0 +1,145 @@
+package local
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// recordingAPI answers 200 and remembers the request the gateway built.
+type recordingAPI struct{ got *events.APIGatewayV2HTTPRequest }
+
+func (r *recordingAPI) handle(_ context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	r.got = &req
+	return events.APIGatewayV2HTTPResponse{StatusCode: 200, Body: "ok", Headers: map[string]string{"Content-Type": "text/plain"}}, nil
+}
+
+func TestGatewayChecksTokensLikeTheJWTAuthorizer(t *testing.T) {
+	issuer, err := NewEphemeralIssuer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := NewEphemeralIssuer()
+	now := time.Now()
+	claims := func(edit func(jwt.MapClaims)) jwt.MapClaims {
+		c := jwt.MapClaims{"iss": LocalIssuer, "aud": LocalAudience, "exp": now.Add(time.Hour).Unix(), "nbf": now.Add(-time.Minute).Unix(), "dealer_id": "d1"}
+		if edit != nil {
+			edit(c)
+		}
+		return c
+	}
+	sign := func(c jwt.MapClaims) string {
+		tok, err := issuer.Sign(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	pubDER, _ := x509.MarshalPKIXPublicKey(issuer.PublicKey())
+	hsWithPublicKey, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, claims(nil)).SignedString(pubDER)
+	noneHeader := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`))
+	noneBody, _ := json.Marshal(claims(nil))
+	algNone := noneHeader + "." + base64.RawURLEncoding.EncodeToString(noneBody) + "."
+	otherKey, _ := other.Sign(claims(nil))
+
+	cases := []struct {
+		name, auth string
+		want       int
+	}{
+		{"valid", "Bearer " + sign(claims(nil)), 200},
+		{"no header", "", 401},
+		{"not bearer", "Basic " + sign(claims(nil)), 401},
+		{"wrong issuer", "Bearer " + sign(claims(func(c jwt.MapClaims) { c["iss"] = "https://evil.example/" })), 401},
+		{"wrong audience", "Bearer " + sign(claims(func(c jwt.MapClaims) { c["aud"] = "someone-else" })), 401},
+		{"expired", "Bearer " + sign(claims(func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Hour).Unix() })), 401},
+		{"no expiry", "Bearer " + sign(claims(func(c jwt.MapClaims) { delete(c, "exp") })), 401},
+		{"not yet valid", "Bearer " + sign(claims(func(c jwt.MapClaims) { c["nbf"] = now.Add(time.Hour).Unix() })), 401},
+		{"alg none", "Bearer " + algNone, 401},
+		{"HS256 signed with the public key", "Bearer " + hsWithPublicKey, 401},
+		{"another key", "Bearer " + otherKey, 401},
+		{"garbage", "Bearer not.a.jwt", 401},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			api := &recordingAPI{}
+			srv := httptest.NewServer(&Gateway{Issuer: issuer, API: api.handle})
+			defer srv.Close()
+			req, _ := http.NewRequest("GET", srv.URL+"/v1/subscriptions/sub_1", nil)
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Fatalf("status %d, want %d (%s)", resp.StatusCode, tc.want, body)
+			}
+			if tc.want == 401 {
+				if string(body) != `{"message":"Unauthorized"}` || api.got != nil {
+					t.Fatalf("rejection body %s, handler called: %v", body, api.got != nil)
+				}
+				return
+			}
+			got := api.got
+			if got == nil || got.RequestContext.Authorizer == nil || got.RequestContext.Authorizer.JWT.Claims["dealer_id"] != "d1" {
+				t.Fatalf("claims not handed to the function: %+v", got)
+			}
+			if got.RouteKey != "GET /v1/subscriptions/{id}" || got.PathParameters["id"] != "sub_1" {
+				t.Fatalf("route key %q, path parameters %v", got.RouteKey, got.PathParameters)
+			}
+		})
+	}
+}
+
+func TestGatewayOpenRoutesAndUnknownRoutes(t *testing.T) {
+	issuer, _ := NewEphemeralIssuer()
+	api := &recordingAPI{}
+	srv := httptest.NewServer(&Gateway{Issuer: issuer, API: api.handle})
+	defer srv.Close()
+	for path, want := range map[string]int{"/healthz": 200, "/v1/openapi.json": 200, "/v1/nope": 404, "/v1/event-types": 401} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+	if api.got != nil && api.got.RequestContext.Authorizer != nil {
+		t.Fatal("an open route carried an authorizer context")
+	}
+}
+
+func TestGatewayPassesBodyQueryAndHeaders(t *testing.T) {
+	issuer, _ := NewEphemeralIssuer()
+	api := &recordingAPI{}
+	srv := httptest.NewServer(&Gateway{Issuer: issuer, API: api.handle})
+	defer srv.Close()
+	tok, _ := issuer.Token("d9", "")
+	req, _ := http.NewRequest("POST", srv.URL+"/v1/subscriptions?limit=5", strings.NewReader(`{"url":"https://x"}`))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	got := api.got
+	if got == nil || got.Body != `{"url":"https://x"}` || got.QueryStringParameters["limit"] != "5" || got.Headers["content-type"] != "application/json" || got.RequestContext.HTTP.Method != "POST" {
+		t.Fatalf("request not passed through: %+v", got)
+	}
+}

@@ -1,0 +1,132 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+)
+
+// The schemas are generated from the field table, the same one Parse uses,
+// so the two cannot drift. A schema accepts what Parse accepts, with one
+// difference: Parse also takes null for an optional field (and drops it),
+// while the schema describes the body as delivered, which has no nulls.
+// Fields a schema does not list are accepted and dropped by Parse.
+
+const (
+	schemaDialect = "https://json-schema.org/draft/2020-12/schema"
+	// eventIDPattern: 1 to 128 visible ASCII characters but '"' and '\'
+	// (the id is sent as the webhook-id header). Parse checks the same.
+	eventIDPattern = `^[!#-\[\]-~]{1,128}$`
+	// dateTimePattern narrows "format": "date-time" to what Go's RFC 3339
+	// parser accepts (an upper-case T and Z).
+	dateTimePattern = `^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$`
+)
+
+// obj is a JSON object that keeps its members in order.
+type obj []member
+
+type member struct {
+	key   string
+	value any
+}
+
+func (o obj) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, m := range o {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, err := json.Marshal(m.key)
+		if err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(m.value)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+func buildSchema(spec eventSpec) json.RawMessage {
+	props := obj{
+		{"eventType", obj{{"const", spec.typ}, {"description", eventTypeField.desc}}},
+		{"eventId", obj{{"type", "string"}, {"pattern", eventIDPattern}, {"description", eventIDField.desc}}},
+	}
+	props = append(props, propertiesOf(fields(commonFields, spec.fields))...)
+	s := obj{
+		{"$schema", schemaDialect},
+		{"title", spec.typ},
+		{"description", spec.desc + ". Fields not listed here are dropped from the delivered body."},
+		{"type", "object"},
+		{"required", requiredOf(commonFields)},
+		{"properties", props},
+	}
+	if spec.variants != nil {
+		var all []any
+		for _, v := range spec.variants {
+			cond := obj{
+				{"properties", obj{{"appointmentType", obj{{"enum", v.values}}}}},
+				{"required", []string{"appointmentType"}},
+			}
+			then := obj{}
+			if v.comment != "" {
+				then = append(then, member{"$comment", v.comment})
+			}
+			then = append(then, member{"properties", propertiesOf(v.fields)})
+			all = append(all, obj{{"if", cond}, {"then", then}})
+		}
+		s = append(s, member{"allOf", all})
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func requiredOf(fs []field) []string {
+	req := []string{eventTypeField.name}
+	for _, f := range fs {
+		if f.required {
+			req = append(req, f.name)
+		}
+	}
+	return req
+}
+
+func propertiesOf(fs []field) obj {
+	props := make(obj, 0, len(fs))
+	for _, f := range fs {
+		props = append(props, member{f.name, fieldSchema(f)})
+	}
+	return props
+}
+
+func fieldSchema(f field) obj {
+	var s obj
+	switch f.kind {
+	case kindString:
+		s = obj{{"type", "string"}}
+		if f.required {
+			s = append(s, member{"minLength", 1})
+		}
+	case kindDateTime:
+		s = obj{{"type", "string"}, {"format", "date-time"}, {"pattern", dateTimePattern}}
+	case kindNumber:
+		s = obj{{"type", "number"}}
+	case kindBool:
+		s = obj{{"type", "boolean"}}
+	case kindObject:
+		s = obj{{"type", "object"}, {"properties", propertiesOf(f.sub)}}
+	case kindPassthrough:
+		s = obj{{"type", "object"}}
+	default:
+		panic("events: unknown field kind")
+	}
+	return append(s, member{"description", f.desc})
+}

@@ -2,17 +2,45 @@ package app
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/dealerai/integrations/shared/deliverylog"
+	"github.com/dealerai/integrations/shared/httpapi"
+	"github.com/dealerai/integrations/shared/safeurl"
+	"github.com/dealerai/integrations/shared/subscriptions"
 )
 
 // APIHandler is the function the api Lambda hands to lambda.Start.
 type APIHandler = func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
 
-// NewAPI builds the api function. (Placeholder until the Subscriptions API lands.)
+// NewAPI builds the api function: the REST handler of package httpapi on the config table,
+// the delivery log and the deliveries queue, behind the API Gateway payload v2 adapter.
+// Clients are built once here (once per cold start).
 func NewAPI(ctx context.Context, awsCfg aws.Config, cfg Config) (APIHandler, error) {
-	return func(ctx context.Context, r events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-		return events.APIGatewayV2HTTPResponse{StatusCode: 200, Body: `{"status":"ok"}`, Headers: map[string]string{"Content-Type": "application/json"}}, nil
-	}, nil
+	if err := cfg.Require("CONFIG_TABLE", "DELIVERY_LOG_TABLE", "DELIVERIES_QUEUE_URL"); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	getenv := cfg.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	policy, err := safeurl.PolicyFromEnv(getenv)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	ddb := dynamodb.NewFromConfig(awsCfg)
+	handler := httpapi.New(httpapi.Options{
+		Subscriptions:      subscriptions.NewStore(ddb, cfg.ConfigTable),
+		Deliveries:         deliverylog.NewStore(ddb, cfg.DeliveryLogTable),
+		Queue:              sqs.NewFromConfig(awsCfg),
+		DeliveriesQueueURL: cfg.DeliveriesQueueURL,
+		URLs:               policy,
+		DealerIDClaim:      cfg.DealerIDClaim,
+	})
+	return httpapi.Lambda(handler), nil
 }

@@ -2,21 +2,92 @@ package app
 
 import (
 	"context"
-	"errors"
+	"log/slog"
+	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/dealerai/integrations/shared/delivery"
+	"github.com/dealerai/integrations/shared/deliverylog"
+	"github.com/dealerai/integrations/shared/routing"
+	"github.com/dealerai/integrations/shared/safeurl"
+	"github.com/dealerai/integrations/shared/subscriptions"
+	"github.com/dealerai/integrations/shared/targets"
 )
 
 // SQSHandler is the function the router and delivery Lambdas hand to lambda.Start.
 type SQSHandler = func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
 
-// NewRouter builds the router function. (Placeholder until the delivery pipeline lands.)
+// TargetCacheTTL is how long the delivery handler keeps a dealer's targets (and secrets): a
+// change to a subscription takes effect within it.
+const TargetCacheTTL = 30 * time.Second
+
+// NewRouter builds the router function: events queue → one delivery message per target.
 func NewRouter(ctx context.Context, awsCfg aws.Config, cfg Config) (SQSHandler, error) {
-	return nil, errors.New("router not built yet")
+	if err := cfg.Require("CONFIG_TABLE", "DELIVERIES_QUEUE_URL", "EVENTS_DLQ_URL"); err != nil {
+		return nil, err
+	}
+	r := &routing.Router{
+		Targets:            &targets.Loader{DB: dynamodb.NewFromConfig(awsCfg), Table: cfg.ConfigTable},
+		SQS:                sqs.NewFromConfig(awsCfg),
+		DeliveriesQueueURL: cfg.DeliveriesQueueURL,
+		EventsDLQURL:       cfg.EventsDLQURL,
+		Log:                logger(),
+	}
+	return r.Handle, nil
 }
 
-// NewDelivery builds the delivery function. (Placeholder until the delivery pipeline lands.)
+// NewDelivery builds the delivery function with the endpoint policy of ALLOW_ENDPOINT_CIDRS
+// and ALLOW_HTTP_ENDPOINTS.
 func NewDelivery(ctx context.Context, awsCfg aws.Config, cfg Config) (SQSHandler, error) {
-	return nil, errors.New("delivery not built yet")
+	getenv := cfg.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	policy, err := safeurl.PolicyFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	h, err := NewDeliveryHandler(awsCfg, cfg, policy)
+	if err != nil {
+		return nil, err
+	}
+	return h.Handle, nil
+}
+
+// NewDeliveryHandler wires the delivery handler for a given endpoint policy (tests inject a
+// policy with a fake resolver). The SDK and HTTP clients are built here, once per container.
+func NewDeliveryHandler(awsCfg aws.Config, cfg Config, policy safeurl.Policy) (*delivery.Handler, error) {
+	if err := cfg.Require("CONFIG_TABLE", "DELIVERY_LOG_TABLE", "DELIVERIES_QUEUE_URL"); err != nil {
+		return nil, err
+	}
+	if len(cfg.DeliveryBackoff) == 0 {
+		cfg.DeliveryBackoff, _ = ParseBackoff("")
+	}
+	if cfg.DeliveryTimeout <= 0 {
+		cfg.DeliveryTimeout = 10 * time.Second
+	}
+	db := dynamodb.NewFromConfig(awsCfg)
+	return &delivery.Handler{
+		Targets:  targets.NewCache(&targets.Loader{DB: db, Table: cfg.ConfigTable}, TargetCacheTTL),
+		Log:      deliverylog.NewStore(db, cfg.DeliveryLogTable),
+		Queue:    sqs.NewFromConfig(awsCfg),
+		QueueURL: cfg.DeliveriesQueueURL,
+		HTTP:     policy.NewClient(cfg.DeliveryTimeout),
+		CheckURL: policy.CheckSyntax,
+		Timeout:  cfg.DeliveryTimeout,
+		Backoff:  cfg.DeliveryBackoff,
+		Disabler: subscriptions.NewStore(db, cfg.ConfigTable),
+		Logger:   logger(),
+		Metrics:  os.Stdout,
+	}, nil
+}
+
+// logger is the functions' JSON logger on stdout (CloudWatch Logs in Lambda).
+func logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(os.Stdout, nil))
 }

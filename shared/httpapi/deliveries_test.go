@@ -1,0 +1,347 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/dealerai/integrations/events"
+	"github.com/dealerai/integrations/shared/deliverylog"
+	"github.com/dealerai/integrations/shared/deliveryq"
+	"github.com/dealerai/integrations/shared/resources"
+)
+
+// seedDelivery writes a delivery of a lead.created event to subscription id in the given
+// status, as the pipeline would, and returns its id.
+func (at *apiTest) seedDelivery(dealer, id, status string) string {
+	at.t.Helper()
+	ctx := context.Background()
+	raw, _ := events.Example(events.TypeLeadCreated)
+	raw = bytes.Replace(raw, []byte(`"evt_01JDQ7Z4X8M2K9V6T3R5N1P0AB"`), []byte(`"`+events.NewEventID()+`"`), 1)
+	raw = bytes.Replace(raw, []byte(`"dlr_42"`), []byte(`"`+dealer+`"`), 1)
+	ev, err := events.Parse(raw)
+	if err != nil {
+		at.t.Fatal(err)
+	}
+	target := deliveryq.Target{Kind: deliveryq.KindSubscription, ID: id}
+	rec := &deliverylog.Record{
+		DealerID: dealer, Target: target, DeliveryID: deliveryq.DeliveryID(ev.ID, time.Now(), target),
+		EventID: ev.ID, EventType: ev.Type, Payload: ev.Body,
+	}
+	failed := func(n int, final bool) error {
+		return at.log.RecordFailure(ctx, rec, deliverylog.Attempt{
+			Attempt: n, At: time.Now(), StatusCode: 500, DurationMs: 12, ErrorClass: deliverylog.ClassHTTPStatus,
+			Error: "endpoint answered 500", ResponseSnippet: "oops",
+		}, final)
+	}
+	switch status {
+	case deliverylog.StatusPending:
+		err = at.log.CreatePending(ctx, rec)
+	case deliverylog.StatusSucceeded:
+		err = at.log.RecordSuccess(ctx, rec, deliverylog.Attempt{Attempt: 1, At: time.Now(), StatusCode: 200, DurationMs: 8})
+	case deliverylog.StatusSkipped:
+		err = at.log.RecordSkipped(ctx, rec, "does not apply")
+	case deliverylog.StatusFailed:
+		for n := 1; n <= 4 && err == nil; n++ {
+			err = failed(n, n == 4)
+		}
+	}
+	if err != nil {
+		at.t.Fatal(err)
+	}
+	return rec.DeliveryID
+}
+
+// receive takes the messages on the deliveries queue.
+func (at *apiTest) receive(want int) []sqstypes.Message {
+	at.t.Helper()
+	var msgs []sqstypes.Message
+	deadline := time.Now().Add(10 * time.Second)
+	for len(msgs) < want && time.Now().Before(deadline) {
+		out, err := at.env.SQS.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(at.env.QueueURL(resources.DeliveriesQueue)), MaxNumberOfMessages: 10,
+			WaitTimeSeconds: 1, MessageAttributeNames: []string{"All"},
+		})
+		if err != nil {
+			at.t.Fatal(err)
+		}
+		msgs = append(msgs, out.Messages...)
+	}
+	if len(msgs) != want {
+		at.t.Fatalf("%d messages on the deliveries queue, want %d", len(msgs), want)
+	}
+	return msgs
+}
+
+type deliveryJSON struct {
+	DeliveryID, EventID, EventType, Status string
+	Target                                 deliveryq.Target
+	AttemptCount                           int
+	LastStatusCode                         *int
+	LastError, RetryOf                     *string
+	CreatedAt, UpdatedAt                   time.Time
+	Attempts                               []struct {
+		Attempt, StatusCode int
+		ErrorClass, Error   string
+		ResponseSnippet     string
+	}
+	Payload json.RawMessage
+}
+
+func TestDeliveryLog(t *testing.T) {
+	at := newAPITest(t)
+	tok := at.token("dlr_1")
+	id := at.create("dlr_1", nil)["id"].(string)
+	ids := map[string]string{}
+	for _, s := range []string{"succeeded", "failed", "skipped", "pending"} {
+		ids[s] = at.seedDelivery("dlr_1", id, s)
+		time.Sleep(2 * time.Millisecond) // distinct ULID times: a defined order
+	}
+	base := "/v1/subscriptions/" + id + "/deliveries"
+
+	var page struct {
+		Items      []deliveryJSON
+		NextCursor *string
+	}
+	at.do("GET", base, tok, nil).json(t, &page)
+	if len(page.Items) != 4 || page.NextCursor != nil {
+		t.Fatalf("%d deliveries", len(page.Items))
+	}
+	if page.Items[0].DeliveryID != ids["pending"] || page.Items[3].DeliveryID != ids["succeeded"] {
+		t.Fatalf("not newest first: %+v", page.Items)
+	}
+	for _, d := range page.Items {
+		if d.Target.Kind != "subscription" || d.Target.ID != id || d.EventType != "lead.created" || d.Attempts != nil || d.Payload != nil {
+			t.Fatalf("list item %+v", d)
+		}
+	}
+
+	at.do("GET", base+"?status=failed", tok, nil).json(t, &page)
+	if len(page.Items) != 1 || page.Items[0].DeliveryID != ids["failed"] || page.Items[0].AttemptCount != 4 ||
+		*page.Items[0].LastStatusCode != 500 || page.Items[0].Status != "failed" {
+		t.Fatalf("?status=failed: %+v", page.Items)
+	}
+	at.do("GET", base+"?limit=3", tok, nil).json(t, &page)
+	if len(page.Items) != 3 || page.NextCursor == nil {
+		t.Fatalf("limit=3: %d items", len(page.Items))
+	}
+	at.do("GET", base+"?limit=3&cursor="+*page.NextCursor, tok, nil).json(t, &page)
+	if len(page.Items) != 1 || page.Items[0].DeliveryID != ids["succeeded"] || page.NextCursor != nil {
+		t.Fatalf("second page: %+v", page.Items)
+	}
+	if p := at.do("GET", base+"?status=lost", tok, nil).problem(t, http.StatusBadRequest); !hasField(p, "status") {
+		t.Fatalf("bad status: %+v", p)
+	}
+	if p := at.do("GET", base+"?limit=500", tok, nil).problem(t, http.StatusBadRequest); !hasField(p, "limit") {
+		t.Fatalf("bad limit: %+v", p)
+	}
+
+	var d deliveryJSON
+	r := at.do("GET", base+"/"+ids["failed"], tok, nil)
+	r.json(t, &d)
+	if r.status != http.StatusOK || len(d.Attempts) != 4 || d.Attempts[3].Attempt != 4 || d.Attempts[0].ResponseSnippet != "oops" ||
+		d.Attempts[0].ErrorClass != "http_status" || len(d.Payload) == 0 {
+		t.Fatalf("failed delivery: %s", r.body)
+	}
+	if _, err := events.Parse(d.Payload); err != nil {
+		t.Fatalf("payload: %v", err)
+	}
+	var ok deliveryJSON
+	r = at.do("GET", base+"/"+ids["succeeded"], tok, nil)
+	r.json(t, &ok)
+	if r.status != http.StatusOK || ok.Payload != nil || len(ok.Attempts) != 1 || ok.Status != "succeeded" || *ok.LastStatusCode != 200 {
+		t.Fatalf("succeeded delivery: %s", r.body)
+	}
+	at.do("GET", base+"/dlv_01JDQ7Z4X8M2K9V6T3R5N1P0AB", tok, nil).problem(t, http.StatusNotFound)
+	at.do("GET", base+"/nonsense", tok, nil).problem(t, http.StatusNotFound)
+	at.do("GET", "/v1/subscriptions/sub_01JDQ7Z4X8M2K9V6T3R5N1P0AB/deliveries", tok, nil).problem(t, http.StatusNotFound)
+}
+
+func TestRetry(t *testing.T) {
+	at := newAPITest(t)
+	tok := at.token("dlr_1")
+	sub := at.create("dlr_1", nil)
+	id := sub["id"].(string)
+	base := "/v1/subscriptions/" + id + "/deliveries/"
+
+	for _, status := range []string{"pending", "succeeded"} {
+		p := at.do("POST", base+at.seedDelivery("dlr_1", id, status)+"/retry", tok, nil).problem(t, http.StatusConflict)
+		if !strings.Contains(p.Detail, status) {
+			t.Fatalf("retry of %s: %+v", status, p)
+		}
+	}
+	at.do("POST", base+"dlv_01JDQ7Z4X8M2K9V6T3R5N1P0AB/retry", tok, nil).problem(t, http.StatusNotFound)
+
+	failedID := at.seedDelivery("dlr_1", id, "failed")
+	orig, err := at.log.Get(context.Background(), "dlr_1", deliveryq.Target{Kind: "subscription", ID: id}, failedID, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := at.do("POST", base+failedID+"/retry", tok, nil)
+	var acc struct{ DeliveryID string }
+	r.json(t, &acc)
+	if r.status != http.StatusAccepted || !strings.HasPrefix(acc.DeliveryID, "dlv_") || acc.DeliveryID == failedID {
+		t.Fatalf("retry: %d %s", r.status, r.body)
+	}
+
+	msg := at.receive(1)[0]
+	if strings.Contains(*msg.Body, "whsec_") || strings.Contains(*msg.Body, sub["secret"].(string)) {
+		t.Fatalf("the message carries a secret: %s", *msg.Body)
+	}
+	m, err := deliveryq.Decode(*msg.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.DeliveryID != acc.DeliveryID || m.RetryOf != failedID || m.EventID != orig.EventID || m.EventType != "lead.created" ||
+		m.DealerID != "dlr_1" || m.Target != (deliveryq.Target{Kind: "subscription", ID: id}) || m.Test ||
+		!bytes.Equal(m.Payload, orig.Payload) {
+		t.Fatalf("message %+v", m)
+	}
+	for name, want := range map[string]string{"deliveryId": acc.DeliveryID, "eventId": orig.EventID, "dealerId": "dlr_1",
+		"eventType": "lead.created", "target": "subscription/" + id} {
+		if got := aws.ToString(msg.MessageAttributes[name].StringValue); got != want {
+			t.Errorf("attribute %s = %q, want %q", name, got, want)
+		}
+	}
+
+	// the new delivery is in the log, pending, pointing at the original
+	var d deliveryJSON
+	at.do("GET", base+acc.DeliveryID, tok, nil).json(t, &d)
+	if d.Status != "pending" || d.RetryOf == nil || *d.RetryOf != failedID || d.EventID != orig.EventID || d.AttemptCount != 0 {
+		t.Fatalf("new delivery %+v", d)
+	}
+
+	// skipped ones can be retried too; not on a disabled subscription
+	if r := at.do("POST", base+at.seedDelivery("dlr_1", id, "skipped")+"/retry", tok, nil); r.status != http.StatusAccepted {
+		t.Fatalf("retry of skipped: %d %s", r.status, r.body)
+	}
+	at.receive(1)
+	at.do("PATCH", "/v1/subscriptions/"+id, tok, `{"enabled": false}`)
+	at.do("POST", base+failedID+"/retry", tok, nil).problem(t, http.StatusConflict)
+}
+
+func TestTestSend(t *testing.T) {
+	at := newAPITest(t)
+	tok := at.token("dlr_7")
+	sub := at.create("dlr_7", map[string]any{"url": "https://hooks.example.com/x", "events": []string{"lead.created"}})
+	id := sub["id"].(string)
+	path := "/v1/subscriptions/" + id + "/test"
+
+	before := time.Now().Add(-time.Second)
+	// a type outside the subscription's filter: delivered anyway
+	r := at.do("POST", path, tok, `{"eventType": "appointment.created"}`)
+	var acc struct{ DeliveryID string }
+	r.json(t, &acc)
+	if r.status != http.StatusAccepted {
+		t.Fatalf("test send: %d %s", r.status, r.body)
+	}
+	msg := at.receive(1)[0]
+	m, err := deliveryq.Decode(*msg.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Test || m.DeliveryID != acc.DeliveryID || m.DealerID != "dlr_7" || m.EventType != "appointment.created" || m.RetryOf != "" {
+		t.Fatalf("message %+v", m)
+	}
+	if strings.Contains(*msg.Body, "whsec_") {
+		t.Fatalf("the message carries a secret: %s", *msg.Body)
+	}
+	ev, err := events.Parse(m.Payload)
+	if err != nil {
+		t.Fatalf("payload does not parse: %v", err)
+	}
+	if ev.ID != m.EventID || !strings.HasPrefix(ev.ID, "evt_") || ev.ID == "evt_01JDQ7Z4X8M2K9V6T3R5N1P0AB" ||
+		ev.DealerID != "dlr_7" || ev.Type != "appointment.created" || ev.Timestamp.Before(before) || !bytes.Equal(ev.Body, m.Payload) {
+		t.Fatalf("event %+v", ev)
+	}
+	var d deliveryJSON
+	at.do("GET", "/v1/subscriptions/"+id+"/deliveries/"+acc.DeliveryID, tok, nil).json(t, &d)
+	if d.Status != "pending" || d.EventID != ev.ID || len(d.Payload) == 0 {
+		t.Fatalf("test delivery in the log: %+v", d)
+	}
+
+	for _, c := range []struct {
+		body   string
+		status int
+		field  string
+	}{
+		{`{"eventType": "lead.*"}`, 422, "eventType"},
+		{`{"eventType": "lead.deleted"}`, 422, "eventType"},
+		{`{"eventType": 5}`, 422, "eventType"},
+		{`{}`, 422, "eventType"},
+		{`{"eventType": "lead.created", "dealerId": "dlr_1"}`, 400, "dealerId"},
+		{`nope`, 400, ""},
+	} {
+		if p := at.do("POST", path, tok, c.body).problem(t, c.status); c.field != "" && !hasField(p, c.field) {
+			t.Errorf("%s: %+v", c.body, p)
+		}
+	}
+	at.do("POST", "/v1/subscriptions/sub_01JDQ7Z4X8M2K9V6T3R5N1P0AB/test", tok, `{"eventType": "lead.created"}`).problem(t, http.StatusNotFound)
+	at.do("PATCH", "/v1/subscriptions/"+id, tok, `{"enabled": false}`)
+	at.do("POST", path, tok, `{"eventType": "lead.created"}`).problem(t, http.StatusConflict)
+}
+
+// TestEveryOperationValidated: the tests above checked a success and an error response of
+// every implemented operation against the OpenAPI document (each apiTest does so for its
+// own requests; this test replays a compact tour and checks the coverage).
+func TestEveryOperationValidated(t *testing.T) {
+	at := newAPITest(t)
+	tok := at.token("dlr_1")
+	sub := at.create("dlr_1", nil)
+	id := sub["id"].(string)
+	dlv := at.seedDelivery("dlr_1", id, "failed")
+	missing := "/v1/subscriptions/sub_01JDQ7Z4X8M2K9V6T3R5N1P0AB"
+	for _, req := range []struct{ method, path, body string }{
+		{"GET", "/healthz", ""},
+		{"GET", "/v1/openapi.json", ""},
+		{"GET", "/v1/event-types", ""},
+		{"GET", "/v1/subscriptions", ""}, {"GET", "/v1/subscriptions?limit=0", ""},
+		{"POST", "/v1/subscriptions", `{"url":"https://hooks.example.com/y","events":["*"]}`}, {"POST", "/v1/subscriptions", `{}`},
+		{"GET", "/v1/subscriptions/" + id, ""}, {"GET", missing, ""},
+		{"PATCH", "/v1/subscriptions/" + id, `{"description":"x"}`}, {"PATCH", missing, `{"description":"x"}`},
+		{"GET", "/v1/subscriptions/" + id + "/secret", ""}, {"GET", missing + "/secret", ""},
+		{"POST", "/v1/subscriptions/" + id + "/rotate-secret", ""}, {"POST", missing + "/rotate-secret", ""},
+		{"POST", "/v1/subscriptions/" + id + "/test", `{"eventType":"lead.created"}`}, {"POST", missing + "/test", `{"eventType":"lead.created"}`},
+		{"GET", "/v1/subscriptions/" + id + "/deliveries", ""}, {"GET", missing + "/deliveries", ""},
+		{"GET", "/v1/subscriptions/" + id + "/deliveries/" + dlv, ""}, {"GET", missing + "/deliveries/" + dlv, ""},
+		{"POST", "/v1/subscriptions/" + id + "/deliveries/" + dlv + "/retry", ""}, {"POST", missing + "/deliveries/" + dlv + "/retry", ""},
+		{"DELETE", "/v1/subscriptions/" + id, ""}, {"DELETE", missing, ""},
+		{"GET", "/v1/event-types", "-"}, // without a token
+	} {
+		var body any
+		if req.body != "" && req.body != "-" {
+			body = req.body
+		}
+		token := tok
+		if req.body == "-" {
+			token = ""
+		}
+		at.do(req.method, req.path, token, body)
+	}
+	for _, rt := range routesImplemented() {
+		statuses := at.openapi.seen[rt]
+		ok, failed := false, rt == "getHealth" || rt == "getOpenAPI" // public: no error to provoke
+		for s := range statuses {
+			ok = ok || s < 300
+			failed = failed || s >= 400
+		}
+		if !ok || !failed {
+			t.Errorf("%s: statuses validated %v, want a success and an error", rt, statuses)
+		}
+	}
+}
+
+func routesImplemented() []string {
+	return []string{"getHealth", "getOpenAPI", "listEventTypes", "createSubscription", "listSubscriptions",
+		"getSubscription", "updateSubscription", "deleteSubscription", "getSubscriptionSecret",
+		"rotateSubscriptionSecret", "testSubscription", "listSubscriptionDeliveries", "getSubscriptionDelivery",
+		"retrySubscriptionDelivery"}
+}

@@ -1,0 +1,297 @@
+// Package httpapi is the DealerAI Integrations REST API: one net/http handler, built from the
+// route table in routes.go, served on Lambda through the payload v2 adapter (Lambda) and by
+// the local stack through the very same function.
+//
+// Every route but the health check and the OpenAPI document requires a JWT, checked by API
+// Gateway's authorizer; the handler takes the caller's dealer from a claim of it and confines
+// every read and write to that dealer (another dealer's ids answer 404). Errors are RFC 9457
+// problem documents. The OpenAPI 3.1 document (openapi.json, served at /v1/openapi.json)
+// describes all of it; a test checks the handler's real responses against it.
+package httpapi
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/dealerai/integrations/shared/deliverylog"
+	"github.com/dealerai/integrations/shared/deliveryq"
+	"github.com/dealerai/integrations/shared/signing"
+	"github.com/dealerai/integrations/shared/subscriptions"
+)
+
+// SubscriptionStore keeps the dealers' subscriptions (subscriptions.Store).
+type SubscriptionStore interface {
+	Create(ctx context.Context, sub *subscriptions.Subscription) error
+	Get(ctx context.Context, dealerID, id string) (*subscriptions.Subscription, error)
+	List(ctx context.Context, dealerID string, limit int, cursor string) ([]subscriptions.Subscription, string, error)
+	Update(ctx context.Context, dealerID, id string, change subscriptions.Fields, ifVersion int64) (*subscriptions.Subscription, error)
+	Delete(ctx context.Context, dealerID, id string, ifVersion int64) error
+	RotateSecret(ctx context.Context, dealerID, id, newSecret string) (*subscriptions.Subscription, error)
+}
+
+// DeliveryLog reads the delivery log and records the deliveries the API starts
+// (deliverylog.Store).
+type DeliveryLog interface {
+	Get(ctx context.Context, dealerID string, target deliveryq.Target, deliveryID string, consistent bool) (*deliverylog.Record, error)
+	List(ctx context.Context, dealerID string, target deliveryq.Target, status string, limit int, cursor string) ([]deliverylog.Record, string, error)
+	CreatePending(ctx context.Context, rec *deliverylog.Record) error
+}
+
+// Queue sends delivery messages (*sqs.Client).
+type Queue interface {
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+}
+
+// Options are the handler's dependencies and settings.
+type Options struct {
+	Subscriptions SubscriptionStore
+	Deliveries    DeliveryLog
+	// Queue and DeliveriesQueueURL receive the deliveries of manual retries and test sends.
+	Queue              Queue
+	DeliveriesQueueURL string
+	// URLs checks webhook URLs (a safeurl.Policy: the delivery client's own checker).
+	URLs subscriptions.URLChecker
+	// DealerIDClaim is the JWT claim holding the caller's dealer id ("dealer_id" if empty).
+	DealerIDClaim string
+	// NewSecret makes signing secrets (signing.NewSecret if nil).
+	NewSecret func() (string, error)
+	// Now is the clock (time.Now if nil).
+	Now func() time.Time
+	// Logger receives one line per request (slog.Default() if nil). Bodies, secrets and
+	// the Authorization header are never logged.
+	Logger *slog.Logger
+}
+
+// API is the REST API handler.
+type API struct {
+	opts Options
+	log  *slog.Logger
+	mux  *http.ServeMux
+	// eventTypes is the body of GET /v1/event-types, rendered once.
+	eventTypes []byte
+}
+
+// New builds the handler from the route table: every route's operation, with the JWT dealer
+// check in front of those that require auth, and problem+json 404/405 for anything else.
+func New(opts Options) *API {
+	if opts.DealerIDClaim == "" {
+		opts.DealerIDClaim = "dealer_id"
+	}
+	if opts.NewSecret == nil {
+		opts.NewSecret = signing.NewSecret
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	a := &API{opts: opts, log: cmp.Or(opts.Logger, slog.Default()), mux: http.NewServeMux()}
+	a.eventTypes = renderEventTypes()
+
+	ops := a.operations()
+	methods := map[string][]string{}
+	for _, rt := range Routes {
+		h, ok := ops[rt.OperationID]
+		if !ok {
+			h = notImplemented
+		}
+		if rt.Auth {
+			h = a.requireDealer(h)
+		}
+		a.mux.Handle(rt.Method+" "+rt.Path, h)
+		methods[rt.Path] = append(methods[rt.Path], rt.Method)
+	}
+	for path, ms := range methods {
+		a.mux.Handle(path, methodNotAllowed(ms))
+	}
+	a.mux.Handle("/", handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		return NewProblem(http.StatusNotFound, "no such route")
+	}))
+	return a
+}
+
+// operations maps each operation of the route table to its handler. An operation without
+// one answers 501 (the agents routes, until they land: add them here).
+func (a *API) operations() map[string]http.Handler {
+	return map[string]http.Handler{
+		"getHealth":                  handlerFunc(a.health),
+		"getOpenAPI":                 handlerFunc(a.openAPI),
+		"listEventTypes":             handlerFunc(a.listEventTypes),
+		"createSubscription":         handlerFunc(a.createSubscription),
+		"listSubscriptions":          handlerFunc(a.listSubscriptions),
+		"getSubscription":            handlerFunc(a.getSubscription),
+		"updateSubscription":         handlerFunc(a.updateSubscription),
+		"deleteSubscription":         handlerFunc(a.deleteSubscription),
+		"getSubscriptionSecret":      handlerFunc(a.getSubscriptionSecret),
+		"rotateSubscriptionSecret":   handlerFunc(a.rotateSubscriptionSecret),
+		"testSubscription":           handlerFunc(a.testSubscription),
+		"listSubscriptionDeliveries": handlerFunc(a.listSubscriptionDeliveries),
+		"getSubscriptionDelivery":    handlerFunc(a.getSubscriptionDelivery),
+		"retrySubscriptionDelivery":  handlerFunc(a.retrySubscriptionDelivery),
+	}
+}
+
+// handlerFunc is an operation that returns its error; errors become problem documents.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (h handlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := h(w, r); err != nil {
+		p, internal := problemFor(err)
+		if internal {
+			infoOf(r.Context()).err = err
+		}
+		writeProblem(w, p)
+	}
+}
+
+var notImplemented = handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	return NewProblem(http.StatusNotImplemented, "not implemented yet")
+})
+
+func methodNotAllowed(methods []string) http.Handler {
+	allow := strings.Join(methods, ", ")
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Allow", allow)
+		return NewProblem(http.StatusMethodNotAllowed, "method not allowed; allowed: "+allow)
+	})
+}
+
+// requestInfo is what the handler learns about a request as it serves it, for the log line.
+type requestInfo struct {
+	dealerID string
+	err      error
+}
+
+type requestInfoKey struct{}
+
+func infoOf(ctx context.Context) *requestInfo {
+	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
+		return info
+	}
+	return &requestInfo{}
+}
+
+// dealerOf is the caller's dealer, set by requireDealer.
+func dealerOf(r *http.Request) string { return infoOf(r.Context()).dealerID }
+
+// requireDealer lets a request through only with the dealer claim of the JWT that API
+// Gateway's authorizer checked: 401 without an authorizer context (the gateway should have
+// refused the request already), 403 for a valid token without a usable dealer claim.
+func (a *API) requireDealer(next http.Handler) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		gw := GatewayRequest(r.Context())
+		if gw == nil || gw.RequestContext.Authorizer == nil || gw.RequestContext.Authorizer.JWT == nil {
+			return NewProblem(http.StatusUnauthorized, "a valid bearer token is required")
+		}
+		dealer := gw.RequestContext.Authorizer.JWT.Claims[a.opts.DealerIDClaim]
+		if !validDealerID(dealer) {
+			return NewProblem(http.StatusForbidden, "the token has no usable "+a.opts.DealerIDClaim+" claim")
+		}
+		infoOf(r.Context()).dealerID = dealer
+		next.ServeHTTP(w, r)
+		return nil
+	})
+}
+
+// validDealerID accepts what can safely be part of a table key: 1 to 128 printable ASCII
+// characters other than '#', the key separator.
+func validDealerID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c <= ' ' || c > '~' || c == '#' {
+			return false
+		}
+	}
+	return true
+}
+
+// ServeHTTP serves one request: routing, a recovered panic answered 500, one log line.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	info := &requestInfo{}
+	r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if v := recover(); v != nil {
+			info.err = fmt.Errorf("panic: %v", v)
+			if sw.status == 0 {
+				writeProblem(sw, NewProblem(http.StatusInternalServerError, "internal error"))
+			}
+		}
+		a.logRequest(r, sw.status, time.Since(start), info)
+	}()
+	a.mux.ServeHTTP(sw, r)
+}
+
+func (a *API) logRequest(r *http.Request, status int, took time.Duration, info *requestInfo) {
+	if status == 0 {
+		status = http.StatusOK
+	}
+	attrs := make([]slog.Attr, 0, 9)
+	attrs = append(attrs,
+		slog.String("method", r.Method),
+		slog.String("route", r.Pattern),
+		slog.Int("status", status),
+		slog.Int64("durationMs", took.Milliseconds()),
+	)
+	if info.dealerID != "" {
+		attrs = append(attrs, slog.String("dealerId", info.dealerID))
+	}
+	if strings.Contains(r.Pattern, " /v1/subscriptions/{id}") {
+		attrs = append(attrs, slog.String("subscriptionId", r.PathValue("id")))
+	}
+	if id := r.PathValue("deliveryId"); id != "" {
+		attrs = append(attrs, slog.String("deliveryId", id))
+	}
+	if gw := GatewayRequest(r.Context()); gw != nil {
+		attrs = append(attrs, slog.String("requestId", gw.RequestContext.RequestID))
+	}
+	level := slog.LevelInfo
+	if info.err != nil {
+		level = slog.LevelError
+		attrs = append(attrs, slog.String("error", info.err.Error()))
+	}
+	a.log.LogAttrs(r.Context(), level, "request", attrs...)
+}
+
+// statusWriter remembers the status written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	writeJSONAs(w, status, "application/json", v)
+}
+
+func writeJSONAs(w http.ResponseWriter, status int, contentType string, v any) {
+	body, err := json.Marshal(v)
+	if err != nil { // only our own view types are written: cannot happen
+		body, status, contentType = []byte(`{"type":"about:blank","title":"Internal Server Error","status":500,"detail":"internal error","errors":[]}`), http.StatusInternalServerError, "application/problem+json"
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

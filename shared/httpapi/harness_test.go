@@ -1,0 +1,313 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+
+	"github.com/dealerai/integrations/infra/local"
+	"github.com/dealerai/integrations/infra/local/localtest"
+	"github.com/dealerai/integrations/shared/deliverylog"
+	"github.com/dealerai/integrations/shared/httpapi"
+	"github.com/dealerai/integrations/shared/resources"
+	"github.com/dealerai/integrations/shared/safeurl"
+	"github.com/dealerai/integrations/shared/subscriptions"
+)
+
+// fakeResolver makes host names resolve to chosen addresses (and nothing else resolve).
+type fakeResolver map[string][]netip.Addr
+
+func (f fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	if addrs, ok := f[strings.ToLower(host)]; ok {
+		return addrs, nil
+	}
+	return nil, &netDNSError{host}
+}
+
+type netDNSError struct{ host string }
+
+func (e *netDNSError) Error() string { return "no such host " + e.host }
+
+var resolver = fakeResolver{
+	"hooks.example.com":    {netip.MustParseAddr("93.184.215.14")},
+	"crm.example.net":      {netip.MustParseAddr("2606:2800:21f:cb07:6820:80da:af6b:8b2c")},
+	"internal.example.com": {netip.MustParseAddr("10.0.0.5")},
+	"loopback.example.com": {netip.MustParseAddr("127.0.0.1")},
+	"metadata.example.com": {netip.MustParseAddr("169.254.169.254")},
+	"mixed.example.com":    {netip.MustParseAddr("93.184.215.14"), netip.MustParseAddr("10.0.0.5")},
+}
+
+// apiTest is the API on fresh tables and queues of the emulators, behind the local stack's
+// gateway (real JWTs), in an httptest server. Every response of a route is validated against
+// the OpenAPI document.
+type apiTest struct {
+	t       testing.TB
+	env     *localtest.Env
+	srv     *httptest.Server
+	issuer  *local.Issuer
+	handler *httpapi.API
+	store   *subscriptions.Store
+	log     *deliverylog.Store
+	logs    *syncBuffer
+	openapi *openapiChecker
+}
+
+func newAPITest(t testing.TB) *apiTest {
+	t.Helper()
+	env := localtest.New(t)
+	issuer, err := local.NewEphemeralIssuer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	at := &apiTest{
+		t: t, env: env, issuer: issuer, logs: logs,
+		store:   subscriptions.NewStore(env.DynamoDB, env.Table(resources.ConfigTable)),
+		log:     deliverylog.NewStore(env.DynamoDB, env.Table(resources.DeliveryLogTable)),
+		openapi: newOpenAPIChecker(t),
+	}
+	at.handler = httpapi.New(httpapi.Options{
+		Subscriptions:      at.store,
+		Deliveries:         at.log,
+		Queue:              env.SQS,
+		DeliveriesQueueURL: env.QueueURL(resources.DeliveriesQueue),
+		URLs:               safeurl.Policy{Resolver: resolver},
+		Logger:             slog.New(slog.NewJSONHandler(logs, nil)),
+	})
+	at.srv = httptest.NewServer(&local.Gateway{Issuer: issuer, API: httpapi.Lambda(at.handler)})
+	t.Cleanup(at.srv.Close)
+	t.Cleanup(func() {
+		if strings.Contains(logs.String(), "whsec_") {
+			t.Errorf("a secret was logged:\n%s", logs.String())
+		}
+	})
+	return at
+}
+
+// token is a valid JWT for dealer.
+func (at *apiTest) token(dealer string) string {
+	tok, err := at.issuer.Token(dealer, "")
+	if err != nil {
+		at.t.Fatal(err)
+	}
+	return tok
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r *response) json(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+// problem decodes a problem document and checks its status.
+func (r *response) problem(t testing.TB, status int) httpapi.Problem {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type %q, want application/problem+json", ct)
+	}
+	var p httpapi.Problem
+	r.json(t, &p)
+	if p.Status != status {
+		t.Fatalf("problem status %d, want %d", p.Status, status)
+	}
+	return p
+}
+
+// hasField reports whether the problem names field.
+func hasField(p httpapi.Problem, field string) bool {
+	for _, e := range p.Errors {
+		if e.Field == field {
+			return true
+		}
+	}
+	return false
+}
+
+type header struct{ name, value string }
+
+// do sends a request with token (none if empty). body is sent as is when a string or
+// []byte, else as JSON; a JSON body gets Content-Type application/json unless a header says.
+func (at *apiTest) do(method, path, token string, body any, headers ...header) *response {
+	at.t.Helper()
+	var reader io.Reader
+	isJSON := false
+	switch b := body.(type) {
+	case nil:
+	case string:
+		reader, isJSON = strings.NewReader(b), true
+	case []byte:
+		reader, isJSON = bytes.NewReader(b), true
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			at.t.Fatal(err)
+		}
+		reader, isJSON = bytes.NewReader(raw), true
+	}
+	req, err := http.NewRequest(method, at.srv.URL+path, reader)
+	if err != nil {
+		at.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if isJSON {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for _, h := range headers {
+		if h.value == "" {
+			req.Header.Del(h.name)
+		} else {
+			req.Header.Set(h.name, h.value)
+		}
+	}
+	resp, err := at.srv.Client().Do(req)
+	if err != nil {
+		at.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		at.t.Fatal(err)
+	}
+	r := &response{status: resp.StatusCode, header: resp.Header, body: out}
+	at.openapi.check(at.t, req, r)
+	return r
+}
+
+// create makes a subscription of dealer and returns it with its secret.
+func (at *apiTest) create(dealer string, body any) map[string]any {
+	at.t.Helper()
+	if body == nil {
+		body = map[string]any{"url": "https://hooks.example.com/dealerai", "events": []string{"lead.*"}}
+	}
+	r := at.do("POST", "/v1/subscriptions", at.token(dealer), body)
+	if r.status != http.StatusCreated {
+		at.t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	var sub map[string]any
+	r.json(at.t, &sub)
+	return sub
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// openapiChecker validates real responses against the OpenAPI document and remembers which
+// (operation, status) pairs it saw.
+type openapiChecker struct {
+	doc  *openapi3.T
+	mu   sync.Mutex
+	seen map[string]map[int]bool
+}
+
+func loadOpenAPI(t testing.TB) *openapi3.T {
+	t.Helper()
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(httpapi.OpenAPIDocument)
+	if err != nil {
+		t.Fatalf("load openapi.json: %v", err)
+	}
+	if err := doc.Validate(loader.Context); err != nil {
+		t.Fatalf("openapi.json is not valid: %v", err)
+	}
+	return doc
+}
+
+func newOpenAPIChecker(t testing.TB) *openapiChecker {
+	return &openapiChecker{doc: loadOpenAPI(t), seen: map[string]map[int]bool{}}
+}
+
+func (c *openapiChecker) check(t testing.TB, req *http.Request, r *response) {
+	t.Helper()
+	rt, params, ok := matchRoute(req.Method, req.URL.Path)
+	if !ok {
+		return // not a route: the gateway answered
+	}
+	pathItem := c.doc.Paths.Value(rt.Path)
+	if pathItem == nil || pathItem.GetOperation(rt.Method) == nil {
+		t.Fatalf("openapi.json has no %s %s", rt.Method, rt.Path)
+	}
+	op := pathItem.GetOperation(rt.Method)
+	input := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{
+			Request:    req,
+			PathParams: params,
+			Route:      &routers.Route{Spec: c.doc, Path: rt.Path, PathItem: pathItem, Method: rt.Method, Operation: op},
+		},
+		Status:  r.status,
+		Header:  r.header,
+		Options: &openapi3filter.Options{IncludeResponseStatus: true},
+	}
+	input.SetBodyBytes(r.body)
+	if err := openapi3filter.ValidateResponse(context.Background(), input); err != nil {
+		t.Errorf("%s %s answered %d %s, which openapi.json does not allow: %v", req.Method, req.URL.Path, r.status, r.body, err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen[op.OperationID] == nil {
+		c.seen[op.OperationID] = map[int]bool{}
+	}
+	c.seen[op.OperationID][r.status] = true
+}
+
+// matchRoute finds the route table entry of a request path, with its path parameters.
+func matchRoute(method, path string) (httpapi.Route, map[string]string, bool) {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	for _, rt := range httpapi.Routes {
+		tmpl := strings.Split(strings.Trim(rt.Path, "/"), "/")
+		if rt.Method != method || len(tmpl) != len(parts) {
+			continue
+		}
+		params := map[string]string{}
+		ok := true
+		for i, seg := range tmpl {
+			if strings.HasPrefix(seg, "{") {
+				params[strings.Trim(seg, "{}")] = parts[i]
+			} else if seg != parts[i] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return rt, params, true
+		}
+	}
+	return httpapi.Route{}, nil, false
+}

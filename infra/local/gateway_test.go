@@ -17,7 +17,9 @@ import (
 )
 
 // recordingAPI answers 200 and remembers the request the gateway built.
-type recordingAPI struct{ got *events.APIGatewayV2HTTPRequest }
+type recordingAPI struct {
+	got *events.APIGatewayV2HTTPRequest
+}
 
 func (r *recordingAPI) handle(_ context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	r.got = &req

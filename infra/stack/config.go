@@ -1,0 +1,301 @@
+package stack
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/dealerai/integrations/shared/resources"
+)
+
+// Function names: the folder under build/ (and functions/) each Lambda's code comes from.
+const (
+	FuncAPI      = "api"
+	FuncRouter   = "router"
+	FuncDelivery = "delivery"
+)
+
+// FunctionNames lists the three Lambdas.
+func FunctionNames() []string { return []string{FuncAPI, FuncRouter, FuncDelivery} }
+
+// Config is what an operator may tune per deployment, through CDK context (-c key=value or
+// the "context" object of cdk.json). ConfigFromContext reads it; Defaults documents the
+// values used when a key is absent.
+type Config struct {
+	// JWTIssuer (context jwtIssuer) is the issuer URL of the tokens the dealership portal
+	// sends. Empty: the stack takes it from the CloudFormation parameter JwtIssuer, which has
+	// no default, so a deploy without it stops before touching anything.
+	JWTIssuer string
+	// JWTAudience (context jwtAudience, comma-separated) lists the accepted aud/client_id
+	// values. Empty: CloudFormation parameter JwtAudience, as for the issuer.
+	JWTAudience []string
+	// DealerIDClaim (context dealerIdClaim) names the claim holding the dealer id.
+	DealerIDClaim string
+	// AlarmEmail (context alarmEmail) subscribes an address to the alarm topic; empty: no
+	// subscription (the topic exists either way).
+	AlarmEmail string
+	// MaxConcurrency (context maxConcurrency) caps the concurrent invocations each SQS event
+	// source mapping drives (ScalingConfig.MaximumConcurrency), keys FuncRouter and
+	// FuncDelivery.
+	MaxConcurrency map[string]int
+	// ReservedConcurrency (context reservedConcurrency) reserves concurrency for a function;
+	// absent keys reserve nothing (the default).
+	ReservedConcurrency map[string]int
+	// APIRateLimit and APIBurstLimit (context apiRateLimit, apiBurstLimit) are the HTTP API
+	// stage's default route throttling.
+	APIRateLimit  float64
+	APIBurstLimit int
+	// CORSOrigins (context corsOrigins, comma-separated) enables CORS preflight answers for
+	// these origins; empty: no CORS configuration.
+	CORSOrigins []string
+	// DeliveryBackoff and DeliveryTimeout (context deliveryBackoff, deliveryTimeout) are
+	// passed to the delivery function as DELIVERY_BACKOFF and DELIVERY_TIMEOUT.
+	DeliveryBackoff string
+	DeliveryTimeout string
+}
+
+// Context keys.
+const (
+	CtxJWTIssuer           = "jwtIssuer"
+	CtxJWTAudience         = "jwtAudience"
+	CtxDealerIDClaim       = "dealerIdClaim"
+	CtxAlarmEmail          = "alarmEmail"
+	CtxMaxConcurrency      = "maxConcurrency"
+	CtxReservedConcurrency = "reservedConcurrency"
+	CtxAPIRateLimit        = "apiRateLimit"
+	CtxAPIBurstLimit       = "apiBurstLimit"
+	CtxCORSOrigins         = "corsOrigins"
+	CtxDeliveryBackoff     = "deliveryBackoff"
+	CtxDeliveryTimeout     = "deliveryTimeout"
+)
+
+// Defaults is the configuration of a deployment that sets no context.
+func Defaults() Config {
+	return Config{
+		DealerIDClaim:       "dealer_id",
+		MaxConcurrency:      map[string]int{FuncRouter: 20, FuncDelivery: 50},
+		ReservedConcurrency: map[string]int{},
+		APIRateLimit:        100,
+		APIBurstLimit:       200,
+		DeliveryBackoff:     "30s,5m,30m",
+		DeliveryTimeout:     "10s",
+	}
+}
+
+// ConfigFromContext reads the Config from the construct tree's context (normally the App's).
+func ConfigFromContext(node constructs.Node) (Config, error) {
+	get := func(key string) any { return node.TryGetContext(jsii.String(key)) }
+	return ConfigFromValues(get)
+}
+
+// ConfigFromValues builds a Config from context values as CDK hands them over: strings when
+// given with -c, any JSON value when written in cdk.json; get returns nil for an absent key.
+func ConfigFromValues(get func(key string) any) (Config, error) {
+	c := Defaults()
+	var err error
+	str := func(key string) (string, error) {
+		switch v := get(key).(type) {
+		case nil:
+			return "", nil
+		case string:
+			return strings.TrimSpace(v), nil
+		case float64, bool:
+			return fmt.Sprint(v), nil
+		default:
+			return "", fmt.Errorf("context %s: want a string, got %T", key, v)
+		}
+	}
+	list := func(key string) ([]string, error) {
+		if arr, ok := get(key).([]any); ok {
+			var out []string
+			for _, a := range arr {
+				s, ok := a.(string)
+				if !ok {
+					return nil, fmt.Errorf("context %s: want strings, got %T", key, a)
+				}
+				if s = strings.TrimSpace(s); s != "" {
+					out = append(out, s)
+				}
+			}
+			return out, nil
+		}
+		s, err := str(key)
+		if err != nil {
+			return nil, err
+		}
+		var out []string
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+		return out, nil
+	}
+
+	if c.JWTIssuer, err = str(CtxJWTIssuer); err != nil {
+		return c, err
+	}
+	if c.JWTIssuer != "" {
+		if u, perr := url.Parse(c.JWTIssuer); perr != nil || u.Scheme != "https" || u.Host == "" {
+			return c, fmt.Errorf("context %s: %q is not an https URL (API Gateway only accepts https issuers)", CtxJWTIssuer, c.JWTIssuer)
+		}
+	}
+	if c.JWTAudience, err = list(CtxJWTAudience); err != nil {
+		return c, err
+	}
+	if s, err := str(CtxDealerIDClaim); err != nil {
+		return c, err
+	} else if s != "" {
+		c.DealerIDClaim = s
+	}
+	if c.AlarmEmail, err = str(CtxAlarmEmail); err != nil {
+		return c, err
+	}
+	if c.AlarmEmail != "" {
+		if _, perr := mail.ParseAddress(c.AlarmEmail); perr != nil {
+			return c, fmt.Errorf("context %s: %q is not an email address", CtxAlarmEmail, c.AlarmEmail)
+		}
+	}
+	if err := perFunction(get(CtxMaxConcurrency), CtxMaxConcurrency, []string{FuncRouter, FuncDelivery}, c.MaxConcurrency); err != nil {
+		return c, err
+	}
+	for fn, n := range c.MaxConcurrency {
+		// the limits of ScalingConfig.MaximumConcurrency
+		if n < 2 || n > 1000 {
+			return c, fmt.Errorf("context %s: %s=%d is outside 2..1000", CtxMaxConcurrency, fn, n)
+		}
+	}
+	if err := perFunction(get(CtxReservedConcurrency), CtxReservedConcurrency, FunctionNames(), c.ReservedConcurrency); err != nil {
+		return c, err
+	}
+	for fn, n := range c.ReservedConcurrency {
+		if n < 1 {
+			return c, fmt.Errorf("context %s: %s=%d must be at least 1 (0 would stop the function)", CtxReservedConcurrency, fn, n)
+		}
+		// A mapping allowed to drive more invocations than the function may run gets
+		// throttled, and every throttled batch burns one receive of the redrive budget.
+		if max, ok := c.MaxConcurrency[fn]; ok && n < max {
+			return c, fmt.Errorf("context %s: %s=%d is below its %s (%d): throttled SQS batches would use up the retry budget", CtxReservedConcurrency, fn, n, CtxMaxConcurrency, max)
+		}
+	}
+	if s, err := str(CtxAPIRateLimit); err != nil {
+		return c, err
+	} else if s != "" {
+		if c.APIRateLimit, err = strconv.ParseFloat(s, 64); err != nil || c.APIRateLimit <= 0 {
+			return c, fmt.Errorf("context %s: %q is not a positive number", CtxAPIRateLimit, s)
+		}
+	}
+	if s, err := str(CtxAPIBurstLimit); err != nil {
+		return c, err
+	} else if s != "" {
+		if c.APIBurstLimit, err = strconv.Atoi(s); err != nil || c.APIBurstLimit <= 0 {
+			return c, fmt.Errorf("context %s: %q is not a positive integer", CtxAPIBurstLimit, s)
+		}
+	}
+	if c.CORSOrigins, err = list(CtxCORSOrigins); err != nil {
+		return c, err
+	}
+	if s, err := str(CtxDeliveryBackoff); err != nil {
+		return c, err
+	} else if s != "" {
+		// the waits after failed attempts 1, 2 and 3, as the delivery function parses them
+		parts := strings.Split(s, ",")
+		for _, p := range parts {
+			d, perr := time.ParseDuration(strings.TrimSpace(p))
+			if perr != nil || d < 0 || d > 12*time.Hour || len(parts) != 3 {
+				return c, fmt.Errorf("context %s: %q: want three durations between 0 and 12h, like 30s,5m,30m", CtxDeliveryBackoff, s)
+			}
+		}
+		c.DeliveryBackoff = s
+	}
+	if s, err := str(CtxDeliveryTimeout); err != nil {
+		return c, err
+	} else if s != "" {
+		c.DeliveryTimeout = s
+	}
+	d, err := time.ParseDuration(c.DeliveryTimeout)
+	if err != nil || d <= 0 || d >= resources.DeliveryTimeout {
+		return c, fmt.Errorf("context %s: %q must be a duration below the delivery function's timeout (%s)", CtxDeliveryTimeout, c.DeliveryTimeout, resources.DeliveryTimeout)
+	}
+	return c, nil
+}
+
+// perFunction parses a per-function number: a single number applies to every name in
+// names; "router=20,delivery=50" or a JSON object sets each one.
+func perFunction(v any, key string, names []string, into map[string]int) error {
+	set := func(fn string, n int) error {
+		for _, name := range names {
+			if fn == name {
+				into[fn] = n
+				return nil
+			}
+		}
+		return fmt.Errorf("context %s: unknown function %q (want one of %s)", key, fn, strings.Join(names, ", "))
+	}
+	switch v := v.(type) {
+	case nil:
+		return nil
+	case float64:
+		for _, fn := range names {
+			into[fn] = int(v)
+		}
+		return nil
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			n, ok := v[k].(float64)
+			if !ok {
+				return fmt.Errorf("context %s: %s: want a number, got %T", key, k, v[k])
+			}
+			if err := set(k, int(n)); err != nil {
+				return err
+			}
+		}
+		return nil
+	case string:
+		s := strings.TrimSpace(v)
+		if s == "" {
+			return nil
+		}
+		if strings.HasPrefix(s, "{") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(s), &m); err != nil {
+				return fmt.Errorf("context %s: %v", key, err)
+			}
+			return perFunction(m, key, names, into)
+		}
+		if n, err := strconv.Atoi(s); err == nil {
+			return perFunction(float64(n), key, names, into)
+		}
+		for _, part := range strings.Split(s, ",") {
+			fn, num, ok := strings.Cut(strings.TrimSpace(part), "=")
+			n, err := strconv.Atoi(strings.TrimSpace(num))
+			if !ok || err != nil {
+				return fmt.Errorf("context %s: %q: want N or name=N[,name=N]", key, s)
+			}
+			if err := set(strings.TrimSpace(fn), n); err != nil {
+				return err
+			}
+		}
+		return nil
+	default:
+		return fmt.Errorf("context %s: want a number, a string or an object, got %T", key, v)
+	}
+}
+
+// claimNameRE matches claim names that can be referenced in an access log format
+// ($context.authorizer.claims.<name>).
+var claimNameRE = regexp.MustCompile(`^[A-Za-z0-9_]+$`)

@@ -1,0 +1,119 @@
+package stack
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// configuredContext is what an operator might pass with -c (all strings).
+var configuredContext = map[string]any{
+	CtxJWTIssuer:           "https://auth.dealerai.example/",
+	CtxJWTAudience:         "portal,partner-portal",
+	CtxDealerIDClaim:       "dealer",
+	CtxAlarmEmail:          "oncall@dealerai.example",
+	CtxMaxConcurrency:      "router=10,delivery=40",
+	CtxReservedConcurrency: "router=10,delivery=60",
+	CtxCORSOrigins:         "https://portal.dealerai.example",
+}
+
+func TestConfigFromValues(t *testing.T) {
+	values := func(m map[string]any) func(string) any { return func(k string) any { return m[k] } }
+
+	c, err := ConfigFromValues(values(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c, Defaults()) {
+		t.Errorf("no context: %+v, want the defaults %+v", c, Defaults())
+	}
+
+	c, err = ConfigFromValues(values(configuredContext))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.JWTIssuer != "https://auth.dealerai.example/" || strings.Join(c.JWTAudience, "|") != "portal|partner-portal" ||
+		c.DealerIDClaim != "dealer" || c.AlarmEmail != "oncall@dealerai.example" ||
+		!reflect.DeepEqual(c.MaxConcurrency, map[string]int{FuncRouter: 10, FuncDelivery: 40}) ||
+		!reflect.DeepEqual(c.ReservedConcurrency, map[string]int{FuncRouter: 10, FuncDelivery: 60}) {
+		t.Errorf("configured: %+v", c)
+	}
+
+	// cdk.json values arrive as JSON: numbers, arrays, objects
+	c, err = ConfigFromValues(values(map[string]any{
+		CtxMaxConcurrency:      float64(30),
+		CtxReservedConcurrency: map[string]any{"api": float64(5)},
+		CtxJWTAudience:         []any{"a", "b"},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.MaxConcurrency, map[string]int{FuncRouter: 30, FuncDelivery: 30}) ||
+		!reflect.DeepEqual(c.ReservedConcurrency, map[string]int{FuncAPI: 5}) ||
+		strings.Join(c.JWTAudience, ",") != "a,b" {
+		t.Errorf("JSON context: %+v", c)
+	}
+
+	for name, bad := range map[string]map[string]any{
+		"http issuer":             {CtxJWTIssuer: "http://auth.example"},
+		"bad email":               {CtxAlarmEmail: "not an address"},
+		"concurrency below 2":     {CtxMaxConcurrency: "1"},
+		"unknown function":        {CtxMaxConcurrency: "api=5"},
+		"garbage":                 {CtxMaxConcurrency: "lots"},
+		"reserved below max":      {CtxReservedConcurrency: "delivery=10"},
+		"reserved zero":           {CtxReservedConcurrency: "api=0"},
+		"negative rate":           {CtxAPIRateLimit: "-1"},
+		"backoff":                 {CtxDeliveryBackoff: "30s,soon,1m"},
+		"two waits":               {CtxDeliveryBackoff: "30s,5m"},
+		"timeout beyond function": {CtxDeliveryTimeout: "2m"},
+	} {
+		if _, err := ConfigFromValues(values(bad)); err == nil {
+			t.Errorf("%s: accepted %v", name, bad)
+		}
+	}
+}
+
+// TestConfiguredStack synthesizes with context set: the issuer and audience are literal (no
+// parameters), the email is subscribed, concurrency follows the context.
+func TestConfiguredStack(t *testing.T) {
+	s := synth(t, configuredContext)
+	if params, _ := s.json["Parameters"].(map[string]any); params["JwtIssuer"] != nil || params["JwtAudience"] != nil {
+		t.Errorf("JWT parameters present although context is set: %v", sortedKeys(params))
+	}
+	auth := props(s.resource[s.ofType("AWS::ApiGatewayV2::Authorizer")[0]])
+	if got := asJSON(auth["JwtConfiguration"]); got != `{"Audience":["portal","partner-portal"],"Issuer":"https://auth.dealerai.example/"}` {
+		t.Errorf("JwtConfiguration %s", got)
+	}
+	subs := s.ofType("AWS::SNS::Subscription")
+	if len(subs) != 1 || props(s.resource[subs[0]])["Endpoint"] != "oncall@dealerai.example" ||
+		refTarget(props(s.resource[subs[0]])["TopicArn"]) != s.logicalID(s.st.AlarmTopic) {
+		t.Errorf("alarm email subscription: %v", subs)
+	}
+	for fn, want := range map[string]float64{FuncRouter: 10, FuncDelivery: 60} {
+		p := props(s.resource[s.logicalID(s.st.Functions[fn])])
+		if p["ReservedConcurrentExecutions"] == nil || num(t, p["ReservedConcurrentExecutions"]) != want {
+			t.Errorf("%s reserved concurrency %v, want %v", fn, p["ReservedConcurrentExecutions"], want)
+		}
+	}
+	if p := props(s.resource[s.logicalID(s.st.Functions[FuncAPI])]); p["ReservedConcurrentExecutions"] != nil {
+		t.Errorf("api reserved concurrency %v", p["ReservedConcurrentExecutions"])
+	}
+	for _, id := range s.ofType("AWS::Lambda::EventSourceMapping") {
+		p := props(s.resource[id])
+		want := map[string]float64{
+			s.logicalID(s.st.Functions[FuncRouter]):   10,
+			s.logicalID(s.st.Functions[FuncDelivery]): 40,
+		}[refTarget(p["FunctionName"])]
+		if got := num(t, p["ScalingConfig"].(map[string]any)["MaximumConcurrency"]); got != want {
+			t.Errorf("mapping %s MaximumConcurrency %v, want %v", id, got, want)
+		}
+	}
+	api := props(s.resource[s.ofType("AWS::ApiGatewayV2::Api")[0]])
+	if cors := asJSON(api["CorsConfiguration"]); !strings.Contains(cors, "https://portal.dealerai.example") {
+		t.Errorf("CORS %s", cors)
+	}
+	vars := props(s.resource[s.logicalID(s.st.Functions[FuncAPI])])["Environment"].(map[string]any)["Variables"].(map[string]any)
+	if vars["DEALER_ID_CLAIM"] != "dealer" {
+		t.Errorf("DEALER_ID_CLAIM %v", vars["DEALER_ID_CLAIM"])
+	}
+}

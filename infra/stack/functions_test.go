@@ -1,0 +1,269 @@
+package stack
+
+import (
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dealerai/integrations/shared/resources"
+)
+
+func TestFunctions(t *testing.T) {
+	s := defaultStack(t)
+	want := map[string]struct {
+		memory  float64
+		timeout time.Duration
+		env     []string
+	}{
+		FuncAPI:      {256, resources.APITimeout, []string{"CONFIG_TABLE", "DEALER_ID_CLAIM", "DELIVERIES_QUEUE_URL", "DELIVERY_LOG_TABLE"}},
+		FuncRouter:   {256, resources.RouterTimeout, []string{"CONFIG_TABLE", "DELIVERIES_QUEUE_URL", "EVENTS_DLQ_URL"}},
+		FuncDelivery: {512, resources.DeliveryTimeout, []string{"CONFIG_TABLE", "DELIVERIES_QUEUE_URL", "DELIVERY_BACKOFF", "DELIVERY_LOG_TABLE", "DELIVERY_TIMEOUT"}},
+	}
+	if n := len(s.ofType("AWS::Lambda::Function")); n != len(want) {
+		t.Errorf("%d functions, want %d", n, len(want))
+	}
+	for name, w := range want {
+		p := props(s.resource[s.logicalID(s.st.Functions[name])])
+		if p["Runtime"] != "provided.al2023" || p["Handler"] != "bootstrap" || asJSON(p["Architectures"]) != `["arm64"]` {
+			t.Errorf("%s: runtime %v handler %v architectures %v", name, p["Runtime"], p["Handler"], p["Architectures"])
+		}
+		if num(t, p["MemorySize"]) != w.memory {
+			t.Errorf("%s: memory %v, want %v", name, p["MemorySize"], w.memory)
+		}
+		if num(t, p["Timeout"]) != w.timeout.Seconds() {
+			t.Errorf("%s: timeout %v, want %v", name, p["Timeout"], w.timeout)
+		}
+		env, _ := p["Environment"].(map[string]any)
+		vars, _ := env["Variables"].(map[string]any)
+		if got := strings.Join(sortedKeys(vars), ","); got != strings.Join(w.env, ",") {
+			t.Errorf("%s: environment %s, want %s", name, got, strings.Join(w.env, ","))
+		}
+		lc, _ := p["LoggingConfig"].(map[string]any)
+		logsID := s.logicalID(s.st.LogGroups[name])
+		if lc["LogFormat"] != "JSON" || refTarget(lc["LogGroup"]) != logsID {
+			t.Errorf("%s: logging config %s, want JSON into %s", name, asJSON(lc), logsID)
+		}
+		if num(t, props(s.resource[logsID])["RetentionInDays"]) != 30 {
+			t.Errorf("%s: log retention %v", name, props(s.resource[logsID])["RetentionInDays"])
+		}
+		if _, ok := p["ReservedConcurrentExecutions"]; ok {
+			t.Errorf("%s: reserved concurrency set without context", name)
+		}
+		if _, ok := p["TracingConfig"]; ok {
+			t.Errorf("%s: X-Ray tracing configured; we use logs and EMF metrics", name)
+		}
+	}
+	vars := props(s.resource[s.logicalID(s.st.Functions[FuncDelivery])])["Environment"].(map[string]any)["Variables"].(map[string]any)
+	if vars["DELIVERY_BACKOFF"] != "30s,5m,30m" || vars["DELIVERY_TIMEOUT"] != "10s" {
+		t.Errorf("delivery settings %s", asJSON(vars))
+	}
+	apiVars := props(s.resource[s.logicalID(s.st.Functions[FuncAPI])])["Environment"].(map[string]any)["Variables"].(map[string]any)
+	if apiVars["DEALER_ID_CLAIM"] != "dealer_id" {
+		t.Errorf("DEALER_ID_CLAIM = %v", apiVars["DEALER_ID_CLAIM"])
+	}
+}
+
+// TestEventSourceMappings checks each SQS mapping, and that the queue's visibility timeout is
+// at least 6 times the consuming function's timeout (plus the batching window), computed
+// from the template: the mapping names its queue and function.
+func TestEventSourceMappings(t *testing.T) {
+	s := defaultStack(t)
+	wantPairs := map[string]string{ // queue logical ID -> function logical ID
+		s.logicalID(s.st.Queues[resources.EventsQueue.ID]):     s.logicalID(s.st.Functions[FuncRouter]),
+		s.logicalID(s.st.Queues[resources.DeliveriesQueue.ID]): s.logicalID(s.st.Functions[FuncDelivery]),
+	}
+	wantConcurrency := map[string]float64{
+		s.logicalID(s.st.Functions[FuncRouter]):   20,
+		s.logicalID(s.st.Functions[FuncDelivery]): 50,
+	}
+	mappings := s.ofType("AWS::Lambda::EventSourceMapping")
+	if len(mappings) != len(wantPairs) {
+		t.Fatalf("%d event source mappings, want %d", len(mappings), len(wantPairs))
+	}
+	for _, id := range mappings {
+		p := props(s.resource[id])
+		queueID, fnID := refTarget(p["EventSourceArn"]), refTarget(p["FunctionName"])
+		if wantPairs[queueID] != fnID {
+			t.Errorf("mapping %s: %s -> %s, not an expected pair", id, queueID, fnID)
+			continue
+		}
+		if asJSON(p["FunctionResponseTypes"]) != `["ReportBatchItemFailures"]` {
+			t.Errorf("mapping %s: FunctionResponseTypes %v", id, p["FunctionResponseTypes"])
+		}
+		if num(t, p["BatchSize"]) != 10 {
+			t.Errorf("mapping %s: BatchSize %v", id, p["BatchSize"])
+		}
+		sc, _ := p["ScalingConfig"].(map[string]any)
+		if sc == nil || num(t, sc["MaximumConcurrency"]) != wantConcurrency[fnID] {
+			t.Errorf("mapping %s: ScalingConfig %s, want MaximumConcurrency %v", id, asJSON(sc), wantConcurrency[fnID])
+		}
+		window := 0.0
+		if w, ok := p["MaximumBatchingWindowInSeconds"]; ok {
+			window = num(t, w)
+		}
+		visibility := num(t, props(s.resource[queueID])["VisibilityTimeout"])
+		timeout := num(t, props(s.resource[fnID])["Timeout"])
+		if visibility < 6*timeout+window {
+			t.Errorf("queue %s visibility %vs < 6 × %s timeout %vs + window %vs", queueID, visibility, fnID, timeout, window)
+		}
+	}
+}
+
+// policyActions returns, for one function, resource logical ID -> allowed actions, from
+// every policy attached to its role; a statement on a resource that is not a reference
+// (e.g. "*") is recorded under its literal value.
+func policyActions(t *testing.T, s *synthesized, fn string) map[string]map[string]bool {
+	t.Helper()
+	fnProps := props(s.resource[s.logicalID(s.st.Functions[fn])])
+	roleID := refTarget(fnProps["Role"])
+	if arns := props(s.resource[roleID])["ManagedPolicyArns"]; arns != nil {
+		t.Errorf("%s: role has managed policies %v", fn, arns)
+	}
+	out := map[string]map[string]bool{}
+	for _, pid := range s.ofType("AWS::IAM::Policy") {
+		p := props(s.resource[pid])
+		attached := false
+		for _, r := range p["Roles"].([]any) {
+			attached = attached || refTarget(r) == roleID
+		}
+		if !attached {
+			continue
+		}
+		for _, st := range p["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			st := st.(map[string]any)
+			if st["Effect"] != "Allow" {
+				continue
+			}
+			var actions, res []any
+			if a, ok := st["Action"].([]any); ok {
+				actions = a
+			} else {
+				actions = []any{st["Action"]}
+			}
+			if r, ok := st["Resource"].([]any); ok {
+				res = r
+			} else {
+				res = []any{st["Resource"]}
+			}
+			for _, r := range res {
+				key := refTarget(r)
+				if key == "" {
+					key = asJSON(r)
+				}
+				if out[key] == nil {
+					out[key] = map[string]bool{}
+				}
+				for _, a := range actions {
+					out[key][a.(string)] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestLeastPrivilege checks that each function may touch only its own resources, with the
+// actions it needs and no more than the grant sets allow.
+func TestLeastPrivilege(t *testing.T) {
+	s := defaultStack(t)
+	cfgTable := s.logicalID(s.st.Tables[resources.ConfigTable.ID])
+	logTable := s.logicalID(s.st.Tables[resources.DeliveryLogTable.ID])
+	key := s.logicalID(s.st.TablesKey)
+	events := s.logicalID(s.st.Queues[resources.EventsQueue.ID])
+	eventsDLQ := s.logicalID(s.st.Queues[resources.EventsDLQ.ID])
+	deliveries := s.logicalID(s.st.Queues[resources.DeliveriesQueue.ID])
+
+	set := func(a ...string) map[string]bool {
+		m := map[string]bool{}
+		for _, x := range a {
+			m[x] = true
+		}
+		return m
+	}
+	// allowed: what the grants may add; required: what the function's code calls
+	tableRW := set("dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem",
+		"dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:PutItem",
+		"dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem")
+	keyRW := set("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*")
+	send := set("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+	consume := set("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+	logs := set("logs:CreateLogStream", "logs:PutLogEvents")
+
+	type perm struct{ allowed, required map[string]bool }
+	cases := map[string]map[string]perm{
+		FuncAPI: {
+			cfgTable:   {tableRW, set("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem")},
+			logTable:   {tableRW, set("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem")},
+			key:        {keyRW, set("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*")},
+			deliveries: {send, set("sqs:SendMessage")},
+		},
+		FuncRouter: {
+			cfgTable:   {set("dynamodb:Query"), set("dynamodb:Query")},
+			key:        {set("kms:Decrypt", "kms:DescribeKey"), set("kms:Decrypt")},
+			events:     {consume, set("sqs:ReceiveMessage", "sqs:DeleteMessage")},
+			eventsDLQ:  {send, set("sqs:SendMessage")},
+			deliveries: {send, set("sqs:SendMessage")},
+		},
+		FuncDelivery: {
+			cfgTable:   {tableRW, set("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem")},
+			logTable:   {tableRW, set("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")},
+			key:        {keyRW, set("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*")},
+			deliveries: {consume, set("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility")},
+		},
+	}
+	for fn, want := range cases {
+		want[s.logicalID(s.st.LogGroups[fn])] = perm{logs, logs}
+		got := policyActions(t, s, fn)
+		for res, actions := range got {
+			w, ok := want[res]
+			if !ok {
+				t.Errorf("%s may %s on %s, which is not one of its resources", fn, joinSorted(actions), res)
+				continue
+			}
+			for a := range actions {
+				if !w.allowed[a] {
+					t.Errorf("%s: %s on %s is more than it needs", fn, a, res)
+				}
+			}
+		}
+		for res, w := range want {
+			for a := range w.required {
+				if !got[res][a] {
+					t.Errorf("%s: missing %s on %s", fn, a, res)
+				}
+			}
+		}
+	}
+
+	// no statement anywhere grants on "*"
+	for _, pid := range append(s.ofType("AWS::IAM::Policy"), s.ofType("AWS::IAM::ManagedPolicy")...) {
+		for _, st := range props(s.resource[pid])["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			st := st.(map[string]any)
+			if st["Effect"] == "Allow" && strings.Contains(asJSON(st["Resource"]), `"*"`) {
+				t.Errorf("%s: statement on resource * %s", pid, asJSON(st))
+			}
+		}
+	}
+}
+
+func TestProducerPolicy(t *testing.T) {
+	s := defaultStack(t)
+	p := props(s.resource[s.logicalID(s.st.ProducerPolicy)])
+	stmts := p["PolicyDocument"].(map[string]any)["Statement"].([]any)
+	if len(stmts) != 1 {
+		t.Fatalf("producer policy statements %s", asJSON(stmts))
+	}
+	st := stmts[0].(map[string]any)
+	var actions []string
+	for _, a := range st["Action"].([]any) {
+		actions = append(actions, a.(string))
+	}
+	sort.Strings(actions)
+	if strings.Join(actions, ",") != "sqs:GetQueueUrl,sqs:SendMessage" {
+		t.Errorf("producer actions %v", actions)
+	}
+	if refTarget(st["Resource"]) != s.logicalID(s.st.Queues[resources.EventsQueue.ID]) {
+		t.Errorf("producer policy resource %s, want the events queue", asJSON(st["Resource"]))
+	}
+}

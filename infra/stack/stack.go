@@ -1,0 +1,304 @@
+// Package stack is DealerAI Integrations' AWS CDK stack: the DynamoDB tables and SQS queues of
+// package resources, the api, router and delivery Lambdas, the HTTP API (routes from package
+// httpapi's route table, JWT authorizer), alarms, a dashboard and the producer policy.
+//
+// Observability: the functions write structured JSON logs (Lambda LoggingFormat JSON, slog)
+// and CloudWatch metrics through the embedded metric format (EMF) in those logs. We do not
+// use X-Ray: every hop is an SQS queue whose depth, age and DLQ are already metrics, and the
+// logs carry eventId and deliveryId to follow one event across functions.
+package stack
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/dealerai/integrations/shared/resources"
+)
+
+// Props configures NewStack.
+type Props struct {
+	awscdk.StackProps
+	// CodeDir returns the folder holding a function's bootstrap binary (name is FuncAPI,
+	// FuncRouter or FuncDelivery). Nil: BuildDir("build").
+	CodeDir func(name string) string
+	// Config is the deployment's settings; the zero value is not valid, start from
+	// Defaults() or ConfigFromContext.
+	Config Config
+}
+
+// BuildDir returns a CodeDir that reads root/<name>/ (what `make build` writes) and fails
+// with a clear message when the binary is missing.
+func BuildDir(root string) func(name string) string {
+	return func(name string) string {
+		dir := filepath.Join(root, name)
+		if _, err := os.Stat(filepath.Join(dir, "bootstrap")); err != nil {
+			panic(fmt.Sprintf("%s/bootstrap is missing: run `make build` first (%v)", dir, err))
+		}
+		return dir
+	}
+}
+
+// Stack is the synthesized stack and the constructs tests and outputs refer to.
+type Stack struct {
+	// Stack is the CDK stack (a Go struct cannot embed a jsii object and be used as one).
+	Stack     awscdk.Stack
+	Config    Config
+	TablesKey awskms.Key
+	// Tables and Queues are keyed by their resources ID ("Config", "EventsDLQ", ...).
+	Tables    map[string]awsdynamodb.Table
+	Queues    map[string]awssqs.Queue
+	Functions map[string]awslambda.Function
+	// LogGroups holds each function's log group, keyed like Functions, plus "api-access".
+	LogGroups map[string]awslogs.LogGroup
+	// ProducerPolicy is what DealerAI services attach to publish events.
+	ProducerPolicy awsiam.ManagedPolicy
+	// AlarmTopic receives every alarm.
+	AlarmTopic awssns.Topic
+
+	httpAPI awsapigatewayv2.HttpApi
+}
+
+func seconds(d time.Duration) awscdk.Duration {
+	return awscdk.Duration_Seconds(jsii.Number(d.Seconds()))
+}
+
+// NewStack builds the whole system into one stack.
+func NewStack(scope constructs.Construct, id string, props *Props) *Stack {
+	if props == nil {
+		props = &Props{Config: Defaults()}
+	}
+	for _, fn := range []string{FuncRouter, FuncDelivery} {
+		if n := props.Config.MaxConcurrency[fn]; n < 2 {
+			panic(fmt.Sprintf("stack: Config.MaxConcurrency[%q] = %d; build the Config with Defaults() or ConfigFromContext", fn, n))
+		}
+	}
+	codeDir := props.CodeDir
+	if codeDir == nil {
+		codeDir = BuildDir("build")
+	}
+	sprops := props.StackProps
+	if sprops.Description == nil {
+		sprops.Description = jsii.String("DealerAI Integrations: webhooks and CRM/DMS integration agents")
+	}
+	s := &Stack{
+		Stack:     awscdk.NewStack(scope, jsii.String(id), &sprops),
+		Config:    props.Config,
+		Tables:    map[string]awsdynamodb.Table{},
+		Queues:    map[string]awssqs.Queue{},
+		Functions: map[string]awslambda.Function{},
+		LogGroups: map[string]awslogs.LogGroup{},
+	}
+	s.data()
+	s.functions(codeDir)
+	s.api()
+	s.producerPolicy()
+	s.operations()
+	s.suppressions()
+	return s
+}
+
+// data creates the KMS key, the tables and the queues from package resources.
+func (s *Stack) data() {
+	s.TablesKey = awskms.NewKey(s.Stack, jsii.String("TablesKey"), &awskms.KeyProps{
+		Description:       jsii.String("DealerAI Integrations: encrypts the config table (webhook secrets, agent credentials) and the delivery log"),
+		EnableKeyRotation: jsii.Bool(true),
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+	})
+	for _, t := range resources.Tables() {
+		props := &awsdynamodb.TableProps{
+			PartitionKey: &awsdynamodb.Attribute{Name: jsii.String(t.PartitionKey.Name), Type: attrType(t.PartitionKey.Type)},
+			BillingMode:  awsdynamodb.BillingMode_PAY_PER_REQUEST,
+			PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+				PointInTimeRecoveryEnabled: jsii.Bool(true),
+			},
+			Encryption:         awsdynamodb.TableEncryption_CUSTOMER_MANAGED,
+			EncryptionKey:      s.TablesKey,
+			DeletionProtection: jsii.Bool(true),
+			RemovalPolicy:      awscdk.RemovalPolicy_RETAIN,
+		}
+		if t.SortKey.Name != "" {
+			props.SortKey = &awsdynamodb.Attribute{Name: jsii.String(t.SortKey.Name), Type: attrType(t.SortKey.Type)}
+		}
+		if t.TTLAttribute != "" {
+			props.TimeToLiveAttribute = jsii.String(t.TTLAttribute)
+		}
+		s.Tables[t.ID] = awsdynamodb.NewTable(s.Stack, jsii.String(t.ID+"Table"), props)
+	}
+
+	// SSE-SQS rather than a KMS key: the messages hold event data, never secrets or
+	// credentials (those stay in the KMS-encrypted config table), SSE-SQS costs nothing
+	// per request, and producers need no kms:GenerateDataKey on a key of ours.
+	for _, q := range resources.Queues() { // dead-letter queues come first
+		props := &awssqs.QueueProps{
+			Encryption:             awssqs.QueueEncryption_SQS_MANAGED,
+			EnforceSSL:             jsii.Bool(true),
+			VisibilityTimeout:      seconds(q.VisibilityTimeout),
+			RetentionPeriod:        seconds(q.RetentionPeriod),
+			MaxMessageSizeBytes:    jsii.Number(float64(q.MaxMessageBytes)),
+			ReceiveMessageWaitTime: seconds(q.ReceiveWaitTime),
+		}
+		if q.DeadLetter != nil {
+			props.DeadLetterQueue = &awssqs.DeadLetterQueue{
+				Queue:           s.Queues[q.DeadLetter.ID],
+				MaxReceiveCount: jsii.Number(float64(q.MaxReceiveCount)),
+			}
+		}
+		s.Queues[q.ID] = awssqs.NewQueue(s.Stack, jsii.String(q.ID), props)
+	}
+}
+
+func attrType(t string) awsdynamodb.AttributeType {
+	switch t {
+	case "S":
+		return awsdynamodb.AttributeType_STRING
+	case "N":
+		return awsdynamodb.AttributeType_NUMBER
+	case "B":
+		return awsdynamodb.AttributeType_BINARY
+	}
+	panic(fmt.Sprintf("unknown DynamoDB attribute type %q", t))
+}
+
+type function struct {
+	name    string
+	memory  int
+	timeout time.Duration
+	desc    string
+	// tables and queues whose name/URL the function reads from the environment
+	tables []resources.Table
+	queues []resources.Queue
+	env    map[string]string
+}
+
+// functions creates the three Lambdas, their roles, log groups and permissions, and the SQS
+// event source mappings.
+func (s *Stack) functions(codeDir func(string) string) {
+	cfg := s.Config
+	defs := []function{
+		{
+			name: FuncAPI, memory: 256, timeout: resources.APITimeout,
+			desc:   "REST API: subscriptions, agents, delivery log (behind API Gateway)",
+			tables: []resources.Table{resources.ConfigTable, resources.DeliveryLogTable},
+			queues: []resources.Queue{resources.DeliveriesQueue},
+			env:    map[string]string{"DEALER_ID_CLAIM": cfg.DealerIDClaim},
+		},
+		{
+			name: FuncRouter, memory: 256, timeout: resources.RouterTimeout,
+			desc:   "Router: validates events and enqueues one delivery per matching target",
+			tables: []resources.Table{resources.ConfigTable},
+			queues: []resources.Queue{resources.EventsDLQ, resources.DeliveriesQueue},
+		},
+		{
+			name: FuncDelivery, memory: 512, timeout: resources.DeliveryTimeout,
+			desc:   "Delivery: one signed webhook POST or agent call per message, with retries",
+			tables: []resources.Table{resources.ConfigTable, resources.DeliveryLogTable},
+			queues: []resources.Queue{resources.DeliveriesQueue},
+			env:    map[string]string{"DELIVERY_BACKOFF": cfg.DeliveryBackoff, "DELIVERY_TIMEOUT": cfg.DeliveryTimeout},
+		},
+	}
+	for _, d := range defs {
+		logs := awslogs.NewLogGroup(s.Stack, jsii.String(d.name+"Logs"), &awslogs.LogGroupProps{
+			Retention: awslogs.RetentionDays_ONE_MONTH,
+		})
+		// An explicit role instead of the default AWSLambdaBasicExecutionRole: the managed
+		// policy may write to any log group; this one may write to its own.
+		role := awsiam.NewRole(s.Stack, jsii.String(d.name+"Role"), &awsiam.RoleProps{
+			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+			Description: jsii.String(fmt.Sprintf("DealerAI Integrations %s function", d.name)),
+		})
+		logs.GrantWrite(role)
+
+		env := map[string]*string{}
+		for _, t := range d.tables {
+			env[t.EnvVar] = s.Tables[t.ID].TableName()
+		}
+		for _, q := range d.queues {
+			env[q.EnvVar] = s.Queues[q.ID].QueueUrl()
+		}
+		for k, v := range d.env {
+			env[k] = jsii.String(v)
+		}
+		props := &awslambda.FunctionProps{
+			Description:  jsii.String(d.desc),
+			Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+			Architecture: awslambda.Architecture_ARM_64(),
+			Handler:      jsii.String("bootstrap"),
+			Code:         awslambda.Code_FromAsset(jsii.String(codeDir(d.name)), nil),
+			MemorySize:   jsii.Number(float64(d.memory)),
+			Timeout:      seconds(d.timeout),
+			Role:         role,
+			Environment:  &env,
+			// Structured logs: slog's JSON lines pass through as-is, Lambda's own records
+			// become JSON too, and DEBUG lines are dropped at the source.
+			LogGroup:              logs,
+			LoggingFormat:         awslambda.LoggingFormat_JSON,
+			ApplicationLogLevelV2: awslambda.ApplicationLogLevel_INFO,
+			SystemLogLevelV2:      awslambda.SystemLogLevel_INFO,
+		}
+		if n, ok := cfg.ReservedConcurrency[d.name]; ok {
+			props.ReservedConcurrentExecutions = jsii.Number(float64(n))
+		}
+		s.Functions[d.name] = awslambda.NewFunction(s.Stack, jsii.String(d.name+"Function"), props)
+		s.LogGroups[d.name] = logs
+	}
+
+	cfgTable := s.Tables[resources.ConfigTable.ID]
+	logTable := s.Tables[resources.DeliveryLogTable.ID]
+	api, router, delivery := s.Functions[FuncAPI], s.Functions[FuncRouter], s.Functions[FuncDelivery]
+
+	// api: subscriptions, agents and counters (transactions are Put/Update/ConditionCheck
+	// for IAM), the delivery log (lists, manual retries), and test sends and retries go
+	// straight to the deliveries queue.
+	cfgTable.GrantReadWriteData(api)
+	logTable.GrantReadWriteData(api)
+	s.Queues[resources.DeliveriesQueue.ID].GrantSendMessages(api)
+
+	// router: one Query per dealer (pk = dealer, begins_with(sk, "T#")) and nothing else on
+	// the table; poison events to the events DLQ; one delivery message per target. It
+	// consumes the events queue through the event source mapping below.
+	cfgTable.Grant(router, jsii.String("dynamodb:Query"))
+	cfgTable.GrantOnKey(router, jsii.String("kms:Decrypt"), jsii.String("kms:DescribeKey"))
+	s.Queues[resources.EventsDLQ.ID].GrantSendMessages(router)
+	s.Queues[resources.DeliveriesQueue.ID].GrantSendMessages(router)
+
+	// delivery: reads targets and credentials, writes back (410 disables a subscription,
+	// agents store correlation ids), records every attempt; consumes the deliveries queue
+	// (the mapping's grant includes ChangeMessageVisibility, used for the backoff).
+	cfgTable.GrantReadWriteData(delivery)
+	logTable.GrantReadWriteData(delivery)
+
+	mappings := []struct {
+		fn    awslambda.Function
+		name  string
+		queue resources.Queue
+	}{
+		{router, FuncRouter, resources.EventsQueue},
+		{delivery, FuncDelivery, resources.DeliveriesQueue},
+	}
+	for _, m := range mappings {
+		m.fn.AddEventSource(awslambdaeventsources.NewSqsEventSource(s.Queues[m.queue.ID], &awslambdaeventsources.SqsEventSourceProps{
+			BatchSize: jsii.Number(10),
+			// no batching window: an event goes out as soon as it arrives
+			MaxBatchingWindow:       awscdk.Duration_Seconds(jsii.Number(0)),
+			ReportBatchItemFailures: jsii.Bool(true),
+			// Bounded concurrency instead of Lambda throttling: a throttled batch would
+			// still count as a receive and eat into the redrive budget.
+			MaxConcurrency: jsii.Number(float64(s.Config.MaxConcurrency[m.name])),
+		}))
+	}
+}

@@ -6,6 +6,9 @@ FUNCTIONS := api router delivery
 NODE_STAMP := infra/node_modules/.package-lock.json
 CDK := infra/node_modules/.bin/cdk
 FUZZTIME ?= 30s
+CDK_OUTDIR ?= cdk.out
+# jsii (the CDK's Go bindings run the construct library in Node) warns on Node 20; it works.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: dev test build token fmt vet fuzz synth deploy bench bench-load test-faults node clean
 
@@ -48,6 +51,16 @@ fuzz:
 			echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 3s $$pkg; \
 		done; \
 	done
+
+## synth: the CloudFormation template and the cdk-nag report in $(CDK_OUTDIR)/, offline
+## (cdk.json's build step runs `make build` first)
+synth: node
+	$(CDK) synth --no-notices -q -o $(CDK_OUTDIR) $(CDK_ARGS)
+
+## deploy: build, check and deploy to the account/region of the current AWS credentials, e.g.
+## make deploy CDK_ARGS="-c jwtIssuer=https://issuer.example/ -c jwtAudience=portal"
+deploy: node
+	$(CDK) deploy --no-notices -o $(CDK_OUTDIR) $(CDK_ARGS)
 
 clean:
 	rm -rf build cdk.out .local

@@ -1,0 +1,130 @@
+// Package targets reads a dealer's delivery targets — webhook subscriptions and integration
+// agents — from the config table in one Query (pk = "DEALER#<dealerId>" AND
+// begins_with(sk, "T#")). The router reads them fresh once per dealer per batch; the delivery
+// handler through a Cache of at most 30 s, which is where it finds signing secrets (they never
+// travel in a queue message).
+package targets
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dealerai/integrations/events"
+	"github.com/dealerai/integrations/shared/deliveryq"
+	"github.com/dealerai/integrations/shared/subscriptions"
+)
+
+// Target is one subscription or agent of a dealer.
+type Target struct {
+	deliveryq.Target
+	// Events are the target's filters (exact types, "lead.*", "*").
+	Events  []string
+	Enabled bool
+
+	// Subscription is the decoded item of a subscription (URL, secrets); nil for an agent.
+	Subscription *subscriptions.Subscription
+
+	// Item is the raw config item, for agent connectors (settings, credentials).
+	Item map[string]types.AttributeValue
+}
+
+// Matches reports whether the target is enabled and one of its filters selects eventType
+// (events.MatchAny, the matcher the API validates filters with).
+func (t *Target) Matches(eventType string) bool {
+	return t.Enabled && events.MatchAny(t.Events, eventType)
+}
+
+// Querier is the part of the DynamoDB client Load uses.
+type Querier interface {
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+// Loader reads targets from the config table.
+type Loader struct {
+	DB    Querier
+	Table string
+}
+
+// Sort-key prefixes of the config table (see package resources).
+const (
+	subPrefix   = subscriptions.SortKeyPrefix
+	agentPrefix = "T#AGENT#"
+)
+
+// Load returns all of a dealer's targets, enabled or not: one Query (more only past 1 MB).
+func (l *Loader) Load(ctx context.Context, dealerID string) ([]Target, error) {
+	in := &dynamodb.QueryInput{
+		TableName:              aws.String(l.Table),
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :t)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: subscriptions.PartitionKey(dealerID)},
+			":t":  &types.AttributeValueMemberS{Value: "T#"},
+		},
+	}
+	var out []Target
+	for {
+		page, err := l.DB.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("targets of %s: %w", dealerID, err)
+		}
+		for _, item := range page.Items {
+			if t, ok := decode(item); ok {
+				out = append(out, t)
+			}
+		}
+		if page.LastEvaluatedKey == nil {
+			return out, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
+func decode(item map[string]types.AttributeValue) (Target, bool) {
+	sk := getS(item, "sk")
+	var t Target
+	switch {
+	case strings.HasPrefix(sk, subPrefix):
+		t.Target = deliveryq.Target{Kind: deliveryq.KindSubscription, ID: sk[len(subPrefix):]}
+		var sub subscriptions.Subscription
+		if err := attributevalue.UnmarshalMap(item, &sub); err != nil {
+			return t, false // not a subscription this code can deliver to
+		}
+		sub.ID = t.ID
+		t.Subscription = &sub
+	case strings.HasPrefix(sk, agentPrefix):
+		t.Target = deliveryq.Target{Kind: deliveryq.KindAgent, ID: sk[len(agentPrefix):]}
+	default:
+		return t, false
+	}
+	if t.ID == "" {
+		return t, false
+	}
+	if b, ok := item["enabled"].(*types.AttributeValueMemberBOOL); ok {
+		t.Enabled = b.Value
+	}
+	switch l := item["events"].(type) {
+	case *types.AttributeValueMemberL:
+		for _, v := range l.Value {
+			if s, ok := v.(*types.AttributeValueMemberS); ok {
+				t.Events = append(t.Events, s.Value)
+			}
+		}
+	case *types.AttributeValueMemberSS:
+		t.Events = l.Value
+	}
+	t.Item = item
+	return t, true
+}
+
+func getS(item map[string]types.AttributeValue, name string) string {
+	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}

@@ -76,18 +76,26 @@ func (c *Cache) Load(ctx context.Context, dealerID string) ([]Target, error) {
 	}
 }
 
-// Find returns one of the dealer's targets, nil if there is none.
+// Find returns one of the dealer's targets, nil if there is none. A target missing from a
+// cached entry is looked up once more in a fresh load: it may have been created after the
+// entry was loaded (the router, which found it, does not share this cache), and a delivery to
+// a new subscription must not end as skipped.
 func (c *Cache) Find(ctx context.Context, dealerID string, target deliveryq.Target) (*Target, error) {
-	all, err := c.Load(ctx, dealerID)
-	if err != nil {
-		return nil, err
-	}
-	for i := range all {
-		if all[i].Target == target {
-			return &all[i], nil
+	for fresh := false; ; fresh = true {
+		all, err := c.Load(ctx, dealerID)
+		if err != nil {
+			return nil, err
 		}
+		for i := range all {
+			if all[i].Target == target {
+				return &all[i], nil
+			}
+		}
+		if fresh {
+			return nil, nil
+		}
+		c.Invalidate(dealerID)
 	}
-	return nil, nil
 }
 
 // Invalidate drops a dealer's entry (after this container changed one of its targets).

@@ -46,20 +46,24 @@ func TestCache(t *testing.T) {
 	if n := src.calls.Load(); n != 1 {
 		t.Fatalf("%d loads, want 1", n)
 	}
+	// a target missing from the cached entry is looked up once more in a fresh load
 	if tg, _ := c.Find(ctx, "d1", deliveryq.Target{Kind: deliveryq.KindAgent, ID: "xtime"}); tg != nil {
 		t.Fatalf("unknown target found: %+v", tg)
+	}
+	if n := src.calls.Load(); n != 2 {
+		t.Fatalf("%d loads after a miss, want 2", n)
 	}
 
 	// fresh for the TTL, reloaded after it
 	now = now.Add(29 * time.Second)
 	c.Load(ctx, "d1")
-	if n := src.calls.Load(); n != 1 {
-		t.Fatalf("%d loads within the TTL, want 1", n)
+	if n := src.calls.Load(); n != 2 {
+		t.Fatalf("%d loads within the TTL, want 2", n)
 	}
 	now = now.Add(2 * time.Second)
 	c.Load(ctx, "d1")
-	if n := src.calls.Load(); n != 2 {
-		t.Fatalf("%d loads after the TTL, want 2", n)
+	if n := src.calls.Load(); n != 3 {
+		t.Fatalf("%d loads after the TTL, want 3", n)
 	}
 
 	// a failure is not cached; Invalidate forces a reload
@@ -73,7 +77,29 @@ func TestCache(t *testing.T) {
 	}
 	c.Invalidate("d1")
 	c.Load(ctx, "d1")
-	if n := src.calls.Load(); n != 5 {
-		t.Fatalf("%d loads, want 5", n)
+	if n := src.calls.Load(); n != 6 {
+		t.Fatalf("%d loads, want 6", n)
+	}
+}
+
+// growingSource is a dealer whose second target is created after the first load.
+type growingSource struct{ loads atomic.Int32 }
+
+func (s *growingSource) Load(_ context.Context, dealerID string) ([]Target, error) {
+	all := []Target{{Target: deliveryq.Target{Kind: deliveryq.KindSubscription, ID: "old"}, Enabled: true}}
+	if s.loads.Add(1) > 1 {
+		all = append(all, Target{Target: deliveryq.Target{Kind: deliveryq.KindSubscription, ID: "new"}, Enabled: true})
+	}
+	return all, nil
+}
+
+func TestCacheFindsATargetCreatedAfterTheLoad(t *testing.T) {
+	c := NewCache(&growingSource{}, 30*time.Second)
+	ctx := context.Background()
+	if tg, err := c.Find(ctx, "d1", deliveryq.Target{Kind: deliveryq.KindSubscription, ID: "old"}); err != nil || tg == nil {
+		t.Fatalf("Find(old) = %v, %v", tg, err)
+	}
+	if tg, err := c.Find(ctx, "d1", deliveryq.Target{Kind: deliveryq.KindSubscription, ID: "new"}); err != nil || tg == nil {
+		t.Fatalf("a subscription created after the cache was filled was not found: %v, %v", tg, err)
 	}
 }

@@ -184,3 +184,18 @@ func writeStackEnv(root string, env map[string]string, out io.Writer) error {
 	fmt.Fprintf(out, "wrote %s:\n%s", path, b.String())
 	return nil
 }
+
+// ReadStackEnv reads the .local/stack.env the running stack wrote.
+func ReadStackEnv(root string) (map[string]string, error) {
+	raw, err := os.ReadFile(filepath.Join(root, ".local", "stack.env"))
+	if err != nil {
+		return nil, fmt.Errorf("no .local/stack.env: is `make dev` running? (%w)", err)
+	}
+	env := map[string]string{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			env[k] = v
+		}
+	}
+	return env, nil
+}

@@ -6,14 +6,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -41,9 +38,9 @@ func run(dealer string, keepTimestamp bool, files []string) error {
 	if err != nil {
 		return err
 	}
-	env, err := readEnv(filepath.Join(root, ".local", "stack.env"))
+	env, err := local.ReadStackEnv(root)
 	if err != nil {
-		return fmt.Errorf("is `make dev` running? %w", err)
+		return err
 	}
 	ctx := context.Background()
 	cfg, err := local.AWSConfig(ctx, env["AWS_ENDPOINT_URL_DYNAMODB"], env["AWS_ENDPOINT_URL_SQS"])
@@ -84,20 +81,4 @@ func adjust(body []byte, dealer string, keepTimestamp bool) []byte {
 		return body
 	}
 	return out
-}
-
-func readEnv(path string) (map[string]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	env := map[string]string{}
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if k, v, ok := strings.Cut(s.Text(), "="); ok {
-			env[k] = v
-		}
-	}
-	return env, s.Err()
 }

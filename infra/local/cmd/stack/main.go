@@ -2,6 +2,7 @@
 //
 //	stack dev                     the whole system on this machine until Ctrl-C (make dev)
 //	stack token -dealer d1        a JWT the running stack accepts (make token)
+//	stack dlq                     what the running stack's dead-letter queues hold
 //	stack emulators -- CMD ARGS   start DynamoDB Local and the SQS emulator on free ports, run
 //	                              CMD with AWS_ENDPOINT_URL_DYNAMODB/_SQS set, stop them (make test)
 package main
@@ -31,6 +32,8 @@ func main() {
 		err = local.RunDev(ctx, local.DevConfigFromEnv(os.Getenv), os.Stdout)
 	case "token":
 		err = token(os.Args[2:])
+	case "dlq":
+		err = dlq(ctx)
 	case "emulators":
 		err = emulators(ctx, os.Args[2:])
 	default:
@@ -47,7 +50,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: stack dev | stack token -dealer ID | stack emulators -- CMD [ARGS...]")
+	fmt.Fprintln(os.Stderr, "usage: stack dev | stack token -dealer ID | stack dlq | stack emulators -- CMD [ARGS...]")
 	os.Exit(2)
 }
 
@@ -72,6 +75,18 @@ func token(args []string) error {
 	}
 	fmt.Println(tok)
 	return nil
+}
+
+func dlq(ctx context.Context) error {
+	root, err := local.RepoRoot()
+	if err != nil {
+		return err
+	}
+	env, err := local.ReadStackEnv(root)
+	if err != nil {
+		return err
+	}
+	return local.ShowDLQs(ctx, env, os.Stdout)
 }
 
 func emulators(ctx context.Context, args []string) error {

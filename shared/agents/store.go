@@ -1,0 +1,252 @@
+package agents
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Errors of the stores, for errors.Is.
+var (
+	ErrNotFound = errors.New("agent not found")
+	// ErrVersionMismatch: the agent changed since the version the caller read.
+	ErrVersionMismatch = errors.New("agent version does not match")
+)
+
+// DynamoDBAPI is the part of the DynamoDB client the stores use; *dynamodb.Client has it.
+type DynamoDBAPI interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+// Keys of the config table (see package resources).
+const (
+	partitionPrefix = "DEALER#"
+	agentPrefix     = "T#AGENT#"
+)
+
+// Key is the config-table key of a dealer's agent.
+func Key(dealerID, platform string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"pk": str(partitionPrefix + dealerID),
+		"sk": str(agentPrefix + platform),
+	}
+}
+
+// Store keeps agent configurations in the config table, one item per dealer and platform:
+// pk "DEALER#<dealerId>", sk "T#AGENT#<platform>", with the attributes every target has for
+// the router (kind "agent", id = platform, events, enabled) and the agent's own (platform,
+// dealerId, settings and credentials as maps of strings, updatedAt, version). Credentials are
+// encrypted at rest by the table's KMS key.
+type Store struct {
+	DB    DynamoDBAPI
+	Table string
+	// Now is the clock of updatedAt; time.Now when nil.
+	Now func() time.Time
+}
+
+// NewStore returns a store of the config table named table.
+func NewStore(db DynamoDBAPI, table string) *Store { return &Store{DB: db, Table: table} }
+
+func (s *Store) now() time.Time {
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	return now().UTC().Truncate(time.Millisecond)
+}
+
+// Get reads one agent (a strongly consistent read): ErrNotFound when it is not configured.
+func (s *Store) Get(ctx context.Context, dealerID, platform string) (*Agent, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.Table),
+		Key:            Key(dealerID, platform),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get agent %s: %w", platform, err)
+	}
+	if len(out.Item) == 0 {
+		return nil, ErrNotFound
+	}
+	return FromItem(out.Item)
+}
+
+// List returns the dealer's configured agents (one Query), in no particular order.
+func (s *Store) List(ctx context.Context, dealerID string) ([]Agent, error) {
+	in := &dynamodb.QueryInput{
+		TableName:              aws.String(s.Table),
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :prefix)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": str(partitionPrefix + dealerID), ":prefix": str(agentPrefix),
+		},
+		ConsistentRead: aws.Bool(true),
+	}
+	var out []Agent
+	for {
+		page, err := s.DB.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("list agents: %w", err)
+		}
+		for _, item := range page.Items {
+			a, err := FromItem(item)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, *a)
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			return out, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
+// Put stores a (its DealerID and Platform set) as version a.Version+1, provided the stored
+// version is still a.Version (0: nothing is stored): ErrVersionMismatch otherwise. It returns
+// the agent as stored.
+func (s *Store) Put(ctx context.Context, a *Agent) (*Agent, error) {
+	info, ok := Platform(a.Platform)
+	if !ok || a.DealerID == "" {
+		return nil, fmt.Errorf("put agent: dealer and a known platform are required")
+	}
+	next := *a
+	next.Version = a.Version + 1
+	next.UpdatedAt = s.now()
+	in := &dynamodb.PutItemInput{
+		TableName: aws.String(s.Table),
+		Item:      item(&next, info),
+	}
+	if a.Version == 0 {
+		in.ConditionExpression = aws.String("attribute_not_exists(pk)")
+	} else {
+		in.ConditionExpression = aws.String("#version = :version")
+		in.ExpressionAttributeNames = map[string]string{"#version": "version"}
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":version": number(a.Version)}
+	}
+	_, err := s.DB.PutItem(ctx, in)
+	var failed *types.ConditionalCheckFailedException
+	if errors.As(err, &failed) {
+		return nil, ErrVersionMismatch
+	}
+	if err != nil {
+		return nil, fmt.Errorf("put agent %s: %w", a.Platform, err)
+	}
+	return &next, nil
+}
+
+// Delete erases an agent — settings and credentials — by deleting its item: ErrNotFound
+// when none is stored. The ids platforms returned (correlations) are kept, so an agent
+// configured again does not create its leads a second time.
+func (s *Store) Delete(ctx context.Context, dealerID, platform string) error {
+	_, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:           aws.String(s.Table),
+		Key:                 Key(dealerID, platform),
+		ConditionExpression: aws.String("attribute_exists(pk)"),
+	})
+	var failed *types.ConditionalCheckFailedException
+	if errors.As(err, &failed) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("delete agent %s: %w", platform, err)
+	}
+	return nil
+}
+
+func item(a *Agent, info PlatformInfo) map[string]types.AttributeValue {
+	it := Key(a.DealerID, a.Platform)
+	it["kind"] = str("agent")
+	it["id"] = str(a.Platform)
+	it["events"] = strList(info.Events)
+	it["enabled"] = &types.AttributeValueMemberBOOL{Value: a.Enabled}
+	it["platform"] = str(a.Platform)
+	it["dealerId"] = str(a.DealerID)
+	it["settings"] = strMap(a.Settings)
+	it["credentials"] = strMap(a.Credentials)
+	it["updatedAt"] = str(a.UpdatedAt.UTC().Format(time.RFC3339Nano))
+	it["version"] = number(a.Version)
+	return it
+}
+
+// FromItem decodes an agent's config item, such as the one targets.Target.Item holds.
+func FromItem(it map[string]types.AttributeValue) (*Agent, error) {
+	sk := getS(it, "sk")
+	if !strings.HasPrefix(sk, agentPrefix) {
+		return nil, fmt.Errorf("decode agent: %q is not an agent item", sk)
+	}
+	a := &Agent{
+		DealerID:    strings.TrimPrefix(getS(it, "pk"), partitionPrefix),
+		Platform:    strings.TrimPrefix(sk, agentPrefix),
+		Settings:    getMap(it, "settings"),
+		Credentials: getMap(it, "credentials"),
+	}
+	if b, ok := it["enabled"].(*types.AttributeValueMemberBOOL); ok {
+		a.Enabled = b.Value
+	}
+	if v := getS(it, "updatedAt"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return nil, fmt.Errorf("decode agent %s: updatedAt: %w", a.Platform, err)
+		}
+		a.UpdatedAt = t
+	}
+	if n, ok := it["version"].(*types.AttributeValueMemberN); ok {
+		v, err := strconv.Atoi(n.Value)
+		if err != nil {
+			return nil, fmt.Errorf("decode agent %s: version: %w", a.Platform, err)
+		}
+		a.Version = v
+	}
+	return a, nil
+}
+
+func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+
+func number(n int) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.Itoa(n)}
+}
+
+func strList(vs []string) types.AttributeValue {
+	l := make([]types.AttributeValue, len(vs))
+	for i, v := range vs {
+		l[i] = str(v)
+	}
+	return &types.AttributeValueMemberL{Value: l}
+}
+
+func strMap(m map[string]string) types.AttributeValue {
+	out := make(map[string]types.AttributeValue, len(m))
+	for k, v := range m {
+		out[k] = str(v)
+	}
+	return &types.AttributeValueMemberM{Value: out}
+}
+
+func getS(it map[string]types.AttributeValue, name string) string {
+	if v, ok := it[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+func getMap(it map[string]types.AttributeValue, name string) map[string]string {
+	out := map[string]string{}
+	if m, ok := it[name].(*types.AttributeValueMemberM); ok {
+		for k, v := range m.Value {
+			if s, ok := v.(*types.AttributeValueMemberS); ok {
+				out[k] = s.Value
+			}
+		}
+	}
+	return out
+}

@@ -7,9 +7,9 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/dealerai/integrations/shared/app"
+	"github.com/dealerai/integrations/shared/awsconfig"
 )
 
 func main() {
@@ -19,7 +19,7 @@ func main() {
 	if err != nil {
 		fatal("config", err)
 	}
-	awsCfg, err := config.LoadDefaultConfig(ctx)
+	awsCfg, err := awsconfig.FromEnv(os.Getenv)
 	if err != nil {
 		fatal("aws config", err)
 	}

@@ -21,25 +21,45 @@ type SQSFunc func(context.Context, events.SQSEvent) (events.SQSEventResponse, er
 // batches of up to BatchSize, records with the attributes Lambda sets, ReportBatchItemFailures
 // honoured (successful records deleted, failed ones left for SQS to redeliver), the whole
 // batch left in place when the invocation fails (an error or a panic).
+//
+// Like the event source mapping, receiving and invoking are decoupled: Pollers long polls
+// feed up to Concurrency concurrent invocations. A poller takes an invocation slot before it
+// receives (so no message waits, invisible, for a slot) and polls again as soon as it has
+// handed its batch over, so a slow invocation (an endpoint hanging until the timeout) holds
+// one slot, not the queue.
 type SQSPoller struct {
-	SQS         *sqs.Client
-	QueueURL    string
-	QueueARN    string
-	Handler     SQSFunc
-	BatchSize   int32 // default 10
-	Concurrency int   // concurrent invocations, default 4
+	SQS       *sqs.Client
+	QueueURL  string
+	QueueARN  string
+	Handler   SQSFunc
+	BatchSize int32 // default 10 (SQS's and the mapping's maximum)
+	// Concurrency is the most concurrent invocations (the mapping's maximum concurrency),
+	// default 4.
+	Concurrency int
+	// Pollers is the number of concurrent ReceiveMessage long polls, default
+	// min(2, Concurrency).
+	Pollers int
+	// WaitTime is the long-poll wait of one ReceiveMessage, default 20 s (the mapping's). A
+	// receive returns as soon as a message is available.
+	WaitTime time.Duration
 	// Timeout is the function timeout each invocation's context carries.
 	Timeout time.Duration
 	Log     *slog.Logger
 }
 
-// Run polls until ctx ends.
-func (p *SQSPoller) Run(ctx context.Context) {
-	if p.BatchSize == 0 {
+func (p *SQSPoller) defaults() {
+	if p.BatchSize <= 0 || p.BatchSize > 10 {
 		p.BatchSize = 10
 	}
-	if p.Concurrency == 0 {
+	if p.Concurrency <= 0 {
 		p.Concurrency = 4
+	}
+	if p.Pollers <= 0 {
+		p.Pollers = min(2, p.Concurrency)
+	}
+	p.Pollers = min(p.Pollers, p.Concurrency)
+	if p.WaitTime <= 0 {
+		p.WaitTime = 20 * time.Second
 	}
 	if p.Timeout == 0 {
 		p.Timeout = time.Minute
@@ -47,51 +67,91 @@ func (p *SQSPoller) Run(ctx context.Context) {
 	if p.Log == nil {
 		p.Log = slog.Default()
 	}
-	var wg sync.WaitGroup
-	for range p.Concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				if err := p.pollOnce(ctx); err != nil && ctx.Err() == nil {
-					p.Log.Warn("poll failed", "queue", p.QueueARN, "error", err.Error())
-					sleep(ctx, time.Second)
-				}
-			}
-		}()
-	}
-	wg.Wait()
 }
 
-func (p *SQSPoller) pollOnce(ctx context.Context) error {
+// Run polls until ctx ends, then waits for the invocations in flight (and their deletes).
+func (p *SQSPoller) Run(ctx context.Context) {
+	p.defaults()
+	slots := make(chan struct{}, p.Concurrency)
+	var pollers, invocations sync.WaitGroup
+	for range p.Pollers {
+		pollers.Go(func() {
+			for {
+				select {
+				case slots <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+				msgs, err := p.receive(ctx)
+				if len(msgs) == 0 {
+					<-slots
+					if ctx.Err() != nil {
+						return
+					}
+					if err != nil {
+						p.Log.Warn("poll failed", "queue", p.QueueARN, "error", err.Error())
+						sleep(ctx, time.Second)
+					}
+					continue
+				}
+				invocations.Go(func() {
+					defer func() { <-slots }()
+					p.process(ctx, msgs)
+				})
+			}
+		})
+	}
+	pollers.Wait()
+	invocations.Wait()
+}
+
+// receive is one long poll. Its wait is bounded by WaitTime plus a margin, so a connection
+// that stops answering (an emulator cut off) cannot hold a poller for ever.
+func (p *SQSPoller) receive(ctx context.Context) ([]types.Message, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.WaitTime+10*time.Second)
+	defer cancel()
 	out, err := p.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 		QueueUrl:                    aws.String(p.QueueURL),
 		MaxNumberOfMessages:         p.BatchSize,
-		WaitTimeSeconds:             2,
+		WaitTimeSeconds:             int32((p.WaitTime + time.Second - 1) / time.Second),
 		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
 		MessageAttributeNames:       []string{"All"},
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if len(out.Messages) == 0 {
-		return nil
-	}
-	event := events.SQSEvent{Records: make([]events.SQSMessage, len(out.Messages))}
-	handles := map[string]string{}
-	for i, m := range out.Messages {
+	return out.Messages, nil
+}
+
+// process invokes the handler with one batch and deletes the records it did not report as
+// failed.
+func (p *SQSPoller) process(ctx context.Context, msgs []types.Message) {
+	event := events.SQSEvent{Records: make([]events.SQSMessage, len(msgs))}
+	for i, m := range msgs {
 		event.Records[i] = p.record(m)
-		handles[aws.ToString(m.MessageId)] = aws.ToString(m.ReceiptHandle)
 	}
 	resp, err := p.invoke(ctx, event)
 	if err != nil {
 		p.Log.Warn("invocation failed; the batch stays on the queue", "queue", p.QueueARN, "records", len(event.Records), "error", err.Error())
-		return nil
+		return
 	}
+	failed := make(map[string]bool, len(resp.BatchItemFailures))
 	for _, f := range resp.BatchItemFailures {
-		delete(handles, f.ItemIdentifier)
+		failed[f.ItemIdentifier] = true
 	}
-	return p.deleteAll(ctx, handles)
+	entries := make([]types.DeleteMessageBatchRequestEntry, 0, len(msgs))
+	for i, m := range msgs {
+		if !failed[aws.ToString(m.MessageId)] {
+			entries = append(entries, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
+		}
+	}
+	if len(entries) == 0 {
+		return
+	}
+	_, err = p.SQS.DeleteMessageBatch(context.WithoutCancel(ctx), &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(p.QueueURL), Entries: entries})
+	if err != nil {
+		p.Log.Warn("delete failed; the records will be redelivered", "queue", p.QueueARN, "records", len(entries), "error", err.Error())
+	}
 }
 
 // invoke calls the handler with the function timeout, turning a panic into an invocation
@@ -114,7 +174,7 @@ func (p *SQSPoller) record(m types.Message) events.SQSMessage {
 		Body:              aws.ToString(m.Body),
 		Md5OfBody:         aws.ToString(m.MD5OfBody),
 		Attributes:        m.Attributes,
-		MessageAttributes: map[string]events.SQSMessageAttribute{},
+		MessageAttributes: make(map[string]events.SQSMessageAttribute, len(m.MessageAttributes)),
 		EventSource:       "aws:sqs",
 		EventSourceARN:    p.QueueARN,
 		AWSRegion:         Region,
@@ -132,20 +192,6 @@ func (p *SQSPoller) record(m types.Message) events.SQSMessage {
 		rec.Attributes["SentTimestamp"] = strconv.FormatInt(time.Now().UnixMilli(), 10)
 	}
 	return rec
-}
-
-func (p *SQSPoller) deleteAll(ctx context.Context, handles map[string]string) error {
-	if len(handles) == 0 {
-		return nil
-	}
-	entries := make([]types.DeleteMessageBatchRequestEntry, 0, len(handles))
-	i := 0
-	for _, h := range handles {
-		entries = append(entries, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(h)})
-		i++
-	}
-	_, err := p.SQS.DeleteMessageBatch(context.WithoutCancel(ctx), &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(p.QueueURL), Entries: entries})
-	return err
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -163,6 +163,26 @@ func (s *Store) Delete(ctx context.Context, dealerID, platform string) error {
 	return nil
 }
 
+// DeleteVersion is Delete of the stored version only (the API's If-Match):
+// ErrVersionMismatch when another version, or nothing, is stored.
+func (s *Store) DeleteVersion(ctx context.Context, dealerID, platform string, version int) error {
+	_, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(s.Table),
+		Key:                       Key(dealerID, platform),
+		ConditionExpression:       aws.String("#version = :version"),
+		ExpressionAttributeNames:  map[string]string{"#version": "version"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":version": number(version)},
+	})
+	var failed *types.ConditionalCheckFailedException
+	if errors.As(err, &failed) {
+		return ErrVersionMismatch
+	}
+	if err != nil {
+		return fmt.Errorf("delete agent %s: %w", platform, err)
+	}
+	return nil
+}
+
 func item(a *Agent, info PlatformInfo) map[string]types.AttributeValue {
 	it := Key(a.DealerID, a.Platform)
 	it["kind"] = str("agent")

@@ -81,6 +81,20 @@ func TestStoreRoundTrip(t *testing.T) {
 	if err := store.Delete(ctx, "d1", "xtime"); !errors.Is(err, agents.ErrNotFound) {
 		t.Errorf("delete twice: %v", err)
 	}
+
+	// DeleteVersion deletes only the version given
+	if err := store.DeleteVersion(ctx, "d1", "fortellis", 2); !errors.Is(err, agents.ErrVersionMismatch) {
+		t.Errorf("delete of a version not stored: %v", err)
+	}
+	if err := store.DeleteVersion(ctx, "d1", "xtime", 1); !errors.Is(err, agents.ErrVersionMismatch) {
+		t.Errorf("delete of a version of an agent not stored: %v", err)
+	}
+	if err := store.DeleteVersion(ctx, "d1", "fortellis", 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Get(ctx, "d1", "fortellis"); !errors.Is(err, agents.ErrNotFound) {
+		t.Errorf("get after delete of the version: %v", err)
+	}
 }
 
 // The router and the delivery handler find agents with the same one query per dealer as

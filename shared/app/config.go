@@ -5,6 +5,7 @@ package app
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 )
@@ -25,6 +26,9 @@ type Config struct {
 	DeliveryTimeout time.Duration
 	// Getenv reads further settings (ALLOW_ENDPOINT_CIDRS, ALLOW_HTTP_ENDPOINTS).
 	Getenv func(string) string
+	// Logger receives the functions' structured logs; JSON on stdout when nil (what Lambda
+	// sends to CloudWatch Logs). Tests set it to capture them.
+	Logger *slog.Logger
 }
 
 // ConfigFromEnv reads the configuration, applying the documented defaults.

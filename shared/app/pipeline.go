@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/dealerai/integrations/shared/agents"
 	"github.com/dealerai/integrations/shared/delivery"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/routing"
@@ -26,17 +27,22 @@ type SQSHandler = func(context.Context, events.SQSEvent) (events.SQSEventRespons
 // change to a subscription takes effect within it.
 const TargetCacheTTL = 30 * time.Second
 
+// RouterTargetCacheTTL is how long the router keeps a dealer's targets: at most one Query per
+// dealer per 5 s instead of one per dealer per batch (with many dealers, one per event), well
+// within the 30 s in which a change to a subscription takes effect.
+const RouterTargetCacheTTL = 5 * time.Second
+
 // NewRouter builds the router function: events queue → one delivery message per target.
 func NewRouter(ctx context.Context, awsCfg aws.Config, cfg Config) (SQSHandler, error) {
 	if err := cfg.Require("CONFIG_TABLE", "DELIVERIES_QUEUE_URL", "EVENTS_DLQ_URL"); err != nil {
 		return nil, err
 	}
 	r := &routing.Router{
-		Targets:            &targets.Loader{DB: dynamodb.NewFromConfig(awsCfg), Table: cfg.ConfigTable},
+		Targets:            targets.NewCache(&targets.Loader{DB: dynamodb.NewFromConfig(awsCfg), Table: cfg.ConfigTable}, RouterTargetCacheTTL),
 		SQS:                sqs.NewFromConfig(awsCfg),
 		DeliveriesQueueURL: cfg.DeliveriesQueueURL,
 		EventsDLQURL:       cfg.EventsDLQURL,
-		Log:                logger(),
+		Log:                cfg.logger(),
 	}
 	return r.Handle, nil
 }
@@ -72,22 +78,30 @@ func NewDeliveryHandler(awsCfg aws.Config, cfg Config, policy safeurl.Policy) (*
 		cfg.DeliveryTimeout = 10 * time.Second
 	}
 	db := dynamodb.NewFromConfig(awsCfg)
+	// One SSRF-safe client for webhooks and platform APIs alike; one Dispatcher (and so one
+	// OAuth token cache) per container.
+	client := policy.NewClient(cfg.DeliveryTimeout)
+	dispatcher := agents.NewDispatcher(agents.NewStore(db, cfg.ConfigTable), agents.NewCorrelationStore(db, cfg.ConfigTable), client)
 	return &delivery.Handler{
 		Targets:  targets.NewCache(&targets.Loader{DB: db, Table: cfg.ConfigTable}, TargetCacheTTL),
 		Log:      deliverylog.NewStore(db, cfg.DeliveryLogTable),
 		Queue:    sqs.NewFromConfig(awsCfg),
 		QueueURL: cfg.DeliveriesQueueURL,
-		HTTP:     policy.NewClient(cfg.DeliveryTimeout),
+		HTTP:     client,
 		CheckURL: policy.CheckSyntax,
 		Timeout:  cfg.DeliveryTimeout,
 		Backoff:  cfg.DeliveryBackoff,
 		Disabler: subscriptions.NewStore(db, cfg.ConfigTable),
-		Logger:   logger(),
+		Agents:   &AgentDeliverer{Dispatcher: dispatcher, Timeout: AgentAttemptTimeout(cfg.DeliveryTimeout)},
+		Logger:   cfg.logger(),
 		Metrics:  os.Stdout,
 	}, nil
 }
 
-// logger is the functions' JSON logger on stdout (CloudWatch Logs in Lambda).
-func logger() *slog.Logger {
+// logger is the functions' logger: cfg.Logger, else JSON on stdout (CloudWatch Logs in Lambda).
+func (c Config) logger() *slog.Logger {
+	if c.Logger != nil {
+		return c.Logger
+	}
 	return slog.New(slog.NewJSONHandler(os.Stdout, nil))
 }

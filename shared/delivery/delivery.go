@@ -188,9 +188,10 @@ type recordResult struct {
 // failures are per record (batch item failures).
 func (h *Handler) Handle(ctx context.Context, batch events.SQSEvent) (events.SQSEventResponse, error) {
 	results := make([]recordResult, len(batch.Records))
+	b := h.newBatch(ctx, batch.Records)
 	var wg sync.WaitGroup
 	for i := range batch.Records {
-		wg.Go(func() { results[i] = h.handleRecord(ctx, &batch.Records[i]) })
+		wg.Go(func() { results[i] = h.handleRecord(ctx, &batch.Records[i], b, i) })
 	}
 	wg.Wait()
 
@@ -204,20 +205,26 @@ func (h *Handler) Handle(ctx context.Context, batch events.SQSEvent) (events.SQS
 	return resp, nil
 }
 
-func (h *Handler) handleRecord(ctx context.Context, m *events.SQSMessage) recordResult {
+func (h *Handler) handleRecord(ctx context.Context, m *events.SQSMessage, b *batch, i int) recordResult {
+	defer b.settle(i)
 	attempt := receiveCount(m)
-	msg, err := deliveryq.Decode(m.Body)
+	msg, err := b.msgs[i], b.decodeErrs[i]
 	if err != nil {
 		// Not a delivery message: nothing to record; straight to the DLQ for ops to inspect.
 		h.logger().Error("undecodable delivery message", "messageId", m.MessageId, "attempt", attempt, "error", err.Error())
 		h.setVisibility(ctx, m, 0)
 		return recordResult{status: "invalid"}
 	}
-	log := h.logger().With("eventId", msg.EventID, "deliveryId", msg.DeliveryID, "target", msg.Target.String(),
-		"dealerId", msg.DealerID, "eventType", msg.EventType, "attempt", attempt)
+	log := &recordLog{h: h, msg: msg, attempt: attempt}
 	res := recordResult{deliveryID: msg.DeliveryID}
+	if _, taken := b.inBatch.LoadOrStore(msg.DeliveryID, true); taken {
+		// The other message makes the attempt (and carries the retries if it fails).
+		log.Info("another message of the batch carries this delivery; acknowledged without a request")
+		res.ack, res.status = true, "duplicate"
+		return res
+	}
 
-	rec, err := h.Log.Get(ctx, msg.DealerID, msg.Target, msg.DeliveryID, false)
+	rec, err := b.read(ctx, h, i, msg)
 	var out Outcome
 	start := h.now()
 	switch {
@@ -247,7 +254,7 @@ func (h *Handler) handleRecord(ctx context.Context, m *events.SQSMessage) record
 	defer cancel()
 	switch out.Result {
 	case Succeeded:
-		if err := h.Log.RecordSuccess(wctx, rec, a); err != nil {
+		if err := b.recordSuccess(wctx, h, i, msg, rec, a); err != nil {
 			// Delivered but not recorded: retry so the log ends up true (receivers
 			// deduplicate on webhook-id; at-least-once).
 			log.Error("delivered but the delivery log could not be written; will retry", "error", err.Error())

@@ -9,10 +9,16 @@ import (
 // MetricsNamespace is the CloudWatch namespace of the pipeline's metrics.
 const MetricsNamespace = "DealerAI/Integrations"
 
-// summarize writes the batch's summary log line (the successes; each failed attempt has
-// its own line) and its metrics as one CloudWatch Embedded Metric Format line:
-// DeliveriesSucceeded and DeliveriesFailed (attempts, Count) and DeliveryLatency (the
-// duration of each attempt that made a request, Milliseconds), without dimensions.
+// summarize writes the batch's summary (the successes; each failed attempt has its own line)
+// and its metrics: DeliveriesSucceeded and DeliveriesFailed (attempts, Count) and
+// DeliveryLatency (the duration of each attempt that made a request, Milliseconds), without
+// dimensions, in CloudWatch Embedded Metric Format.
+//
+// With a Metrics writer both are one line, an EMF document that is also the summary log
+// record ("level", "msg": "delivery batch", "records", the counts that are not zero,
+// "succeededDeliveryIds"): CloudWatch extracts the metrics and keeps the line as a log event,
+// and a batch costs one line of ingestion instead of two. Without one, the summary is a line
+// of the Logger.
 func (h *Handler) summarize(results []recordResult) {
 	counts := map[string]int{}
 	var succeeded []string
@@ -26,25 +32,42 @@ func (h *Handler) summarize(results []recordResult) {
 			latency = append(latency, r.durationMs)
 		}
 	}
-	h.logger().Info("delivery batch",
-		"records", len(results),
-		"succeeded", counts[deliverylog.StatusSucceeded],
-		"failed", counts[deliverylog.StatusFailed],
-		"skipped", counts[deliverylog.StatusSkipped],
-		"duplicates", counts["duplicate"],
-		"notRecorded", counts[deliverylog.StatusPending]+counts["invalid"],
-		"succeededDeliveryIds", succeeded)
+	summary := map[string]any{"records": len(results)}
+	for name, n := range map[string]int{
+		"skipped":     counts[deliverylog.StatusSkipped],
+		"duplicates":  counts["duplicate"],
+		"notRecorded": counts[deliverylog.StatusPending] + counts["invalid"],
+	} {
+		if n != 0 {
+			summary[name] = n
+		}
+	}
+	if len(succeeded) > 0 {
+		summary["succeededDeliveryIds"] = succeeded
+	}
 	if h.Metrics == nil {
+		attrs := []any{"records", len(results)}
+		for _, name := range []string{deliverylog.StatusSucceeded, deliverylog.StatusFailed} {
+			if counts[name] != 0 {
+				attrs = append(attrs, name, counts[name])
+			}
+		}
+		for _, name := range []string{"skipped", "duplicates", "notRecorded", "succeededDeliveryIds"} {
+			if v, ok := summary[name]; ok {
+				attrs = append(attrs, name, v)
+			}
+		}
+		h.logger().Info("delivery batch", attrs...)
 		return
 	}
 	metrics := []map[string]string{
 		{"Name": "DeliveriesSucceeded", "Unit": "Count"},
 		{"Name": "DeliveriesFailed", "Unit": "Count"},
 	}
-	doc := map[string]any{
-		"DeliveriesSucceeded": counts[deliverylog.StatusSucceeded],
-		"DeliveriesFailed":    counts[deliverylog.StatusFailed],
-	}
+	doc := summary
+	doc["level"], doc["msg"] = "INFO", "delivery batch"
+	doc["DeliveriesSucceeded"] = counts[deliverylog.StatusSucceeded]
+	doc["DeliveriesFailed"] = counts[deliverylog.StatusFailed]
 	if len(latency) > 0 { // EMF wants every declared metric present with a value
 		metrics = append(metrics, map[string]string{"Name": "DeliveryLatency", "Unit": "Milliseconds"})
 		doc["DeliveryLatency"] = latency

@@ -311,19 +311,9 @@ func (s *Store) CreatePending(ctx context.Context, rec *Record) error {
 func (s *Store) RecordSuccess(ctx context.Context, rec *Record, a Attempt) error {
 	a.ResponseSnippet = ""
 	if !rec.stored {
-		now := s.Now()
-		item, err := s.baseItem(rec, now)
+		item, err := s.successItem(rec, a)
 		if err != nil {
 			return err
-		}
-		item[attrStatus] = str(StatusSucceeded)
-		item[attrCount] = num(1)
-		if a.StatusCode != 0 {
-			item[attrCode] = num(a.StatusCode)
-		}
-		item[attrAttempts] = &types.AttributeValueMemberL{Value: []types.AttributeValue{attemptItem(a)}}
-		if len(rec.Progress) > 0 {
-			item[attrProgress] = progressItem(rec.Progress)
 		}
 		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
 			TableName:           aws.String(s.table),
@@ -338,6 +328,26 @@ func (s *Store) RecordSuccess(ctx context.Context, rec *Record, a Attempt) error
 		}
 	}
 	return s.update(ctx, rec, a, StatusSucceeded, "", false)
+}
+
+// successItem is the item of a delivery whose first attempt succeeded: no payload, no
+// snippet.
+func (s *Store) successItem(rec *Record, a Attempt) (map[string]types.AttributeValue, error) {
+	a.ResponseSnippet = ""
+	item, err := s.baseItem(rec, s.Now())
+	if err != nil {
+		return nil, err
+	}
+	item[attrStatus] = str(StatusSucceeded)
+	item[attrCount] = num(1)
+	if a.StatusCode != 0 {
+		item[attrCode] = num(a.StatusCode)
+	}
+	item[attrAttempts] = &types.AttributeValueMemberL{Value: []types.AttributeValue{attemptItem(a)}}
+	if len(rec.Progress) > 0 {
+		item[attrProgress] = progressItem(rec.Progress)
+	}
+	return item, nil
 }
 
 // RecordFailure records a failed attempt: status pending (it will be retried) or failed

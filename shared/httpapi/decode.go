@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/dealerai/integrations/shared/subscriptions"
 )
@@ -41,6 +42,11 @@ func readBody(r *http.Request, accepted ...string) ([]byte, error) {
 	}
 	if len(body) > MaxBodyBytes {
 		return nil, tooLarge()
+	}
+	if !utf8.Valid(body) {
+		// JSON is UTF-8 (RFC 8259): decoding would silently replace the invalid bytes, and
+		// store a URL or a setting other than the one sent.
+		return nil, NewProblem(http.StatusBadRequest, "the request body is not valid UTF-8")
 	}
 	return body, nil
 }

@@ -91,6 +91,12 @@ type accepted struct {
 var deliveryStatuses = []string{deliverylog.StatusPending, deliverylog.StatusSucceeded, deliverylog.StatusFailed, deliverylog.StatusSkipped}
 
 func (a *API) listSubscriptionDeliveries(w http.ResponseWriter, r *http.Request) error {
+	return a.listDeliveries(w, r, a.subscriptionTarget)
+}
+
+// listDeliveries answers one page of a target's delivery log, newest first (?status,
+// ?limit, ?cursor). The query is checked before target reads the path's target.
+func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request, target func(*http.Request) (deliveryq.Target, error)) error {
 	limit, cursor, err := pageParams(r)
 	if err != nil {
 		return err
@@ -100,11 +106,11 @@ func (a *API) listSubscriptionDeliveries(w http.ResponseWriter, r *http.Request)
 		return NewProblem(http.StatusBadRequest, "invalid query parameter",
 			FieldError{"status", "must be one of " + strings.Join(deliveryStatuses, ", ")})
 	}
-	sub, err := a.subscription(r)
+	t, err := target(r)
 	if err != nil {
 		return err
 	}
-	recs, next, err := a.opts.Deliveries.List(r.Context(), dealerOf(r), targetOf(sub), status, limit, cursor)
+	recs, next, err := a.opts.Deliveries.List(r.Context(), dealerOf(r), t, status, limit, cursor)
 	if err != nil {
 		return err
 	}
@@ -125,19 +131,28 @@ func (a *API) getSubscriptionDelivery(w http.ResponseWriter, r *http.Request) er
 	return nil
 }
 
-// retrySubscriptionDelivery starts a new delivery of a delivery that did not succeed (failed
-// or skipped; 409 otherwise): a new delivery id, retryOf the original, the same event id (so
-// the webhook-id lets receivers deduplicate), the stored body, a fresh attempt budget.
 func (a *API) retrySubscriptionDelivery(w http.ResponseWriter, r *http.Request) error {
 	orig, sub, err := a.delivery(r)
 	if err != nil {
 		return err
 	}
+	var disabled string
+	if !sub.Enabled {
+		disabled = "the subscription is disabled; enable it first"
+	}
+	return a.retryDelivery(w, r, orig, targetOf(sub), disabled)
+}
+
+// retryDelivery starts a new delivery of a delivery that did not succeed (failed or skipped;
+// 409 otherwise): a new delivery id, retryOf the original, the same event id (so the
+// webhook-id lets receivers deduplicate), the stored body, a fresh attempt budget. disabled,
+// when not empty, says why the target cannot take deliveries now (409).
+func (a *API) retryDelivery(w http.ResponseWriter, r *http.Request, orig *deliverylog.Record, target deliveryq.Target, disabled string) error {
 	switch {
 	case orig.Status != deliverylog.StatusFailed && orig.Status != deliverylog.StatusSkipped:
 		return NewProblem(http.StatusConflict, "only a failed or skipped delivery can be retried; this one is "+orig.Status)
-	case !sub.Enabled:
-		return NewProblem(http.StatusConflict, "the subscription is disabled; enable it first")
+	case disabled != "":
+		return NewProblem(http.StatusConflict, disabled)
 	case len(orig.Payload) == 0:
 		return NewProblem(http.StatusConflict, "the delivery log kept no body for this delivery")
 	}
@@ -147,7 +162,7 @@ func (a *API) retrySubscriptionDelivery(w http.ResponseWriter, r *http.Request) 
 		EventID:    orig.EventID,
 		EventType:  orig.EventType,
 		DealerID:   dealerOf(r),
-		Target:     targetOf(sub),
+		Target:     target,
 		CreatedAt:  now,
 		RetryOf:    orig.DeliveryID,
 		Payload:    orig.Payload,
@@ -258,19 +273,37 @@ func (a *API) startDelivery(ctx context.Context, msg *deliveryq.Message) error {
 // delivery reads the delivery of the path's {deliveryId} of the path's subscription
 // (which must exist: another dealer's subscription id is not found).
 func (a *API) delivery(r *http.Request) (*deliverylog.Record, *subscriptions.Subscription, error) {
-	id := r.PathValue("deliveryId")
-	if !validDeliveryID(id) {
+	if !validDeliveryID(r.PathValue("deliveryId")) {
 		return nil, nil, deliverylog.ErrNotFound
 	}
 	sub, err := a.subscription(r)
 	if err != nil {
 		return nil, nil, err
 	}
-	rec, err := a.opts.Deliveries.Get(r.Context(), dealerOf(r), targetOf(sub), id, true)
+	rec, err := a.readDelivery(r, targetOf(sub))
 	if err != nil {
 		return nil, nil, err
 	}
 	return rec, sub, nil
+}
+
+// readDelivery reads the delivery of the path's {deliveryId} of target, within the caller's
+// dealer (a strongly consistent read).
+func (a *API) readDelivery(r *http.Request, target deliveryq.Target) (*deliverylog.Record, error) {
+	id := r.PathValue("deliveryId")
+	if !validDeliveryID(id) {
+		return nil, deliverylog.ErrNotFound
+	}
+	return a.opts.Deliveries.Get(r.Context(), dealerOf(r), target, id, true)
+}
+
+// subscriptionTarget is the delivery target of the path's subscription (which must exist).
+func (a *API) subscriptionTarget(r *http.Request) (deliveryq.Target, error) {
+	sub, err := a.subscription(r)
+	if err != nil {
+		return deliveryq.Target{}, err
+	}
+	return targetOf(sub), nil
 }
 
 func targetOf(sub *subscriptions.Subscription) deliveryq.Target {

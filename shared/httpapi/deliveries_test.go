@@ -16,12 +16,20 @@ import (
 	"github.com/dealerai/integrations/events"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/deliveryq"
+	"github.com/dealerai/integrations/shared/httpapi"
 	"github.com/dealerai/integrations/shared/resources"
 )
 
 // seedDelivery writes a delivery of a lead.created event to subscription id in the given
 // status, as the pipeline would, and returns its id.
 func (at *apiTest) seedDelivery(dealer, id, status string) string {
+	at.t.Helper()
+	return at.seedTargetDelivery(dealer, deliveryq.Target{Kind: deliveryq.KindSubscription, ID: id}, status, deliverylog.ClassHTTPStatus)
+}
+
+// seedTargetDelivery writes a delivery of a lead.created event to target in the given
+// status, its failed attempts of errorClass class, and returns its id.
+func (at *apiTest) seedTargetDelivery(dealer string, target deliveryq.Target, status, class string) string {
 	at.t.Helper()
 	ctx := context.Background()
 	raw, _ := events.Example(events.TypeLeadCreated)
@@ -31,14 +39,13 @@ func (at *apiTest) seedDelivery(dealer, id, status string) string {
 	if err != nil {
 		at.t.Fatal(err)
 	}
-	target := deliveryq.Target{Kind: deliveryq.KindSubscription, ID: id}
 	rec := &deliverylog.Record{
 		DealerID: dealer, Target: target, DeliveryID: deliveryq.DeliveryID(ev.ID, time.Now(), target),
 		EventID: ev.ID, EventType: ev.Type, Payload: ev.Body,
 	}
 	failed := func(n int, final bool) error {
 		return at.log.RecordFailure(ctx, rec, deliverylog.Attempt{
-			Attempt: n, At: time.Now(), StatusCode: 500, DurationMs: 12, ErrorClass: deliverylog.ClassHTTPStatus,
+			Attempt: n, At: time.Now(), StatusCode: 500, DurationMs: 12, ErrorClass: class,
 			Error: "endpoint answered 500", ResponseSnippet: "oops",
 		}, final)
 	}
@@ -289,8 +296,8 @@ func TestTestSend(t *testing.T) {
 	at.do("POST", path, tok, `{"eventType": "lead.created"}`).problem(t, http.StatusConflict)
 }
 
-// TestEveryOperationValidated: the tests above checked a success and an error response of
-// every implemented operation against the OpenAPI document (each apiTest does so for its
+// TestEveryOperationValidated: the tests checked a success and an error response of every
+// operation of the route table against the OpenAPI document (each apiTest does so for its
 // own requests; this test replays a compact tour and checks the coverage).
 func TestEveryOperationValidated(t *testing.T) {
 	at := newAPITest(t)
@@ -299,6 +306,8 @@ func TestEveryOperationValidated(t *testing.T) {
 	id := sub["id"].(string)
 	dlv := at.seedDelivery("dlr_1", id, "failed")
 	missing := "/v1/subscriptions/sub_01JDQ7Z4X8M2K9V6T3R5N1P0AB"
+	agentDlv := at.seedTargetDelivery("dlr_1", deliveryq.Target{Kind: deliveryq.KindAgent, ID: "xtime"}, "failed", "auth")
+	xtime, _ := json.Marshal(validAgentPut("xtime"))
 	for _, req := range []struct{ method, path, body string }{
 		{"GET", "/healthz", ""},
 		{"GET", "/v1/openapi.json", ""},
@@ -314,6 +323,13 @@ func TestEveryOperationValidated(t *testing.T) {
 		{"GET", "/v1/subscriptions/" + id + "/deliveries/" + dlv, ""}, {"GET", missing + "/deliveries/" + dlv, ""},
 		{"POST", "/v1/subscriptions/" + id + "/deliveries/" + dlv + "/retry", ""}, {"POST", missing + "/deliveries/" + dlv + "/retry", ""},
 		{"DELETE", "/v1/subscriptions/" + id, ""}, {"DELETE", missing, ""},
+		{"GET", "/v1/agents", ""}, {"GET", "/v1/agents", "-"},
+		{"PUT", "/v1/agents/xtime", string(xtime)}, {"PUT", "/v1/agents/xtime", `{"settings":{}}`},
+		{"GET", "/v1/agents/xtime", ""}, {"GET", "/v1/agents/crm", ""},
+		{"GET", "/v1/agents/xtime/deliveries", ""}, {"GET", "/v1/agents/xtime/deliveries?status=lost", ""},
+		{"GET", "/v1/agents/xtime/deliveries/" + agentDlv, ""}, {"GET", "/v1/agents/fortellis/deliveries/" + agentDlv, ""},
+		{"POST", "/v1/agents/xtime/deliveries/" + agentDlv + "/retry", ""}, {"POST", "/v1/agents/fortellis/deliveries/" + agentDlv + "/retry", ""},
+		{"DELETE", "/v1/agents/xtime", ""}, {"DELETE", "/v1/agents/crm", ""},
 		{"GET", "/v1/event-types", "-"}, // without a token
 	} {
 		var body any
@@ -326,7 +342,8 @@ func TestEveryOperationValidated(t *testing.T) {
 		}
 		at.do(req.method, req.path, token, body)
 	}
-	for _, rt := range routesImplemented() {
+	for _, route := range httpapi.Routes {
+		rt := route.OperationID
 		statuses := at.openapi.seen[rt]
 		ok, failed := false, rt == "getHealth" || rt == "getOpenAPI" // public: no error to provoke
 		for s := range statuses {
@@ -337,11 +354,4 @@ func TestEveryOperationValidated(t *testing.T) {
 			t.Errorf("%s: statuses validated %v, want a success and an error", rt, statuses)
 		}
 	}
-}
-
-func routesImplemented() []string {
-	return []string{"getHealth", "getOpenAPI", "listEventTypes", "createSubscription", "listSubscriptions",
-		"getSubscription", "updateSubscription", "deleteSubscription", "getSubscriptionSecret",
-		"rotateSubscriptionSecret", "testSubscription", "listSubscriptionDeliveries", "getSubscriptionDelivery",
-		"retrySubscriptionDelivery"}
 }

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -53,11 +54,14 @@ type Queue interface {
 // Options are the handler's dependencies and settings.
 type Options struct {
 	Subscriptions SubscriptionStore
-	Deliveries    DeliveryLog
+	// Agents keeps the integration agents' configurations (agents.Store).
+	Agents     AgentStore
+	Deliveries DeliveryLog
 	// Queue and DeliveriesQueueURL receive the deliveries of manual retries and test sends.
 	Queue              Queue
 	DeliveriesQueueURL string
-	// URLs checks webhook URLs (a safeurl.Policy: the delivery client's own checker).
+	// URLs checks webhook URLs and the URLs of agent settings (a safeurl.Policy: the
+	// delivery client's own checker).
 	URLs subscriptions.URLChecker
 	// DealerIDClaim is the JWT claim holding the caller's dealer id ("dealer_id" if empty).
 	DealerIDClaim string
@@ -117,7 +121,7 @@ func New(opts Options) *API {
 }
 
 // operations maps each operation of the route table to its handler. An operation without
-// one answers 501 (the agents routes, until they land: add them here).
+// one answers 501.
 func (a *API) operations() map[string]http.Handler {
 	return map[string]http.Handler{
 		"getHealth":                  handlerFunc(a.health),
@@ -134,6 +138,13 @@ func (a *API) operations() map[string]http.Handler {
 		"listSubscriptionDeliveries": handlerFunc(a.listSubscriptionDeliveries),
 		"getSubscriptionDelivery":    handlerFunc(a.getSubscriptionDelivery),
 		"retrySubscriptionDelivery":  handlerFunc(a.retrySubscriptionDelivery),
+		"listAgents":                 handlerFunc(a.listAgents),
+		"getAgent":                   handlerFunc(a.getAgent),
+		"putAgent":                   handlerFunc(a.putAgent),
+		"deleteAgent":                handlerFunc(a.deleteAgent),
+		"listAgentDeliveries":        handlerFunc(a.listAgentDeliveries),
+		"getAgentDelivery":           handlerFunc(a.getAgentDelivery),
+		"retryAgentDelivery":         handlerFunc(a.retryAgentDelivery),
 	}
 }
 
@@ -228,6 +239,12 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		a.logRequest(r, sw.status, time.Since(start), info)
 	}()
+	if p := r.URL.Path; p != path.Clean(p) {
+		// Dot or empty segments: no route has them, and ServeMux would redirect to the
+		// cleaned path — another route than the one API Gateway matched and authorized.
+		writeProblem(sw, NewProblem(http.StatusNotFound, "no such route"))
+		return
+	}
 	a.mux.ServeHTTP(sw, r)
 }
 
@@ -247,6 +264,9 @@ func (a *API) logRequest(r *http.Request, status int, took time.Duration, info *
 	}
 	if strings.Contains(r.Pattern, " /v1/subscriptions/{id}") {
 		attrs = append(attrs, slog.String("subscriptionId", r.PathValue("id")))
+	}
+	if strings.Contains(r.Pattern, " /v1/agents/{platform}") {
+		attrs = append(attrs, slog.String("platform", r.PathValue("platform")))
 	}
 	if id := r.PathValue("deliveryId"); id != "" {
 		attrs = append(attrs, slog.String("deliveryId", id))

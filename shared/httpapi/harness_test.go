@@ -19,6 +19,7 @@ import (
 
 	"github.com/dealerai/integrations/infra/local"
 	"github.com/dealerai/integrations/infra/local/localtest"
+	"github.com/dealerai/integrations/shared/agents"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/httpapi"
 	"github.com/dealerai/integrations/shared/resources"
@@ -59,6 +60,7 @@ type apiTest struct {
 	issuer  *local.Issuer
 	handler *httpapi.API
 	store   *subscriptions.Store
+	agents  *agents.Store
 	log     *deliverylog.Store
 	logs    *syncBuffer
 	openapi *openapiChecker
@@ -75,11 +77,13 @@ func newAPITest(t testing.TB) *apiTest {
 	at := &apiTest{
 		t: t, env: env, issuer: issuer, logs: logs,
 		store:   subscriptions.NewStore(env.DynamoDB, env.Table(resources.ConfigTable)),
+		agents:  agents.NewStore(env.DynamoDB, env.Table(resources.ConfigTable)),
 		log:     deliverylog.NewStore(env.DynamoDB, env.Table(resources.DeliveryLogTable)),
 		openapi: newOpenAPIChecker(t),
 	}
 	at.handler = httpapi.New(httpapi.Options{
 		Subscriptions:      at.store,
+		Agents:             at.agents,
 		Deliveries:         at.log,
 		Queue:              env.SQS,
 		DeliveriesQueueURL: env.QueueURL(resources.DeliveriesQueue),

@@ -56,14 +56,9 @@ func newRequest(ctx context.Context, e *lambdaevents.APIGatewayV2HTTPRequest) (*
 	if rawPath == "" {
 		rawPath = e.RequestContext.HTTP.Path
 	}
+	// An HTTP API hands over rawPath already percent-decoded, and has routed the request on
+	// it: it is the path, not to be decoded again (a '%' in it is a '%').
 	u := &url.URL{Path: rawPath, RawQuery: e.RawQueryString}
-	if strings.IndexByte(rawPath, '%') >= 0 {
-		p, err := url.PathUnescape(rawPath)
-		if err != nil {
-			return nil, err
-		}
-		u.Path, u.RawPath = p, rawPath
-	}
 	r, err := http.NewRequestWithContext(ctx, e.RequestContext.HTTP.Method, "/", bytes.NewReader(body))
 	if err != nil {
 		return nil, err

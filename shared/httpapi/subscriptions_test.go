@@ -384,16 +384,6 @@ func TestAuth(t *testing.T) {
 	if doc["openapi"] != "3.1.0" {
 		t.Fatalf("openapi.json: %v", doc["openapi"])
 	}
-	// the agents routes are not implemented yet
-	tok := at.token("dlr_1")
-	for _, req := range [][2]string{{"GET", "/v1/agents"}, {"GET", "/v1/agents/xtime"}, {"PUT", "/v1/agents/xtime"},
-		{"DELETE", "/v1/agents/xtime"}, {"GET", "/v1/agents/xtime/deliveries"},
-		{"GET", "/v1/agents/xtime/deliveries/dlv_01JDQ7Z4X8M2K9V6T3R5N1P0AB"},
-		{"POST", "/v1/agents/xtime/deliveries/dlv_01JDQ7Z4X8M2K9V6T3R5N1P0AB/retry"}} {
-		if p := at.do(req[0], req[1], tok, nil).problem(t, http.StatusNotImplemented); p.Detail != "not implemented yet" {
-			t.Fatalf("%v: %+v", req, p)
-		}
-	}
 }
 
 func TestEventTypes(t *testing.T) {

@@ -19,6 +19,8 @@ type Cache struct {
 	src Source
 	ttl time.Duration
 	now func() time.Time
+	// loadTimeout bounds a load (loadTimeout by default).
+	loadTimeout time.Duration
 
 	mu      sync.Mutex
 	entries map[string]*entry
@@ -34,9 +36,14 @@ type entry struct {
 // maxEntries bounds the cache; expired entries are dropped when it is reached.
 const maxEntries = 10000
 
+// loadTimeout bounds a load. A load runs without its caller's cancellation (the dealer's other
+// lookups wait for it), so without a bound of its own a connection that stalls without being
+// reset would keep the dealer's entry loading, and every lookup failing, for ever.
+const loadTimeout = 10 * time.Second
+
 // NewCache caches src for ttl (30 s in the delivery handler).
 func NewCache(src Source, ttl time.Duration) *Cache {
-	return &Cache{src: src, ttl: ttl, now: time.Now, entries: map[string]*entry{}}
+	return &Cache{src: src, ttl: ttl, now: time.Now, loadTimeout: loadTimeout, entries: map[string]*entry{}}
 }
 
 // Load returns the dealer's targets, at most TTL old.
@@ -59,7 +66,9 @@ func (c *Cache) Load(ctx context.Context, dealerID string) ([]Target, error) {
 		e = &entry{ready: make(chan struct{})}
 		c.entries[dealerID] = e
 		c.mu.Unlock()
-		e.targets, e.err = c.src.Load(context.WithoutCancel(ctx), dealerID)
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.loadTimeout)
+		e.targets, e.err = c.src.Load(lctx, dealerID)
+		cancel()
 		e.at = c.now()
 		close(e.ready)
 		if e.err != nil {

@@ -1,8 +1,8 @@
 // Package targets reads a dealer's delivery targets — webhook subscriptions and integration
 // agents — from the config table in one Query (pk = "DEALER#<dealerId>" AND
-// begins_with(sk, "T#")). The router reads them fresh once per dealer per batch; the delivery
-// handler through a Cache of at most 30 s, which is where it finds signing secrets (they never
-// travel in a queue message).
+// begins_with(sk, "T#")). The router reads them once per dealer per batch through a Cache of
+// a few seconds; the delivery handler through a Cache of at most 30 s, which is where it finds
+// signing secrets (they never travel in a queue message).
 package targets
 
 import (

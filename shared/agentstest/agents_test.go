@@ -1,0 +1,393 @@
+package agentstest
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/dealerai/integrations/shared/deliverylog"
+	"github.com/dealerai/integrations/shared/deliveryq"
+	"github.com/dealerai/integrations/shared/resources"
+)
+
+// The credentials of the fakes: distinctive values, so the leak check cannot miss them.
+var (
+	vsCreds = map[string]string{"clientId": "vs-client-e2e-7d1", "clientSecret": "vs-secret-e2e-44b9", "apiKey": "vs-apikey-e2e-0c2f"}
+	xtCreds = map[string]string{"clientId": "xt-client-e2e-3a8", "clientSecret": "xt-secret-e2e-91fe", "apiKey": "xt-apikey-e2e-5d60"}
+	dsCreds = map[string]string{"directLeadKey": "ds-leadkey-e2e-2f", "username": "ds-user-e2e", "password": "ds-pass-e2e-8e8e",
+		"publicKey": "ds-public-e2e-6b", "secretKey": "ds-secret-e2e-1c1c"}
+	ftCreds = map[string]string{"apiKey": "ft-apikey-e2e-4e4e", "apiSecret": "ft-apisecret-e2e-9a9a"}
+)
+
+const settle = time.Second // how long to wait for anything more (which would be a duplicate)
+
+func paths(reqs []request) []string {
+	out := make([]string, len(reqs))
+	for i, r := range reqs {
+		out[i] = r.Method + " " + r.Path
+	}
+	return out
+}
+
+// TestVinSolutionsLeadThenAppointment: a lead becomes a contact, a lead, a vehicle of
+// interest and a note in VinSolutions; the appointment that follows is a note on that lead.
+func TestVinSolutionsLeadThenAppointment(t *testing.T) {
+	s := newStack(t)
+	f := newFakeVinSolutions(t, vsCreds)
+	s.enable("vinsolutions", f.settings(), vsCreds)
+
+	lead, leadEv := example(t, "lead.created", nil)
+	s.publish(lead)
+	rec := s.waitRecord("vinsolutions", leadEv, 30*time.Second, status(deliverylog.StatusSucceeded))
+	if rec.AttemptCount != 1 || rec.Attempts[0].StatusCode == 0 || rec.Payload != nil {
+		t.Fatalf("lead delivery: %+v", rec)
+	}
+	reqs := f.requests("")
+	if len(reqs) != 4 {
+		t.Fatalf("requests %v", paths(reqs))
+	}
+	leadID := strings.TrimPrefix(reqs[3].Path, "/leads/id/")
+	want := []string{"POST /gateway/v1/contact", "POST /leads", "POST /vehicles/interest", "PUT /leads/id/" + leadID}
+	if !slices.Equal(paths(reqs), want) || leadID == "" {
+		t.Fatalf("requests %v, want %v", paths(reqs), want)
+	}
+	contact := reqs[0].json(t)["ContactInformation"].(map[string]any)
+	if contact["FirstName"] != "Ana" || contact["LastName"] != "Diaz" {
+		t.Errorf("contact %v", contact)
+	}
+	vehicle := reqs[2].json(t)
+	if vehicle["make"] != "Toyota" || vehicle["model"] != "RAV4" || !strings.HasSuffix(vehicle["lead"].(string), "/leads/id/"+leadID+"?dealerId=5001") {
+		t.Errorf("vehicle of interest %v", vehicle)
+	}
+	if note := reqs[3].json(t)["notes"].(string); !strings.Contains(note, "AutoTrader") || !strings.Contains(note, "XLE trim") {
+		t.Errorf("lead note %q", note)
+	}
+	for _, r := range reqs {
+		if r.Header.Get("api_key") != vsCreds["apiKey"] || !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+			t.Errorf("%s %s: auth headers %v", r.Method, r.Path, r.Header)
+		}
+	}
+
+	appt, apptEv := example(t, "appointment.created", nil) // sales, same leadId
+	s.publish(appt)
+	s.waitRecord("vinsolutions", apptEv, 30*time.Second, status(deliverylog.StatusSucceeded))
+	reqs = f.requests("")
+	if len(reqs) != 5 || paths(reqs)[4] != "PUT /leads/id/"+leadID {
+		t.Fatalf("requests after the appointment %v", paths(reqs))
+	}
+	if note := reqs[4].json(t)["notes"].(string); !strings.Contains(note, "sales appointment created for 2026-11-30T16:00:00Z") {
+		t.Errorf("appointment note %q", note)
+	}
+	if n := f.issuer.grantCount(); n != 1 {
+		t.Errorf("%d token grants, want 1 (cached)", n)
+	}
+
+	// the agent's delivery log, through the API
+	r := s.call("GET", "/v1/agents/vinsolutions/deliveries", dealer, nil)
+	var page struct {
+		Items []struct {
+			DeliveryID, EventType, Status string
+			Target                        deliveryq.Target
+		}
+	}
+	r.json(t, &page)
+	if r.status != http.StatusOK || len(page.Items) != 2 || page.Items[0].EventType != "appointment.created" ||
+		page.Items[1].DeliveryID != deliveryID("vinsolutions", leadEv) {
+		t.Fatalf("deliveries: %d %s", r.status, r.body)
+	}
+	for _, it := range page.Items {
+		if it.Status != "succeeded" || it.Target != agentTarget("vinsolutions") {
+			t.Fatalf("deliveries: %s", r.body)
+		}
+	}
+	time.Sleep(settle)
+	if n := len(f.requests("")); n != 5 {
+		t.Fatalf("%d requests after settling, want 5", n)
+	}
+}
+
+// TestXTimeBooksServiceAppointmentsAndSkipsSales: a service appointment is booked in the
+// dealership's time zone; a sales appointment ends skipped without a request; a lead is not
+// even routed to XTime.
+func TestXTimeBooksServiceAppointmentsAndSkipsSales(t *testing.T) {
+	s := newStack(t)
+	f := newFakeXTime(t, xtCreds)
+	s.enable("xtime", f.settings(), xtCreds)
+
+	service, serviceEv := example(t, "appointment.created", map[string]any{"eventId": "evt_01JDQ9SERV1CE000000000000A",
+		"appointmentType": "service", "appointmentId": "apt_svc_1", "serviceType": "Oil change"})
+	sales, salesEv := example(t, "appointment.created", nil)
+	lead, leadEv := example(t, "lead.created", nil)
+	s.publish(service, sales, lead)
+
+	rec := s.waitRecord("xtime", serviceEv, 30*time.Second, status(deliverylog.StatusSucceeded))
+	if rec.AttemptCount != 1 || rec.Attempts[0].StatusCode != http.StatusOK {
+		t.Fatalf("service delivery: %+v", rec)
+	}
+	skipped := s.waitRecord("xtime", salesEv, 30*time.Second, status(deliverylog.StatusSkipped))
+	if !strings.Contains(skipped.LastError, "service appointments only") || skipped.AttemptCount != 0 {
+		t.Fatalf("sales delivery: %+v", skipped)
+	}
+	eventually(t, 10*time.Second, "the queues to drain", func() bool {
+		return s.depth(resources.EventsQueue) == 0 && s.depth(resources.DeliveriesQueue) == 0
+	})
+	time.Sleep(settle)
+	if _, err := s.log.Get(context.Background(), dealer, agentTarget("xtime"), deliveryID("xtime", leadEv), true); err == nil {
+		t.Error("a lead was routed to XTime")
+	}
+
+	reqs := f.requests("")
+	if len(reqs) != 1 || reqs[0].Method != "POST" || reqs[0].Path != "/service/appointments-bookings" || reqs[0].Query.Get("dealerCode") != "XT1" {
+		t.Fatalf("requests %v", paths(reqs))
+	}
+	b := reqs[0].json(t)
+	services, _ := b["services"].([]any)
+	if b["appointmentDateTimeLocal"] != "2026-11-30T10:00-0600" || b["firstName"] != "Ana" || b["lastName"] != "Diaz" ||
+		len(services) != 1 || services[0].(map[string]any)["opcode"] != "OIL" || !strings.Contains(b["comment"].(string), "Oil change") {
+		t.Errorf("booking %s", reqs[0].Body)
+	}
+	if reqs[0].Header.Get("x-api-key") != xtCreds["apiKey"] || reqs[0].Header.Get("Content-Type") != "application/json" {
+		t.Errorf("headers %v", reqs[0].Header)
+	}
+	if f.issuer.grantCount() != 1 {
+		t.Errorf("%d token grants", f.issuer.grantCount())
+	}
+
+	r := s.call("GET", "/v1/agents/xtime/deliveries?status=skipped", dealer, nil)
+	var page struct {
+		Items []struct{ DeliveryID, LastError string }
+	}
+	r.json(t, &page)
+	if len(page.Items) != 1 || page.Items[0].DeliveryID != deliveryID("xtime", salesEv) || page.Items[0].LastError == "" {
+		t.Fatalf("skipped deliveries: %s", r.body)
+	}
+}
+
+// TestDealerSocketAndFortellis: the two other platforms take a lead and then an appointment.
+func TestDealerSocketAndFortellis(t *testing.T) {
+	s := newStack(t)
+	ds := newFakeDealerSocket(t, dsCreds)
+	ft := newFakeFortellis(t, ftCreds)
+	s.enable("dealersocket", ds.settings(), dsCreds)
+	s.enable("fortellis", ft.settings(), ftCreds)
+
+	lead, leadEv := example(t, "lead.created", nil)
+	s.publish(lead)
+	for _, p := range []string{"dealersocket", "fortellis"} {
+		s.waitRecord(p, leadEv, 30*time.Second, status(deliverylog.StatusSucceeded))
+	}
+	sales, salesEv := example(t, "appointment.created", nil)
+	service, serviceEv := example(t, "appointment.created", map[string]any{"eventId": "evt_01JDQ9SERV1CE000000000000B",
+		"appointmentType": "service", "appointmentId": "apt_svc_2", "serviceType": "Brakes"})
+	s.publish(sales, service)
+	for _, p := range []string{"dealersocket", "fortellis"} {
+		s.waitRecord(p, salesEv, 30*time.Second, status(deliverylog.StatusSucceeded))
+		s.waitRecord(p, serviceEv, 30*time.Second, status(deliverylog.StatusSucceeded))
+	}
+
+	// DealerSocket: the ADF lead, then one activity per appointment on that lead
+	leads := ds.requests("/DSOEMLead/US/DCP/ADF/1/SalesLead/" + dsCreds["directLeadKey"])
+	activities := ds.requests("/api/DealerSocket/Activity")
+	if len(leads) != 1 || len(activities) != 2 || len(ds.requests("")) != 3 {
+		t.Fatalf("dealersocket requests %v", paths(ds.requests("")))
+	}
+	if !strings.Contains(string(leads[0].Body), "<adf>") || !strings.Contains(string(leads[0].Body), "Diaz") {
+		t.Errorf("ADF lead %s", leads[0].Body)
+	}
+	for _, a := range activities {
+		if m := a.json(t); m["LeadId"] != "DS-1001" || m["DealerNumberId"] != "77" {
+			t.Errorf("activity %s", a.Body)
+		}
+	}
+
+	// Fortellis: customer, opportunity, comment; a scheduled activity on the opportunity for
+	// the sales appointment; a service appointment
+	got := paths(ft.requests(""))
+	slices.Sort(got[3:])
+	want := []string{"POST /sales/v1/elead/customers", "POST /sales/v2/elead/opportunities", "POST /sales/v1/elead/opportunities/O-1002/comments",
+		"POST /sales/v1/elead/activities/schedule", "POST /service/v3/appointments"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("fortellis requests %v, want %v", got, want)
+	}
+	if a := ft.requests("/sales/v1/elead/activities/schedule")[0].json(t); a["opportunityId"] != "O-1002" || a["dueDate"] != "2026-11-30T16:00:00Z" {
+		t.Errorf("scheduled activity %v", a)
+	}
+	if ft.issuer.grantCount() != 1 {
+		t.Errorf("fortellis: %d token grants", ft.issuer.grantCount())
+	}
+}
+
+// TestFailingPlatformFourAttemptsThenTheDLQ: a platform answering 500 gets exactly four
+// attempts, the delivery ends failed in the log and its message in the deliveries DLQ, as
+// for webhooks; a manual retry through the API delivers it once the platform is back.
+func TestFailingPlatformFourAttemptsThenTheDLQ(t *testing.T) {
+	s := newStack(t)
+	f := newFakeVinSolutions(t, vsCreds)
+	f.failPath("/gateway/v1/contact", http.StatusInternalServerError)
+	s.enable("vinsolutions", f.settings(), vsCreds)
+
+	lead, ev := example(t, "lead.created", nil)
+	s.publish(lead)
+	id := deliveryID("vinsolutions", ev)
+	rec := s.waitRecord("vinsolutions", ev, 40*time.Second, status(deliverylog.StatusFailed))
+	dlq := s.drain(resources.DeliveriesDLQ, 1)
+	if len(dlq) != 1 || aws.ToString(dlq[0].MessageAttributes["deliveryId"].StringValue) != id {
+		t.Fatalf("deliveries DLQ = %+v", dlq)
+	}
+	s.messages.Write([]byte(aws.ToString(dlq[0].Body) + "\n")) // scanned for credentials too
+	if m, err := deliveryq.Decode(aws.ToString(dlq[0].Body)); err != nil || string(m.Payload) != string(ev.Body) || m.Target != agentTarget("vinsolutions") {
+		t.Fatalf("DLQ message: %v", err)
+	}
+	if len(rec.Attempts) != 4 || rec.AttemptCount != 4 || rec.LastStatusCode != 500 {
+		t.Fatalf("record: %+v", rec)
+	}
+	for i, a := range rec.Attempts {
+		if a.Attempt != i+1 || a.StatusCode != 500 || a.ErrorClass != "http_status" || !strings.Contains(a.Error, "VinSolutions contact: HTTP 500") ||
+			a.ResponseSnippet != `{"message":"internal error"}` {
+			t.Errorf("attempt %d: %+v", i+1, a)
+		}
+	}
+	// each failed attempt was logged (through the capture the leak check scans)
+	if n := strings.Count(s.logs.String(), `"msg":"delivery attempt failed"`); n != 4 {
+		t.Errorf("%d failed attempts logged, want 4", n)
+	}
+	time.Sleep(settle)
+	if n := len(f.requests("/gateway/v1/contact")); n != 4 || len(f.requests("")) != 4 {
+		t.Fatalf("%d contact requests (%v), want exactly 4", n, paths(f.requests("")))
+	}
+
+	// the same, through the API
+	r := s.call("GET", "/v1/agents/vinsolutions/deliveries/"+id, dealer, nil)
+	var d struct {
+		Status   string
+		Attempts []struct {
+			StatusCode int
+			ErrorClass string
+		}
+		Payload json.RawMessage
+	}
+	r.json(t, &d)
+	if r.status != http.StatusOK || d.Status != "failed" || len(d.Attempts) != 4 || d.Attempts[3].ErrorClass != "http_status" || len(d.Payload) == 0 {
+		t.Fatalf("API delivery: %s", r.body)
+	}
+
+	// the platform is back: a manual retry delivers the lead
+	f.failPath("/gateway/v1/contact", 0)
+	r = s.call("POST", "/v1/agents/vinsolutions/deliveries/"+id+"/retry", dealer, nil)
+	var acc struct{ DeliveryID string }
+	r.json(t, &acc)
+	if r.status != http.StatusAccepted {
+		t.Fatalf("retry: %d %s", r.status, r.body)
+	}
+	again := s.waitDelivery("vinsolutions", acc.DeliveryID, 30*time.Second, status(deliverylog.StatusSucceeded))
+	if again.RetryOf != id || again.AttemptCount != 1 {
+		t.Fatalf("retried delivery: %+v", again)
+	}
+	if n := len(f.requests("/leads")); n != 1 {
+		t.Fatalf("%d lead requests after the retry", n)
+	}
+}
+
+// TestExpiredTokenIsRefreshedOnce: a token the platform no longer accepts is replaced within
+// the attempt: one 401, one new grant, the delivery succeeds on its first attempt.
+func TestExpiredTokenIsRefreshedOnce(t *testing.T) {
+	s := newStack(t)
+	f := newFakeVinSolutions(t, vsCreds)
+	s.enable("vinsolutions", f.settings(), vsCreds)
+
+	first, firstEv := example(t, "lead.created", nil)
+	s.publish(first)
+	s.waitRecord("vinsolutions", firstEv, 30*time.Second, status(deliverylog.StatusSucceeded))
+	if f.issuer.grantCount() != 1 || f.deniedCount() != 0 {
+		t.Fatalf("first lead: %d grants, %d refusals", f.issuer.grantCount(), f.deniedCount())
+	}
+
+	f.issuer.expireAll()
+	second, secondEv := example(t, "lead.created", map[string]any{"eventId": "evt_01JDQ9SEC0ND000000000000AA",
+		"leadId": "6553f0a2c1e4b8d9a7f31c99", "contactId": "ct_second", "firstName": "Luis"})
+	s.publish(second)
+	rec := s.waitRecord("vinsolutions", secondEv, 30*time.Second, status(deliverylog.StatusSucceeded))
+	if rec.AttemptCount != 1 {
+		t.Fatalf("second lead took %d attempts", rec.AttemptCount)
+	}
+	if f.issuer.grantCount() != 2 || f.deniedCount() != 1 {
+		t.Fatalf("after expiry: %d grants, %d refusals; want 2 and 1", f.issuer.grantCount(), f.deniedCount())
+	}
+	if n := len(f.requests("/gateway/v1/contact")); n != 3 { // first lead, refused, retried
+		t.Fatalf("%d contact requests, want 3", n)
+	}
+}
+
+// TestSalesAppointmentOfAnUnknownLeadEndsInTheDLQ (a documented limitation): a VinSolutions
+// sales appointment for a lead never pushed fails as pending_dependency on every attempt,
+// without a request, and ends in the DLQ.
+func TestSalesAppointmentOfAnUnknownLeadEndsInTheDLQ(t *testing.T) {
+	s := newStack(t)
+	f := newFakeVinSolutions(t, vsCreds)
+	s.enable("vinsolutions", f.settings(), vsCreds)
+
+	appt, ev := example(t, "appointment.created", nil)
+	s.publish(appt)
+	rec := s.waitRecord("vinsolutions", ev, 40*time.Second, status(deliverylog.StatusFailed))
+	if len(rec.Attempts) != 4 {
+		t.Fatalf("attempts %+v", rec.Attempts)
+	}
+	for _, a := range rec.Attempts {
+		if a.ErrorClass != "pending_dependency" || a.StatusCode != 0 {
+			t.Errorf("attempt %+v", a)
+		}
+	}
+	if dlq := s.drain(resources.DeliveriesDLQ, 1); len(dlq) != 1 {
+		t.Fatalf("%d messages in the DLQ", len(dlq))
+	}
+	if n := len(f.requests("")); n != 0 || f.issuer.grantCount() != 0 {
+		t.Fatalf("%d requests, %d grants; want none", n, f.issuer.grantCount())
+	}
+}
+
+// TestAgentCredentialsStayWriteOnly: through every read of the API the credentials never
+// appear (the stack's cleanup also scans every response, log line and message).
+func TestAgentCredentialsStayWriteOnly(t *testing.T) {
+	s := newStack(t)
+	f := newFakeXTime(t, xtCreds)
+	s.enable("xtime", f.settings(), xtCreds)
+	service, ev := example(t, "appointment.created", map[string]any{"appointmentType": "service"})
+	s.publish(service)
+	s.waitRecord("xtime", ev, 30*time.Second, status(deliverylog.StatusSucceeded))
+
+	for _, path := range []string{"/v1/agents", "/v1/agents/xtime", "/v1/agents/xtime/deliveries",
+		"/v1/agents/xtime/deliveries/" + deliveryID("xtime", ev)} {
+		r := s.call("GET", path, dealer, nil)
+		if r.status != http.StatusOK {
+			t.Fatalf("%s: %d %s", path, r.status, r.body)
+		}
+		for k, v := range xtCreds {
+			if strings.Contains(string(r.body), v) {
+				t.Fatalf("%s shows credential %s", path, k)
+			}
+		}
+	}
+	var a struct{ CredentialsSet []string }
+	s.call("GET", "/v1/agents/xtime", dealer, nil).json(t, &a)
+	if !slices.Equal(a.CredentialsSet, []string{"apiKey", "clientId", "clientSecret"}) {
+		t.Fatalf("credentialsSet %v", a.CredentialsSet)
+	}
+	// a PUT without credentials keeps them: the agent still delivers
+	if r := s.call("PUT", "/v1/agents/xtime", dealer, map[string]any{"settings": f.settings()}); r.status != http.StatusOK {
+		t.Fatalf("PUT without credentials: %d %s", r.status, r.body)
+	}
+	// DELETE erases: configured again without credentials is refused
+	if r := s.call("DELETE", "/v1/agents/xtime", dealer, nil); r.status != http.StatusNoContent {
+		t.Fatalf("DELETE: %d", r.status)
+	}
+	if r := s.call("PUT", "/v1/agents/xtime", dealer, map[string]any{"settings": f.settings()}); r.status != http.StatusUnprocessableEntity ||
+		!strings.Contains(string(r.body), "credentials.clientSecret") {
+		t.Fatalf("PUT after DELETE without credentials: %d %s", r.status, r.body)
+	}
+}

@@ -1,0 +1,461 @@
+package agentstest
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The fake platforms check what the real ones check — the token grant, the auth headers on
+// every call, the media types and the fields each endpoint needs — and record what they
+// receive. They answer with ids of their own.
+
+// request is one request a fake received.
+type request struct {
+	Method string
+	Path   string
+	Query  url.Values
+	Header http.Header
+	Body   []byte
+}
+
+func (r request) json(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("%s %s: body is not JSON: %s", r.Method, r.Path, r.Body)
+	}
+	return m
+}
+
+// issuer is an OAuth 2.0 client-credentials token endpoint: POST, a form, grant_type
+// client_credentials, the exact scope, the client's credentials in the form or as HTTP Basic.
+type issuer struct {
+	clientID, clientSecret, scope string
+	basic                         bool
+
+	mu     sync.Mutex
+	valid  map[string]bool
+	grants int
+}
+
+func (i *issuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	refuse := func(code int, errCode string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		fmt.Fprintf(w, `{"error":%q}`, errCode)
+	}
+	if r.Method != http.MethodPost || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") || r.ParseForm() != nil {
+		refuse(http.StatusBadRequest, "invalid_request")
+		return
+	}
+	f := r.PostForm
+	if f.Get("grant_type") != "client_credentials" {
+		refuse(http.StatusBadRequest, "unsupported_grant_type")
+		return
+	}
+	if f.Get("scope") != i.scope {
+		refuse(http.StatusBadRequest, "invalid_scope")
+		return
+	}
+	id, secret, ok := r.BasicAuth()
+	if !i.basic {
+		if ok {
+			refuse(http.StatusBadRequest, "invalid_request")
+			return
+		}
+		id, secret = f.Get("client_id"), f.Get("client_secret")
+	} else if f.Has("client_id") || f.Has("client_secret") || !ok {
+		refuse(http.StatusUnauthorized, "invalid_client")
+		return
+	}
+	if id != i.clientID || secret != i.clientSecret {
+		refuse(http.StatusUnauthorized, "invalid_client")
+		return
+	}
+	i.mu.Lock()
+	i.grants++
+	tok := fmt.Sprintf("tok-%d-%d", time.Now().UnixNano(), i.grants)
+	if i.valid == nil {
+		i.valid = map[string]bool{}
+	}
+	i.valid[tok] = true
+	i.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer","expires_in":3600}`, tok)
+}
+
+// authorized reports whether r carries a bearer token this issuer gave and did not expire.
+func (i *issuer) authorized(r *http.Request) bool {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return ok && i.valid[tok]
+}
+
+// expireAll makes every token issued so far invalid, as if it had expired.
+func (i *issuer) expireAll() {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.valid = map[string]bool{}
+}
+
+func (i *issuer) grantCount() int {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.grants
+}
+
+// platform is what every fake shares: the server, the requests received, a status to fail
+// chosen paths with, and the 401s it answered.
+type platform struct {
+	*httptest.Server
+	issuer *issuer
+
+	mu     sync.Mutex
+	reqs   []request
+	fail   map[string]int // path → status answered instead
+	denied int            // 401s answered to API calls
+	next   int
+}
+
+func (p *platform) record(r *http.Request) request {
+	body, _ := io.ReadAll(r.Body)
+	req := request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.reqs = append(p.reqs, req)
+	return req
+}
+
+// requests returns the API requests received (not the token grants), optionally only those
+// to path.
+func (p *platform) requests(path string) []request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []request
+	for _, r := range p.reqs {
+		if path == "" || r.Path == path {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// failPath makes every request to path answer status (0: stop failing).
+func (p *platform) failPath(path string, status int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fail == nil {
+		p.fail = map[string]int{}
+	}
+	if status == 0 {
+		delete(p.fail, path)
+	} else {
+		p.fail[path] = status
+	}
+}
+
+func (p *platform) failing(path string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.fail[path]
+}
+
+func (p *platform) deny(w http.ResponseWriter) {
+	p.mu.Lock()
+	p.denied++
+	p.mu.Unlock()
+	answer(w, http.StatusUnauthorized, `{"message":"invalid or expired token"}`)
+}
+
+func (p *platform) deniedCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.denied
+}
+
+func (p *platform) id() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.next++
+	return 1000 + p.next
+}
+
+func answer(w http.ResponseWriter, code int, body string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	io.WriteString(w, body)
+}
+
+// check answers 400/415 when the request misses a media type or a JSON field; ok otherwise.
+func check(w http.ResponseWriter, r request, mediaType string, fields ...string) (map[string]any, bool) {
+	if ct := r.Header.Get("Content-Type"); ct != mediaType {
+		answer(w, http.StatusUnsupportedMediaType, fmt.Sprintf(`{"message":"Content-Type must be %s"}`, mediaType))
+		return nil, false
+	}
+	var m map[string]any
+	if json.Unmarshal(r.Body, &m) != nil {
+		answer(w, http.StatusBadRequest, `{"message":"the body is not a JSON object"}`)
+		return nil, false
+	}
+	for _, f := range fields {
+		if _, ok := m[f]; !ok {
+			answer(w, http.StatusBadRequest, fmt.Sprintf(`{"message":"%s is required"}`, f))
+			return nil, false
+		}
+	}
+	return m, true
+}
+
+// ---- VinSolutions ----
+
+type fakeVinSolutions struct {
+	platform
+	apiKey, dealerID, userID string
+}
+
+func newFakeVinSolutions(t testing.TB, creds map[string]string) *fakeVinSolutions {
+	f := &fakeVinSolutions{apiKey: creds["apiKey"], dealerID: "5001", userID: "7001"}
+	f.issuer = &issuer{clientID: creds["clientId"], clientSecret: creds["clientSecret"], scope: "PublicAPI"}
+	mux := http.NewServeMux()
+	mux.Handle("POST /connect/token", f.issuer)
+	mux.HandleFunc("/", f.serve)
+	f.Server = httptest.NewServer(mux)
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeVinSolutions) settings() map[string]string {
+	return map[string]string{"baseUrl": f.URL, "tokenUrl": f.URL + "/connect/token",
+		"dealerId": f.dealerID, "userId": f.userID, "leadSourceId": "9001"}
+}
+
+func (f *fakeVinSolutions) serve(w http.ResponseWriter, r *http.Request) {
+	req := f.record(r)
+	switch {
+	case !f.issuer.authorized(r):
+		f.deny(w)
+		return
+	case r.Header.Get("api_key") != f.apiKey:
+		answer(w, http.StatusForbidden, `{"message":"invalid api_key"}`)
+		return
+	case req.Query.Get("dealerId") != f.dealerID || req.Query.Get("userId") != f.userID:
+		answer(w, http.StatusBadRequest, `{"message":"dealerId and userId are required"}`)
+		return
+	}
+	if code := f.failing(r.URL.Path); code != 0 {
+		answer(w, code, `{"message":"internal error"}`)
+		return
+	}
+	switch {
+	case r.Method == http.MethodPost && r.URL.Path == "/gateway/v1/contact":
+		if _, ok := check(w, req, "application/json", "DealerId", "UserId", "ContactInformation", "LeadInformation"); ok {
+			answer(w, http.StatusOK, fmt.Sprintf(`{"ContactId":%d}`, f.id()))
+		}
+	case r.Method == http.MethodPost && r.URL.Path == "/leads":
+		if _, ok := check(w, req, "application/vnd.coxauto.v3+json", "leadSource", "leadType", "contact"); ok {
+			answer(w, http.StatusCreated, fmt.Sprintf(`{"leadId":%d}`, f.id()))
+		}
+	case r.Method == http.MethodPost && r.URL.Path == "/vehicles/interest":
+		if _, ok := check(w, req, "application/vnd.coxauto.v1+json", "lead"); ok {
+			answer(w, http.StatusCreated, fmt.Sprintf(`{"vehicleInterestId":%d}`, f.id()))
+		}
+	case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/leads/id/"):
+		if _, ok := check(w, req, "application/vnd.coxauto.v3+json", "leadId", "notes"); ok {
+			w.WriteHeader(http.StatusNoContent)
+		}
+	default:
+		answer(w, http.StatusNotFound, `{"message":"no such endpoint"}`)
+	}
+}
+
+// ---- XTime ----
+
+type fakeXTime struct {
+	platform
+	apiKey, dealerCode string
+}
+
+func newFakeXTime(t testing.TB, creds map[string]string) *fakeXTime {
+	f := &fakeXTime{apiKey: creds["apiKey"], dealerCode: "XT1"}
+	f.issuer = &issuer{clientID: creds["clientId"], clientSecret: creds["clientSecret"], basic: true,
+		scope: "cai.scheduling.appointments.read cai.scheduling.appointments.write"}
+	mux := http.NewServeMux()
+	mux.Handle("POST /oauth/token", f.issuer)
+	mux.HandleFunc("/", f.serve)
+	f.Server = httptest.NewServer(mux)
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeXTime) settings() map[string]string {
+	return map[string]string{"baseUrl": f.URL, "tokenUrl": f.URL + "/oauth/token", "dealerCode": f.dealerCode,
+		"timezone": "America/Chicago", "defaultOpcode": "OIL"}
+}
+
+func (f *fakeXTime) serve(w http.ResponseWriter, r *http.Request) {
+	req := f.record(r)
+	switch {
+	case !f.issuer.authorized(r):
+		f.deny(w)
+		return
+	case r.Header.Get("x-api-key") != f.apiKey:
+		answer(w, http.StatusForbidden, `{"success":false,"code":"FORBIDDEN","message":"invalid x-api-key"}`)
+		return
+	case req.Query.Get("dealerCode") != f.dealerCode:
+		answer(w, http.StatusBadRequest, `{"success":false,"code":"INVALID_DEALER","message":"unknown dealerCode"}`)
+		return
+	}
+	switch {
+	case r.Method == http.MethodPost && r.URL.Path == "/service/appointments-bookings":
+		m, ok := check(w, req, "application/json", "appointmentDateTimeLocal", "firstName", "lastName", "services")
+		if !ok {
+			return
+		}
+		if _, err := time.Parse("2006-01-02T15:04-0700", fmt.Sprint(m["appointmentDateTimeLocal"])); err != nil {
+			answer(w, http.StatusBadRequest, `{"success":false,"code":"INVALID_DATE","message":"appointmentDateTimeLocal"}`)
+			return
+		}
+		answer(w, http.StatusOK, fmt.Sprintf(`{"success":true,"appointmentId":"XT-%d"}`, f.id()))
+	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/service/appointments-bookings/") && strings.HasSuffix(r.URL.Path, "/cancel"):
+		answer(w, http.StatusOK, `{"success":true}`)
+	default:
+		answer(w, http.StatusNotFound, `{"success":false,"code":"NOT_FOUND","message":"no such endpoint"}`)
+	}
+}
+
+// ---- DealerSocket ----
+
+type fakeDealerSocket struct {
+	platform
+	creds map[string]string
+}
+
+func newFakeDealerSocket(t testing.TB, creds map[string]string) *fakeDealerSocket {
+	f := &fakeDealerSocket{creds: creds}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", f.serve)
+	f.Server = httptest.NewServer(mux)
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeDealerSocket) settings() map[string]string {
+	return map[string]string{"baseUrl": f.URL, "activityUrl": f.URL + "/api/DealerSocket/Activity",
+		"vendorName": "Austin Toyota", "dealerNumberId": "77"}
+}
+
+func (f *fakeDealerSocket) serve(w http.ResponseWriter, r *http.Request) {
+	req := f.record(r)
+	xmlAnswer := func(body string) {
+		w.Header().Set("Content-Type", "application/xml")
+		io.WriteString(w, body)
+	}
+	switch {
+	case r.Method == http.MethodPost && r.URL.Path == "/DSOEMLead/US/DCP/ADF/1/SalesLead/"+f.creds["directLeadKey"]:
+		if r.Header.Get("Authorization") != f.creds["username"]+":"+f.creds["password"] {
+			w.WriteHeader(http.StatusUnauthorized)
+			xmlAnswer(`<LeadResponse><Success>false</Success><ErrorCode>AUTH</ErrorCode><ErrorMessage>invalid credentials</ErrorMessage></LeadResponse>`)
+			return
+		}
+		var doc struct {
+			XMLName  xml.Name `xml:"adf"`
+			Prospect struct {
+				Customer struct {
+					Contact struct {
+						Names []string `xml:"name"`
+					} `xml:"contact"`
+				} `xml:"customer"`
+			} `xml:"prospect"`
+		}
+		if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/xml") || xml.Unmarshal(req.Body, &doc) != nil || len(doc.Prospect.Customer.Contact.Names) == 0 {
+			w.WriteHeader(http.StatusBadRequest)
+			xmlAnswer(`<LeadResponse><Success>false</Success><ErrorCode>INVALID_ADF</ErrorCode></LeadResponse>`)
+			return
+		}
+		xmlAnswer(fmt.Sprintf(`<LeadResponse><Success>true</Success><DSLeadId>DS-%d</DSLeadId></LeadResponse>`, f.id()))
+	case r.Method == http.MethodPost && r.URL.Path == "/api/DealerSocket/Activity":
+		mac := hmac.New(sha256.New, []byte(f.creds["secretKey"]))
+		mac.Write(req.Body)
+		if r.Header.Get("Authentication") != f.creds["publicKey"]+":"+base64.StdEncoding.EncodeToString(mac.Sum(nil)) {
+			answer(w, http.StatusUnauthorized, `{"Message":"invalid signature"}`)
+			return
+		}
+		if _, ok := check(w, req, "application/json", "DealerNumberId", "LeadId", "ActivityType", "ActivityStatus", "Notes"); ok {
+			answer(w, http.StatusOK, fmt.Sprintf(`{"ActivityId":%d}`, f.id()))
+		}
+	default:
+		answer(w, http.StatusNotFound, `{"Message":"no such endpoint"}`)
+	}
+}
+
+// ---- Fortellis ----
+
+type fakeFortellis struct {
+	platform
+	subscriptionID string
+}
+
+func newFakeFortellis(t testing.TB, creds map[string]string) *fakeFortellis {
+	f := &fakeFortellis{subscriptionID: "sub-ft-1"}
+	f.issuer = &issuer{clientID: creds["apiKey"], clientSecret: creds["apiSecret"], scope: "anonymous", basic: true}
+	mux := http.NewServeMux()
+	mux.Handle("POST /oauth2/token", f.issuer)
+	mux.HandleFunc("/", f.serve)
+	f.Server = httptest.NewServer(mux)
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeFortellis) settings() map[string]string {
+	return map[string]string{"baseUrl": f.URL, "tokenUrl": f.URL + "/oauth2/token", "subscriptionId": f.subscriptionID}
+}
+
+func (f *fakeFortellis) serve(w http.ResponseWriter, r *http.Request) {
+	req := f.record(r)
+	switch {
+	case !f.issuer.authorized(r):
+		f.platform.mu.Lock()
+		f.denied++
+		f.platform.mu.Unlock()
+		answer(w, http.StatusUnauthorized, `{"code":"TOKEN-EXPIRED","message":"the token has expired"}`)
+		return
+	case r.Header.Get("Subscription-Id") != f.subscriptionID:
+		answer(w, http.StatusForbidden, `{"code":"SUBSCRIPTION-MISMATCH","message":"unknown subscription"}`)
+		return
+	case len(r.Header.Get("Request-Id")) != 36:
+		answer(w, http.StatusBadRequest, `{"code":"BAD-REQUEST","message":"Request-Id must be a UUID"}`)
+		return
+	}
+	created := func(prefix string, fields ...string) {
+		if _, ok := check(w, req, "application/json", fields...); ok {
+			answer(w, http.StatusCreated, fmt.Sprintf(`{"id":"%s-%d"}`, prefix, f.id()))
+		}
+	}
+	switch {
+	case r.Method == http.MethodPost && r.URL.Path == "/sales/v1/elead/customers":
+		created("C", "firstName", "lastName")
+	case r.Method == http.MethodPost && r.URL.Path == "/sales/v2/elead/opportunities":
+		created("O", "customerId", "soughtVehicles")
+	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/sales/v1/elead/opportunities/") && strings.HasSuffix(r.URL.Path, "/comments"):
+		created("N", "comment")
+	case r.Method == http.MethodPost && r.URL.Path == "/sales/v1/elead/activities/schedule":
+		created("A", "opportunityId", "dueDate")
+	case r.Method == http.MethodPost && r.URL.Path == "/service/v3/appointments":
+		created("S", "appointmentDateTime", "customer")
+	default:
+		answer(w, http.StatusNotFound, `{"code":"NOT-FOUND","message":"no such endpoint"}`)
+	}
+}

@@ -1,0 +1,376 @@
+// Package agentstest holds the end-to-end tests of the integration agents: an agent enabled
+// through the REST API (behind the local stack's gateway, with real JWTs), events sent to
+// the events queue, the router and delivery handlers built by package app and driven by
+// infra/local's SQSPoller exactly as the local stack drives them, and fake platform servers
+// that check what the real platforms check (token grant, auth headers, media types).
+//
+// Run with the emulators:
+//
+//	go run ./infra/local/cmd/stack emulators -- go test ./shared/agentstest/...
+package agentstest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/dealerai/integrations/events"
+	"github.com/dealerai/integrations/infra/local"
+	"github.com/dealerai/integrations/infra/local/localtest"
+	"github.com/dealerai/integrations/shared/app"
+	"github.com/dealerai/integrations/shared/deliverylog"
+	"github.com/dealerai/integrations/shared/deliveryq"
+	"github.com/dealerai/integrations/shared/resources"
+)
+
+const dealer = "dlr_42"
+
+// stack is one test's system: fresh tables and queues, the API behind the local gateway, the
+// router and delivery handlers built by package app from the configuration, pollers feeding
+// them. Everything the system writes that a credential must never reach is captured: every
+// log line (app's logger and slog's default), every API response body and every message
+// the delivery handler receives; at cleanup each is scanned for the credentials the test
+// configured.
+type stack struct {
+	t      testing.TB
+	env    *localtest.Env
+	cfg    app.Config
+	log    *deliverylog.Store
+	api    *httptest.Server
+	issuer *local.Issuer
+
+	logs      *syncBuffer // JSON log lines
+	responses *syncBuffer // API response bodies
+	messages  *syncBuffer // delivery message bodies
+
+	mu      sync.Mutex
+	secrets []string // every credential value configured
+}
+
+func newStack(t testing.TB) *stack {
+	t.Helper()
+	env := localtest.New(t)
+	vars := env.Names.Env()
+	vars["ALLOW_ENDPOINT_CIDRS"] = "127.0.0.0/8,::1/128" // what make dev sets: fakes on this machine
+	vars["ALLOW_HTTP_ENDPOINTS"] = "true"
+	vars["DELIVERY_BACKOFF"] = "1s,1s,1s" // what DELIVERY_BACKOFF=1s,1s,1s make dev sets
+	cfg, err := app.ConfigFromEnv(func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &stack{
+		t: t, env: env, cfg: cfg,
+		log:  deliverylog.NewStore(env.DynamoDB, cfg.DeliveryLogTable),
+		logs: &syncBuffer{}, responses: &syncBuffer{}, messages: &syncBuffer{},
+	}
+	logger := slog.New(slog.NewJSONHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s.cfg.Logger = logger
+	previous := slog.Default()
+	slog.SetDefault(logger)
+	t.Cleanup(func() { slog.SetDefault(previous) })
+
+	ctx, cancel := context.WithCancel(context.Background())
+	api, err := app.NewAPI(ctx, env.AWS, s.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.issuer, err = local.NewEphemeralIssuer(); err != nil {
+		t.Fatal(err)
+	}
+	s.api = httptest.NewServer(&local.Gateway{Issuer: s.issuer, API: api})
+	t.Cleanup(s.api.Close)
+
+	router, err := app.NewRouter(ctx, env.AWS, s.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deliver, err := app.NewDelivery(ctx, env.AWS, s.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the delivery function, seeing every message it is handed
+	observed := func(ctx context.Context, batch lambdaevents.SQSEvent) (lambdaevents.SQSEventResponse, error) {
+		for _, m := range batch.Records {
+			s.messages.Write([]byte(m.Body + "\n"))
+		}
+		return deliver(ctx, batch)
+	}
+	var wg sync.WaitGroup
+	poll := func(q resources.Queue, h app.SQSHandler, timeout time.Duration) {
+		p := &local.SQSPoller{SQS: env.SQS, QueueURL: env.QueueURL(q), QueueARN: env.QueueARNs[q.ID], Handler: h,
+			Concurrency: 2, Timeout: timeout, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+		wg.Go(func() { p.Run(ctx) })
+	}
+	poll(resources.EventsQueue, router, resources.RouterTimeout)
+	poll(resources.DeliveriesQueue, observed, resources.DeliveryTimeout)
+	t.Cleanup(func() {
+		cancel()
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Log("pollers still busy at cleanup")
+		}
+		s.checkNoCredentialLeaked()
+	})
+	return s
+}
+
+// checkNoCredentialLeaked scans the logs, the API's answers and the delivery messages for
+// every credential value configured.
+func (s *stack) checkNoCredentialLeaked() {
+	s.t.Helper()
+	s.mu.Lock()
+	secrets := append([]string(nil), s.secrets...)
+	s.mu.Unlock()
+	if len(secrets) == 0 {
+		s.t.Error("no credentials were configured: nothing to check")
+	}
+	for name, buf := range map[string]*syncBuffer{"a log line": s.logs, "an API response": s.responses, "a delivery message": s.messages} {
+		text := buf.String()
+		for _, v := range secrets {
+			if strings.Contains(text, v) {
+				s.t.Errorf("credential %q found in %s", v, name)
+			}
+		}
+	}
+	if s.logs.Len() == 0 || s.responses.Len() == 0 || s.messages.Len() == 0 {
+		s.t.Errorf("captured %d bytes of logs, %d of responses, %d of messages: the capture is broken",
+			s.logs.Len(), s.responses.Len(), s.messages.Len())
+	}
+}
+
+// ---- the API ----
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r *response) json(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+// call sends an API request as dealer d, through the gateway with a real JWT.
+func (s *stack) call(method, path, d string, body any) *response {
+	s.t.Helper()
+	var reader io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		reader = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, s.api.URL+path, reader)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	tok, err := s.issuer.Token(d, "")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := s.api.Client().Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.responses.Write(append(out, '\n'))
+	return &response{status: resp.StatusCode, header: resp.Header, body: out}
+}
+
+// enable configures and enables dealer's agent of platform through the API (PUT), and
+// remembers its credentials for the leak check.
+func (s *stack) enable(platform string, settings, credentials map[string]string) {
+	s.t.Helper()
+	s.mu.Lock()
+	for _, v := range credentials {
+		s.secrets = append(s.secrets, v)
+	}
+	s.mu.Unlock()
+	r := s.call("PUT", "/v1/agents/"+platform, dealer, map[string]any{"enabled": true, "settings": settings, "credentials": credentials})
+	if r.status != http.StatusOK {
+		s.t.Fatalf("PUT /v1/agents/%s: %d %s", platform, r.status, r.body)
+	}
+	var a struct {
+		Enabled        bool
+		CredentialsSet []string
+	}
+	r.json(s.t, &a)
+	if !a.Enabled || len(a.CredentialsSet) != len(credentials) {
+		s.t.Fatalf("PUT /v1/agents/%s answered %s", platform, r.body)
+	}
+}
+
+// ---- events and queues ----
+
+// example is the catalog example of eventType sent by dealer, with fields overridden.
+func example(t testing.TB, eventType string, fields map[string]any) ([]byte, *events.Event) {
+	t.Helper()
+	raw, ok := events.Example(eventType)
+	if !ok {
+		t.Fatalf("no example of %s", eventType)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	m["dealerId"] = dealer
+	for k, v := range fields {
+		m[k] = v
+	}
+	body, _ := json.Marshal(m)
+	ev, err := events.Parse(body)
+	if err != nil {
+		t.Fatalf("example %s: %v", eventType, err)
+	}
+	return body, ev
+}
+
+// publish sends raw event bodies to the events queue.
+func (s *stack) publish(bodies ...[]byte) {
+	s.t.Helper()
+	for i := 0; i < len(bodies); i += 10 {
+		var entries []sqstypes.SendMessageBatchRequestEntry
+		for j, b := range bodies[i:min(i+10, len(bodies))] {
+			entries = append(entries, sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(j)), MessageBody: aws.String(string(b))})
+		}
+		out, err := s.env.SQS.SendMessageBatch(context.Background(), &sqs.SendMessageBatchInput{QueueUrl: aws.String(s.env.QueueURL(resources.EventsQueue)), Entries: entries})
+		if err != nil || len(out.Failed) > 0 {
+			s.t.Fatalf("publish: %v %v", err, out)
+		}
+	}
+}
+
+// depth is the number of messages in a queue, visible or in flight.
+func (s *stack) depth(q resources.Queue) int {
+	s.t.Helper()
+	out, err := s.env.SQS.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(s.env.QueueURL(q)),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages,
+			sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible, sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed},
+	})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	n := 0
+	for _, v := range out.Attributes {
+		k, _ := strconv.Atoi(v)
+		n += k
+	}
+	return n
+}
+
+// drain receives every message of a (dead-letter) queue.
+func (s *stack) drain(q resources.Queue, want int) []sqstypes.Message {
+	s.t.Helper()
+	var msgs []sqstypes.Message
+	deadline := time.Now().Add(20 * time.Second)
+	for len(msgs) < want && time.Now().Before(deadline) {
+		out, err := s.env.SQS.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(s.env.QueueURL(q)), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60,
+			MessageAttributeNames: []string{"All"}, MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
+		})
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		msgs = append(msgs, out.Messages...)
+	}
+	return msgs
+}
+
+// ---- the delivery log ----
+
+func agentTarget(platform string) deliveryq.Target {
+	return deliveryq.Target{Kind: deliveryq.KindAgent, ID: platform}
+}
+
+// deliveryID is the id the router gives the delivery of ev to platform's agent.
+func deliveryID(platform string, ev *events.Event) string {
+	return deliveryq.DeliveryID(ev.ID, ev.Timestamp, agentTarget(platform))
+}
+
+// waitRecord waits until the record of the delivery of ev to platform satisfies ok.
+func (s *stack) waitRecord(platform string, ev *events.Event, timeout time.Duration, ok func(*deliverylog.Record) bool) *deliverylog.Record {
+	s.t.Helper()
+	return s.waitDelivery(platform, deliveryID(platform, ev), timeout, ok)
+}
+
+func (s *stack) waitDelivery(platform, id string, timeout time.Duration, ok func(*deliverylog.Record) bool) *deliverylog.Record {
+	s.t.Helper()
+	var rec *deliverylog.Record
+	eventually(s.t, timeout, fmt.Sprintf("delivery %s to %s", id, platform), func() bool {
+		r, err := s.log.Get(context.Background(), dealer, agentTarget(platform), id, true)
+		rec = r
+		return err == nil && ok(r)
+	})
+	return rec
+}
+
+func status(want string) func(*deliverylog.Record) bool {
+	return func(r *deliverylog.Record) bool { return r.Status == want }
+}
+
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *syncBuffer) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Len()
+}

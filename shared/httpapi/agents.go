@@ -1,0 +1,309 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/dealerai/integrations/shared/agents"
+	"github.com/dealerai/integrations/shared/deliveryq"
+)
+
+// AgentStore keeps the dealers' agent configurations (agents.Store).
+type AgentStore interface {
+	Get(ctx context.Context, dealerID, platform string) (*agents.Agent, error)
+	List(ctx context.Context, dealerID string) ([]agents.Agent, error)
+	Put(ctx context.Context, a *agents.Agent) (*agents.Agent, error)
+	Delete(ctx context.Context, dealerID, platform string) error
+	DeleteVersion(ctx context.Context, dealerID, platform string, version int) error
+}
+
+var _ AgentStore = (*agents.Store)(nil)
+
+// An agent exists for every platform, configured or not: an agent never configured (or
+// deleted) is shown disabled, without settings or credentials, updatedAt null, at version 0
+// (ETag "0"). So GET of a known platform is never 404, and DELETE is idempotent.
+//
+// The view is agents.Public: the settings, and in credentialsSet the sorted names of the
+// credentials stored — never their values.
+
+// agentPutAttempts bounds the read-validate-write rounds of a PUT without If-Match that
+// meets concurrent writes (each round lost is another writer's success, so this many
+// concurrent PUTs all apply).
+const agentPutAttempts = 5
+
+func (a *API) listAgents(w http.ResponseWriter, r *http.Request) error {
+	stored, err := a.opts.Agents.List(r.Context(), dealerOf(r))
+	if err != nil {
+		return err
+	}
+	byPlatform := make(map[string]*agents.Agent, len(stored))
+	for i := range stored {
+		byPlatform[stored[i].Platform] = &stored[i]
+	}
+	platforms := agents.Platforms()
+	items := make([]agents.PublicAgent, 0, len(platforms))
+	for _, p := range platforms {
+		ag := byPlatform[p.Platform]
+		if ag == nil {
+			ag = &agents.Agent{Platform: p.Platform}
+		}
+		items = append(items, agents.Public(ag))
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Items []agents.PublicAgent `json:"items"`
+	}{items})
+	return nil
+}
+
+func (a *API) getAgent(w http.ResponseWriter, r *http.Request) error {
+	platform, err := agentPlatform(r)
+	if err != nil {
+		return err
+	}
+	ag, err := a.agent(r.Context(), dealerOf(r), platform)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", etag(int64(ag.Version)))
+	writeJSON(w, http.StatusOK, agents.Public(ag))
+	return nil
+}
+
+// putAgent configures an agent: agents.Validate merges the request into what is stored
+// (settings replaced, credentials merged key by key, absent members kept) and the result is
+// written at the version read. With If-Match the write applies to that version only (412);
+// without, a concurrent write makes it read and validate again.
+func (a *API) putAgent(w http.ResponseWriter, r *http.Request) error {
+	platform, err := agentPlatform(r)
+	if err != nil {
+		return err
+	}
+	want, conditional, err := agentIfMatch(r)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(r, mediaJSON)
+	if err != nil {
+		return err
+	}
+	in, err := decodeAgentPut(body)
+	if err != nil {
+		return err
+	}
+	ctx, dealer := r.Context(), dealerOf(r)
+	for try := 1; ; try++ {
+		stored, err := a.opts.Agents.Get(ctx, dealer, platform)
+		switch {
+		case errors.Is(err, agents.ErrNotFound):
+			stored = nil
+		case err != nil:
+			return err
+		}
+		if conditional && want != versionOf(stored) {
+			return agents.ErrVersionMismatch
+		}
+		next, invalid := agents.Validate(ctx, platform, in, stored, a.opts.URLs.Check)
+		if invalid != nil {
+			errs := make([]FieldError, len(invalid))
+			for i, f := range invalid {
+				errs[i] = FieldError(f)
+			}
+			return NewProblem(http.StatusUnprocessableEntity, "the request has invalid fields", errs...)
+		}
+		next.DealerID = dealer
+		saved, err := a.opts.Agents.Put(ctx, next)
+		if errors.Is(err, agents.ErrVersionMismatch) && !conditional {
+			if try < agentPutAttempts {
+				continue
+			}
+			return NewProblem(http.StatusConflict, "the agent is being changed concurrently; try again")
+		}
+		if err != nil {
+			return err
+		}
+		w.Header().Set("ETag", etag(int64(saved.Version)))
+		writeJSON(w, http.StatusOK, agents.Public(saved))
+		return nil
+	}
+}
+
+// deleteAgent disables the agent and erases its settings and credentials (its item is
+// deleted). An agent not configured is already in that state: 204 as well. With If-Match
+// only that version is deleted ("0": only if not configured, i.e. nothing to do).
+func (a *API) deleteAgent(w http.ResponseWriter, r *http.Request) error {
+	platform, err := agentPlatform(r)
+	if err != nil {
+		return err
+	}
+	version, conditional, err := agentIfMatch(r)
+	if err != nil {
+		return err
+	}
+	ctx, dealer := r.Context(), dealerOf(r)
+	switch {
+	case !conditional:
+		err = a.opts.Agents.Delete(ctx, dealer, platform)
+		if errors.Is(err, agents.ErrNotFound) {
+			err = nil
+		}
+	case version == 0:
+		var ag *agents.Agent
+		if ag, err = a.agent(ctx, dealer, platform); err == nil && ag.Version != 0 {
+			err = agents.ErrVersionMismatch
+		}
+	default:
+		err = a.opts.Agents.DeleteVersion(ctx, dealer, platform, version)
+	}
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) listAgentDeliveries(w http.ResponseWriter, r *http.Request) error {
+	return a.listDeliveries(w, r, agentTarget)
+}
+
+func (a *API) getAgentDelivery(w http.ResponseWriter, r *http.Request) error {
+	target, err := agentTarget(r)
+	if err != nil {
+		return err
+	}
+	rec, err := a.readDelivery(r, target)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, deliveryDetailOf(rec))
+	return nil
+}
+
+// retryAgentDelivery starts a new delivery of an agent's failed or skipped delivery, as for
+// subscriptions; the agent must be configured and enabled (409 otherwise).
+func (a *API) retryAgentDelivery(w http.ResponseWriter, r *http.Request) error {
+	target, err := agentTarget(r)
+	if err != nil {
+		return err
+	}
+	orig, err := a.readDelivery(r, target)
+	if err != nil {
+		return err
+	}
+	ag, err := a.agent(r.Context(), dealerOf(r), target.ID)
+	if err != nil {
+		return err
+	}
+	var disabled string
+	switch {
+	case ag.Version == 0:
+		disabled = "the agent is not configured; configure it first (PUT /v1/agents/" + target.ID + ")"
+	case !ag.Enabled:
+		disabled = "the agent is disabled; enable it first"
+	}
+	return a.retryDelivery(w, r, orig, target, disabled)
+}
+
+// agent reads the dealer's agent of a platform; one never configured is the zero agent
+// (version 0).
+func (a *API) agent(ctx context.Context, dealerID, platform string) (*agents.Agent, error) {
+	ag, err := a.opts.Agents.Get(ctx, dealerID, platform)
+	if errors.Is(err, agents.ErrNotFound) {
+		return &agents.Agent{DealerID: dealerID, Platform: platform}, nil
+	}
+	return ag, err
+}
+
+func versionOf(ag *agents.Agent) int {
+	if ag == nil {
+		return 0
+	}
+	return ag.Version
+}
+
+// agentPlatform is the path's {platform}, one of agents.Platforms(); another is not found.
+func agentPlatform(r *http.Request) (string, error) {
+	p := r.PathValue("platform")
+	if _, ok := agents.Platform(p); !ok {
+		names := make([]string, 0, 4)
+		for _, info := range agents.Platforms() {
+			names = append(names, info.Platform)
+		}
+		return "", NewProblem(http.StatusNotFound, "no such agent platform; the platforms are "+strings.Join(names, ", "))
+	}
+	return p, nil
+}
+
+func agentTarget(r *http.Request) (deliveryq.Target, error) {
+	p, err := agentPlatform(r)
+	if err != nil {
+		return deliveryq.Target{}, err
+	}
+	return deliveryq.Target{Kind: deliveryq.KindAgent, ID: p}, nil
+}
+
+// agentIfMatch reads If-Match: conditional is false without one (or with "*"); version 0
+// is the state of an agent not configured. A value that cannot match (weak, malformed, a
+// list) is 412.
+func agentIfMatch(r *http.Request) (version int, conditional bool, err error) {
+	h := strings.TrimSpace(r.Header.Get("If-Match"))
+	if h == "" || h == "*" {
+		return 0, false, nil
+	}
+	if len(h) >= 3 && h[0] == '"' && h[len(h)-1] == '"' {
+		if v, err := strconv.Atoi(h[1 : len(h)-1]); err == nil && v >= 0 {
+			return v, true, nil
+		}
+	}
+	return 0, false, agents.ErrVersionMismatch
+}
+
+// decodeAgentPut decodes the body of PUT /v1/agents/{platform}: {enabled?, settings?,
+// credentials?}, settings and credentials objects of strings. A null member counts as absent.
+func decodeAgentPut(body []byte) (agents.PutRequest, error) {
+	members, err := decodeObject(body, "enabled", "settings", "credentials")
+	if err != nil {
+		return agents.PutRequest{}, err
+	}
+	f := fields{members: members}
+	in := agents.PutRequest{
+		Enabled:     f.bool("enabled"),
+		Settings:    f.stringMap("settings"),
+		Credentials: f.stringMap("credentials"),
+	}
+	return in, f.err()
+}
+
+// stringMap returns an object-of-strings member (never nil when given, even empty); nil when
+// absent or null. A value that is not a string is named "<name>.<key>"; values are never
+// quoted in the errors (they may be credentials).
+func (f *fields) stringMap(name string) map[string]string {
+	raw, ok := f.members[name]
+	if !ok || isNull(raw) {
+		return nil
+	}
+	var members map[string]json.RawMessage
+	if raw[0] != '{' || json.Unmarshal(raw, &members) != nil {
+		f.errs = append(f.errs, FieldError{name, "must be an object whose values are strings"})
+		return nil
+	}
+	out := make(map[string]string, len(members))
+	keys := make([]string, 0, len(members))
+	for k := range members {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		var s string
+		if v := members[k]; len(v) == 0 || v[0] != '"' || json.Unmarshal(v, &s) != nil {
+			f.errs = append(f.errs, FieldError{name + "." + k, "must be a string"})
+			continue
+		}
+		out[k] = s
+	}
+	return out
+}

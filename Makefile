@@ -62,5 +62,17 @@ synth: node
 deploy: node
 	$(CDK) deploy --no-notices -o $(CDK_OUTDIR) $(CDK_ARGS)
 
+## test-faults: the long form of the fault suite on private emulators (make test runs the short form)
+test-faults: node
+	FAULTS=long FAULTS_REPORT=.local/faults-long.md $(STACK) emulators -- $(GO) test -count=1 -v -run Fault -timeout 30m ./shared/faultsuite/
+
+## bench: the performance report (local figures): cost, CPU beside a bare POST, latency, cold start
+bench: node
+	$(STACK) emulators -- $(GO) run ./infra/local/cmd/bench $(BENCH_ARGS)
+
+## bench-load: 20,000 events × fan-out 3 over 50 dealers through the local stack
+bench-load: node
+	$(STACK) emulators -- $(GO) run ./infra/local/cmd/bench -load $(BENCH_ARGS)
+
 clean:
 	rm -rf build cdk.out .local

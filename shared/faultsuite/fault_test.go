@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -93,8 +95,10 @@ func scenarios() []*scenario {
 			name: "baseline", fault: "none", asserted: "every delivery arrives once, nothing dead-lettered",
 			noDeadLetters: true,
 			check: func(e *env, r *result) {
-				if r.retried != 0 || r.requests != r.sent {
-					e.t.Errorf("no fault, yet %d deliveries retried, %d requests for %d deliveries", r.retried, r.requests, r.sent)
+				// Once: beyond the books' rule (no POST after a success the sender saw),
+				// a retry here needs a failed attempt — only a very loaded machine makes one.
+				if r.requests != r.sent+r.answerLost {
+					e.t.Errorf("no fault, yet %d requests for %d deliveries (%d retried)", r.requests, r.sent, r.retried)
 				}
 			},
 		},
@@ -353,7 +357,7 @@ func scenarios() []*scenario {
 			check: func(e *env, r *result) {
 				// Two copies handled by two concurrent invocations both read the log before
 				// either recorded the success (counted as concurrentCopies, not hidden).
-				if r.requests != r.sent+r.concurrentCopies {
+				if r.requests != r.sent+r.concurrentCopies+r.answerLost {
 					e.t.Errorf("%d requests for %d deliveries (%d concurrent copies): a duplicate was POSTed", r.requests, r.sent, r.concurrentCopies)
 				}
 				r.faultEvidence = fmt.Sprintf("%d events or messages duplicated", e.sc.counter("duplicated").Load())
@@ -362,10 +366,13 @@ func scenarios() []*scenario {
 	}
 }
 
-// pauseEvidence checks that a pause took: nothing reached the endpoints for a good part of
-// it (a paused emulator can absorb the pause without any call failing, when the pause is
-// shorter than the calls' deadlines).
+// pauseEvidence checks that a pause took — the emulator's process was seen stopped — and
+// reports how long the endpoints got nothing (a backlog already received keeps them busy for
+// a while, longer on a loaded machine).
 func pauseEvidence(e *env, r *result) {
+	if !e.sc.counter("seen stopped").CompareAndSwap(1, 1) {
+		e.t.Errorf("the emulator was never seen stopped: the fault did not take")
+	}
 	var at []time.Time
 	for _, tg := range e.targets {
 		for _, h := range tg.rc.all() {
@@ -377,11 +384,8 @@ func pauseEvidence(e *env, r *result) {
 	for i := 1; i < len(at); i++ {
 		gap = max(gap, at[i].Sub(at[i-1]))
 	}
-	if gap < e.p.outageFor/2 {
-		e.t.Errorf("the endpoints never waited more than %v during a %v pause: the fault did not take", gap, e.p.outageFor)
-	}
 	failures, detail := failureReports(e)
-	r.faultEvidence = fmt.Sprintf("requests stopped for %v; %d failures reported: %s", gap.Round(100*time.Millisecond), failures, detail)
+	r.faultEvidence = fmt.Sprintf("process stopped; endpoints idle for at most %v; %d failures reported: %s", gap.Round(100*time.Millisecond), failures, detail)
 }
 
 // infraEvidence checks that an emulator fault took: the handlers or the pollers reported
@@ -435,7 +439,33 @@ func failureReports(e *env) (int, string) {
 func (e *env) pause(pid int) {
 	if err := pause(pid); err != nil {
 		e.t.Errorf("SIGSTOP %d: %v", pid, err)
+		return
 	}
+	if stopped(pid) {
+		e.sc.counter("seen stopped").Store(1)
+	}
+}
+
+// stopped waits (at most a second) for the process to be in state T (stopped), as
+// /proc/<pid>/stat says. Where there is no /proc, it trusts the signal.
+func stopped(pid int) bool {
+	for range 100 {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return errors.Is(err, os.ErrNotExist) && !procExists()
+		}
+		// pid (comm) state ...: comm may hold spaces, the state follows the last ')'.
+		if i := bytes.LastIndexByte(raw, ')'); i > 0 && i+2 < len(raw) && raw[i+2] == 'T' {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
+}
+
+func procExists() bool {
+	_, err := os.Stat("/proc/self/stat")
+	return err == nil
 }
 
 // requireAttempts checks that the fault shows in the delivery log: at least one attempt of
@@ -572,7 +602,7 @@ func TestFault(t *testing.T) {
 	if leaks := s.secrets.scan(defaultLogs.String(), true, false); len(leaks) > 0 {
 		t.Errorf("the default logger's output contains %v", leaks)
 	}
-	if s.secrets.count() == 0 {
+	if len(s.results) > 0 && s.secrets.count() == 0 {
 		t.Errorf("no secrets were recorded: the scan proves nothing")
 	}
 	s.summary(t, time.Since(start))
@@ -599,6 +629,9 @@ func (s *suite) summary(t *testing.T, took time.Duration) {
 		if r.concurrentCopies > 0 {
 			dups += fmt.Sprintf(" (+%d concurrent copies)", r.concurrentCopies)
 		}
+		if r.answerLost > 0 {
+			dups += fmt.Sprintf(" (+%d 2xx lost on the way back)", r.answerLost)
+		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %d | %s | %d |\n", r.scenario, r.fault, r.asserted, r.sent, r.delivered, r.deadLettered, dups, r.lost)
 	}
 	printLine("%s", b.String())
@@ -607,6 +640,7 @@ func (s *suite) summary(t *testing.T, took time.Duration) {
 		for _, r := range s.results {
 			b.WriteString("\n" + r.line())
 		}
+		_ = os.MkdirAll(filepath.Dir(path), 0o755)
 		if err := os.WriteFile(path, []byte(b.String()+"\n"), 0o644); err != nil {
 			t.Errorf("FAULTS_REPORT: %v", err)
 		}

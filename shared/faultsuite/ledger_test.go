@@ -84,6 +84,7 @@ type result struct {
 	dupAfterSuccess           int // POSTs of a delivery after a 2xx answer to it, not explained
 	aloWindow                 int // such POSTs explained by the documented window (log write failed)
 	concurrentCopies          int // such POSTs by a second copy of the message handled at the same time
+	answerLost                int // such POSTs after a 2xx that never reached the sender (attempt logged timeout/connection)
 	lost                      int
 	// details
 	inEventsDLQ, inDeliveriesDLQ int // deliveries whose event / message is in a DLQ
@@ -97,9 +98,9 @@ type result struct {
 }
 
 func (r result) line() string {
-	return fmt.Sprintf("FAULTSUITE scenario=%s fault=%q sent=%d delivered=%d deadLettered=%d dupAfterSuccess=%d atLeastOnceWindow=%d concurrentCopies=%d lost=%d"+
+	return fmt.Sprintf("FAULTSUITE scenario=%s fault=%q sent=%d delivered=%d deadLettered=%d dupAfterSuccess=%d atLeastOnceWindow=%d concurrentCopies=%d answerLost=%d lost=%d"+
 		" inEventsDLQ=%d inDeliveriesDLQ=%d dlqUnlogged=%d loggedFailed=%d loggedSkipped=%d retried=%d requests=%d recoveryEvents=%d evidence=%q took=%s",
-		r.scenario, r.fault, r.sent, r.delivered, r.deadLettered, r.dupAfterSuccess, r.aloWindow, r.concurrentCopies, r.lost,
+		r.scenario, r.fault, r.sent, r.delivered, r.deadLettered, r.dupAfterSuccess, r.aloWindow, r.concurrentCopies, r.answerLost, r.lost,
 		r.inEventsDLQ, r.inDeliveriesDLQ, r.dlqUnlogged, r.loggedFailed, r.loggedSkipped, r.retried, r.requests, r.recovery,
 		r.faultEvidence, r.took.Round(time.Second))
 }
@@ -346,12 +347,26 @@ func (e *env) account() result {
 		switch {
 		case firstOK != nil:
 			r.delivered++
+			// The sender's view of the attempt the endpoint answered 2xx: logged as failed
+			// (a timeout, a broken connection), the answer never reached it.
+			answerLost := false
+			if full := e.record(x.tg, x.id); full != nil {
+				for _, a := range full.Attempts {
+					if strconv.Itoa(a.Attempt) == firstOK.attempt && (a.ErrorClass == deliverylog.ClassTimeout || a.ErrorClass == deliverylog.ClassConnection) {
+						answerLost = true
+					}
+				}
+			}
 			for _, h := range hits {
 				if !h.arrived.After(firstOK.answered) {
 					continue
 				}
 				if unrecorded[x.id] > 0 {
 					r.aloWindow++
+					continue
+				}
+				if answerLost {
+					r.answerLost++
 					continue
 				}
 				if e.concurrentCopies(x.id) {

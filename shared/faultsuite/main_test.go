@@ -25,7 +25,7 @@
 // (go test shows a passing package's output with -v; FAULTS_REPORT=<file> also writes them
 // to a file):
 //
-//	FAULTSUITE scenario=<name> fault="<what>" sent=N delivered=N deadLettered=N dupAfterSuccess=N atLeastOnceWindow=N concurrentCopies=N lost=N ...
+//	FAULTSUITE scenario=<name> fault="<what>" sent=N delivered=N deadLettered=N dupAfterSuccess=N atLeastOnceWindow=N concurrentCopies=N answerLost=N lost=N ...
 //
 // sent: deliveries that had to be made (each published event to each subscription whose
 // filter matches it, plus delivery messages written directly); delivered: answered 2xx,
@@ -36,7 +36,9 @@
 // could not be written (the documented window); concurrentCopies: such POSTs by a second SQS
 // message of the delivery handled by another invocation at the same time (each read the log
 // before the other recorded its success: DESIGN's guarantee covers a delivery "already
-// recorded as succeeded"); lost: neither delivered nor dead-lettered (a failure).
+// recorded as succeeded"); answerLost: such POSTs after a 2xx that never reached the sender
+// (its attempt logged as a timeout or a broken connection); lost: neither delivered nor
+// dead-lettered (a failure).
 package faultsuite
 
 import (

@@ -356,8 +356,10 @@ type receipts struct {
 	done       chan struct{}
 	duplicates int
 	unexpected int
-	last       time.Time
-	bare       atomic.Int64
+	// hangingRetries are further attempts of the hanging endpoint's deliveries.
+	hangingRetries int
+	last           time.Time
+	bare           atomic.Int64
 }
 
 type expectation struct {
@@ -391,6 +393,8 @@ func (h *Harness) receive(dl *dealer, w http.ResponseWriter, r *http.Request) {
 	switch {
 	case e == nil:
 		rc.unexpected++
+	case !e.got.IsZero() && e.hanging:
+		rc.hangingRetries++ // the next attempt, after the backoff
 	case !e.got.IsZero():
 		rc.duplicates++
 	default:
@@ -433,7 +437,7 @@ type Load struct {
 type Result struct {
 	Load
 	Expected, Received, Duplicates, Unexpected, Lost int
-	HangingDeliveries                                int
+	HangingDeliveries, HangingRetries                int
 	Elapsed                                          time.Duration // first send → last receipt
 	Latencies                                        []time.Duration
 	Function                                         FunctionStats
@@ -590,7 +594,7 @@ func (h *Harness) Run(ctx context.Context, l Load) (*Result, error) {
 		res.Received++
 		res.Latencies = append(res.Latencies, e.got.Sub(rc.sent[e.event]))
 	}
-	res.Duplicates, res.Unexpected = rc.duplicates, rc.unexpected
+	res.Duplicates, res.Unexpected, res.HangingRetries = rc.duplicates, rc.unexpected, rc.hangingRetries
 	res.Elapsed = rc.last.Sub(start)
 	rc.mu.Unlock()
 	slices.Sort(res.Latencies)
@@ -625,9 +629,9 @@ func (h *Harness) depth(q resources.Queue, all bool) int {
 	return max(available-inFlight, 0)
 }
 
-// Bare POSTs every delivery body of n events to their subscriptions' URLs from the function
-// process with a plain Go loop at the delivery side's concurrency (batch size × the mapping's
-// maximum concurrency).
+// Bare POSTs delivery bodies (fresh events' normalized bodies) to the subscriptions' URLs,
+// posts of them, from the function process with a plain Go loop at the delivery side's
+// concurrency (batch size × the mapping's maximum concurrency).
 func (h *Harness) Bare(ctx context.Context, posts int) (BareResult, error) {
 	req := BareRequest{Concurrency: 10 * h.opts.DeliveryConcurrency}
 	for i := 0; len(req.Requests) < posts; i++ {

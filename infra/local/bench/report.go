@@ -79,7 +79,7 @@ func RunBench(ctx context.Context, o BenchOptions) error {
 		o.Rate = 100
 	}
 	if o.CPURate == 0 {
-		o.CPURate = 200
+		o.CPURate = 100
 	}
 	if o.Seconds == 0 {
 		o.Seconds = 15
@@ -342,7 +342,7 @@ func (r *Result) print(w io.Writer) {
 	fmt.Fprintf(w, "  deliveries:          %d expected, %d received (unique webhook-id + delivery id), %d lost, %d duplicates, %d unexpected",
 		r.Expected, r.Received, r.Lost, r.Duplicates, r.Unexpected)
 	if r.Hanging {
-		fmt.Fprintf(w, "; %d to the hanging endpoint (timed out, retried after the backoff)", r.HangingDeliveries)
+		fmt.Fprintf(w, "; %d to the hanging endpoint (each timed out; %d of them attempted again after the backoff within the run)", r.HangingDeliveries, r.HangingRetries)
 	}
 	fmt.Fprintf(w, "\n  queues after:        events DLQ %d, deliveries DLQ %d, events queue %d, deliveries queue %d\n", r.EventsDLQ, r.DeliveriesDLQ, r.EventsLeft, r.DeliveriesLeft)
 	fmt.Fprintf(w, "  throughput:          %d deliveries in %v: %.0f deliveries/s\n", r.Received, r.Elapsed.Round(time.Millisecond), r.rate())

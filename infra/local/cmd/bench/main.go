@@ -5,9 +5,12 @@
 //	go run ./infra/local/cmd/stack emulators -- go run ./infra/local/cmd/bench -load      # make bench-load
 //
 // Flags of make bench: -cpuprofile FILE (the handlers' CPU profile of the 10k-delivery run),
-// -rate and -seconds (the paced runs), -no-coldstart, -no-api. Of make bench-load: -events,
-// -rate (0 = all at once), -isolation-rate, -isolation-events. Both: -dealers, -fanout,
-// -timeout (the delivery timeout), -logfile FILE (a copy of the handlers' logs).
+// -cpu-only, -cpu-rate, -cpu-events, -rate and -seconds (the paced runs), -no-coldstart,
+// -no-api. Of make bench-load: -events, -rate (0 = all at once), -isolation-rate,
+// -isolation-events. Both: -dealers, -fanout, -timeout (the delivery timeout),
+// -router-concurrency, -delivery-concurrency, -logfile FILE (a copy of the handlers' logs).
+// `make bench BENCH_ARGS="..."` passes them. infra/local/bench/PERFORMANCE.md explains the
+// figures.
 //
 // "bench function" is the function process the bench starts itself (package bench).
 package main
@@ -47,7 +50,7 @@ func main() {
 	rate := flag.Float64("rate", -1, "bench: events/s of the latency runs (default 100); bench-load: events/s of the load (default 0: all at once)")
 	seconds := flag.Float64("seconds", 15, "bench: duration of the latency runs")
 	cpuEvents := flag.Int("cpu-events", 0, "bench: events of the CPU run and of the burst (default 10,000 deliveries' worth)")
-	cpuRate := flag.Float64("cpu-rate", 200, "bench: events/s of the CPU run (sent in batches of 10)")
+	cpuRate := flag.Float64("cpu-rate", 100, "bench: events/s of the CPU run (sent in batches of 10)")
 	noColdStart := flag.Bool("no-coldstart", false, "bench: skip binary sizes and init times")
 	noAPI := flag.Bool("no-api", false, "bench: skip the API figures")
 	cpuOnly := flag.Bool("cpu-only", false, "bench: run the CPU and cost part only")

@@ -18,15 +18,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/dealerai/integrations/events"
@@ -232,83 +229,6 @@ func (s *stack) enable(platform string, settings, credentials map[string]string)
 
 // ---- events and queues ----
 
-// example is the catalog example of eventType sent by dealer, with fields overridden.
-func example(t testing.TB, eventType string, fields map[string]any) ([]byte, *events.Event) {
-	t.Helper()
-	raw, ok := events.Example(eventType)
-	if !ok {
-		t.Fatalf("no example of %s", eventType)
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		t.Fatal(err)
-	}
-	m["dealerId"] = dealer
-	for k, v := range fields {
-		m[k] = v
-	}
-	body, _ := json.Marshal(m)
-	ev, err := events.Parse(body)
-	if err != nil {
-		t.Fatalf("example %s: %v", eventType, err)
-	}
-	return body, ev
-}
-
-// publish sends raw event bodies to the events queue.
-func (s *stack) publish(bodies ...[]byte) {
-	s.t.Helper()
-	for i := 0; i < len(bodies); i += 10 {
-		var entries []sqstypes.SendMessageBatchRequestEntry
-		for j, b := range bodies[i:min(i+10, len(bodies))] {
-			entries = append(entries, sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(j)), MessageBody: aws.String(string(b))})
-		}
-		out, err := s.env.SQS.SendMessageBatch(context.Background(), &sqs.SendMessageBatchInput{QueueUrl: aws.String(s.env.QueueURL(resources.EventsQueue)), Entries: entries})
-		if err != nil || len(out.Failed) > 0 {
-			s.t.Fatalf("publish: %v %v", err, out)
-		}
-	}
-}
-
-// depth is the number of messages in a queue, visible or in flight.
-func (s *stack) depth(q resources.Queue) int {
-	s.t.Helper()
-	out, err := s.env.SQS.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
-		QueueUrl: aws.String(s.env.QueueURL(q)),
-		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages,
-			sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible, sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed},
-	})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	n := 0
-	for _, v := range out.Attributes {
-		k, _ := strconv.Atoi(v)
-		n += k
-	}
-	return n
-}
-
-// drain receives every message of a (dead-letter) queue.
-func (s *stack) drain(q resources.Queue, want int) []sqstypes.Message {
-	s.t.Helper()
-	var msgs []sqstypes.Message
-	deadline := time.Now().Add(20 * time.Second)
-	for len(msgs) < want && time.Now().Before(deadline) {
-		out, err := s.env.SQS.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(s.env.QueueURL(q)), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60,
-			MessageAttributeNames: []string{"All"}, MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
-		})
-		if err != nil {
-			s.t.Fatal(err)
-		}
-		msgs = append(msgs, out.Messages...)
-	}
-	return msgs
-}
-
 // ---- the delivery log ----
 
 func agentTarget(platform string) deliveryq.Target {
@@ -341,17 +261,6 @@ func status(want string) func(*deliverylog.Record) bool {
 	return func(r *deliverylog.Record) bool { return r.Status == want }
 }
 
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 type syncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
@@ -373,4 +282,26 @@ func (b *syncBuffer) Len() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Len()
+}
+
+// Queue and wait helpers shared with the other end-to-end suites (package localtest).
+
+func (s *stack) publish(bodies ...[]byte) { s.t.Helper(); s.env.Publish(s.t, bodies...) }
+
+func (s *stack) depth(q resources.Queue) int { s.t.Helper(); return s.env.Depth(s.t, q) }
+
+func (s *stack) drain(q resources.Queue, want int) []sqstypes.Message {
+	s.t.Helper()
+	return s.env.Drain(s.t, q, want)
+}
+
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	localtest.Eventually(t, timeout, what, cond)
+}
+
+// example is the catalog example of eventType sent by dealer, with fields overridden.
+func example(t testing.TB, eventType string, fields map[string]any) ([]byte, *events.Event) {
+	t.Helper()
+	return localtest.Example(t, eventType, dealer, fields)
 }

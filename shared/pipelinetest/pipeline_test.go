@@ -3,7 +3,6 @@ package pipelinetest
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -21,6 +20,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/dealerai/integrations/events"
+	"github.com/dealerai/integrations/infra/local/localtest"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/deliveryq"
 	"github.com/dealerai/integrations/shared/resources"
@@ -30,31 +30,6 @@ import (
 )
 
 const dealer = "dlr_42"
-
-// example is the catalog example of eventType sent by dealer, with fields overridden.
-func example(t testing.TB, eventType string, fields map[string]any) ([]byte, *events.Event) {
-	t.Helper()
-	raw, ok := events.Example(eventType)
-	if !ok {
-		t.Fatalf("no example of %s", eventType)
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		t.Fatal(err)
-	}
-	m["dealerId"] = dealer
-	for k, v := range fields {
-		m[k] = v
-	}
-	body, _ := json.Marshal(m)
-	ev, err := events.Parse(body)
-	if err != nil {
-		t.Fatalf("example %s: %v", eventType, err)
-	}
-	return body, ev
-}
 
 func deliveryID(sub *subscriptions.Subscription, ev *events.Event) string {
 	return deliveryq.DeliveryID(ev.ID, ev.Timestamp, subTarget(sub))
@@ -506,6 +481,13 @@ func TestHangingEndpointDoesNotDelayTheBatch(t *testing.T) {
 		msgs = append(msgs, message(sub, ev.Body, ev.ID, ev.Type, ev.Timestamp))
 	}
 	s.sendDeliveries(msgs...)
+	// the property under test is concurrency within ONE batch: wait until all ten messages
+	// are visible, so the first receive returns them together (SQS, like the emulator, may
+	// return a partial batch of messages that only just became visible, and with one
+	// invocation slot the rest would wait behind the hanging endpoint by design)
+	eventually(t, 5*time.Second, "ten visible delivery messages", func() bool {
+		return s.env.Visible(t, resources.DeliveriesQueue) == len(msgs)
+	})
 	start := time.Now()
 	s.startDelivery()
 	eventually(t, 2*timeout, "the fast deliveries", func() bool { return fast.count() == 9 })
@@ -552,4 +534,10 @@ func TestAgentTargetsAreRoutedAndNeverDroppedSilently(t *testing.T) {
 	if err != nil || len(items) != 1 {
 		t.Fatalf("agent deliveries = %v, %v: want only the matching event", items, err)
 	}
+}
+
+// example is the catalog example of eventType sent by dealer, with fields overridden.
+func example(t testing.TB, eventType string, fields map[string]any) ([]byte, *events.Event) {
+	t.Helper()
+	return localtest.Example(t, eventType, dealer, fields)
 }

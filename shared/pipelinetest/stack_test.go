@@ -163,21 +163,6 @@ func (s *stack) disable(sub *subscriptions.Subscription) {
 
 // ---- queues ----
 
-// publish sends raw event bodies to the events queue.
-func (s *stack) publish(bodies ...[]byte) {
-	s.t.Helper()
-	for i := 0; i < len(bodies); i += 10 {
-		var entries []sqstypes.SendMessageBatchRequestEntry
-		for j, b := range bodies[i:min(i+10, len(bodies))] {
-			entries = append(entries, sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(j)), MessageBody: aws.String(string(b))})
-		}
-		out, err := s.env.SQS.SendMessageBatch(context.Background(), &sqs.SendMessageBatchInput{QueueUrl: aws.String(s.env.QueueURL(resources.EventsQueue)), Entries: entries})
-		if err != nil || len(out.Failed) > 0 {
-			s.t.Fatalf("publish: %v %v", err, out)
-		}
-	}
-}
-
 // sendDeliveries puts delivery messages straight on the deliveries queue (as the API's retry
 // and test sends do).
 func (s *stack) sendDeliveries(msgs ...deliveryq.Message) {
@@ -196,43 +181,6 @@ func (s *stack) sendDeliveries(msgs ...deliveryq.Message) {
 			s.t.Fatalf("send deliveries: %v %v", err, out)
 		}
 	}
-}
-
-// depth is the number of messages in a queue, visible or in flight.
-func (s *stack) depth(q resources.Queue) int {
-	s.t.Helper()
-	out, err := s.env.SQS.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
-		QueueUrl: aws.String(s.env.QueueURL(q)),
-		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages,
-			sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible, sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed},
-	})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	n := 0
-	for _, v := range out.Attributes {
-		k, _ := strconv.Atoi(v)
-		n += k
-	}
-	return n
-}
-
-// drain receives every message of a (dead-letter) queue.
-func (s *stack) drain(q resources.Queue, want int) []sqstypes.Message {
-	s.t.Helper()
-	var msgs []sqstypes.Message
-	deadline := time.Now().Add(20 * time.Second)
-	for len(msgs) < want && time.Now().Before(deadline) {
-		out, err := s.env.SQS.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(s.env.QueueURL(q)), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60,
-			MessageAttributeNames: []string{"All"}, MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
-		})
-		if err != nil {
-			s.t.Fatal(err)
-		}
-		msgs = append(msgs, out.Messages...)
-	}
-	return msgs
 }
 
 // ---- delivery log ----
@@ -260,17 +208,6 @@ func (s *stack) waitRecord(sub *subscriptions.Subscription, deliveryID string, t
 
 func subTarget(sub *subscriptions.Subscription) deliveryq.Target {
 	return deliveryq.Target{Kind: deliveryq.KindSubscription, ID: sub.ID}
-}
-
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // ---- receivers ----
@@ -326,4 +263,20 @@ func message(sub *subscriptions.Subscription, body json.RawMessage, eventID, eve
 		EventID:    eventID, EventType: eventType, DealerID: sub.DealerID, Target: subTarget(sub),
 		CreatedAt: time.Now(), Payload: body,
 	}
+}
+
+// Queue and wait helpers shared with the other end-to-end suites (package localtest).
+
+func (s *stack) publish(bodies ...[]byte) { s.t.Helper(); s.env.Publish(s.t, bodies...) }
+
+func (s *stack) depth(q resources.Queue) int { s.t.Helper(); return s.env.Depth(s.t, q) }
+
+func (s *stack) drain(q resources.Queue, want int) []sqstypes.Message {
+	s.t.Helper()
+	return s.env.Drain(s.t, q, want)
+}
+
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	localtest.Eventually(t, timeout, what, cond)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // The 23 event types of the product document.
@@ -58,7 +59,14 @@ type Definition struct {
 }
 
 // Catalog returns the 23 event types in the product document's order.
-func Catalog() []Definition { return slices.Clone(catalogDefs) }
+func Catalog() []Definition {
+	schemas := schemas()
+	defs := slices.Clone(catalogDefs)
+	for i := range defs {
+		defs[i].Schema = schemas[defs[i].Type]
+	}
+	return defs
+}
 
 // Lookup returns the definition of an event type.
 func Lookup(eventType string) (Definition, bool) {
@@ -66,8 +74,21 @@ func Lookup(eventType string) (Definition, bool) {
 	if !ok {
 		return Definition{}, false
 	}
-	return ct.def, true
+	def := ct.def
+	def.Schema = schemas()[eventType]
+	return def, true
 }
+
+// schemas builds the JSON Schemas on first use, not at init: only the API
+// serves them, and the router's and the delivery function's cold starts
+// should not pay for them.
+var schemas = sync.OnceValue(func() map[string]json.RawMessage {
+	m := make(map[string]json.RawMessage, len(catalogSpecs))
+	for _, spec := range catalogSpecs {
+		m[spec.typ] = buildSchema(spec)
+	}
+	return m
+})
 
 // ---- The field table: the one source of Parse, the schemas and the tests. ----
 
@@ -366,7 +387,7 @@ func init() {
 
 	for _, spec := range catalogSpecs {
 		ct := &compiledType{
-			def:    Definition{Type: spec.typ, Group: spec.group, Description: spec.desc, Schema: buildSchema(spec)},
+			def:    Definition{Type: spec.typ, Group: spec.group, Description: spec.desc}, // Schema: see schemas
 			quoted: quote(spec.typ),
 			fields: compileFields(fields(commonFields, spec.fields)),
 		}

@@ -1,7 +1,6 @@
 package events
 
 import (
-	"bytes"
 	"encoding/json"
 )
 
@@ -29,27 +28,45 @@ type member struct {
 	value any
 }
 
-func (o obj) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, m := range o {
-		if i > 0 {
-			b.WriteByte(',')
+func (o obj) MarshalJSON() ([]byte, error) { return appendJSON(nil, o) }
+
+// appendJSON encodes a schema value. Nested objects are appended in place:
+// going through json.Marshal for each of them would re-check and compact
+// every level again, which made the schemas cost milliseconds to build.
+func appendJSON(b []byte, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case obj:
+		b = append(b, '{')
+		for i, m := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendJSON(b, m.key); err != nil {
+				return nil, err
+			}
+			b = append(b, ':')
+			if b, err = appendJSON(b, m.value); err != nil {
+				return nil, err
+			}
 		}
-		k, err := json.Marshal(m.key)
-		if err != nil {
-			return nil, err
+		return append(b, '}'), nil
+	case []any:
+		b = append(b, '[')
+		for i, e := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendJSON(b, e); err != nil {
+				return nil, err
+			}
 		}
-		v, err := json.Marshal(m.value)
-		if err != nil {
-			return nil, err
-		}
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(v)
+		return append(b, ']'), nil
+	default:
+		enc, err := json.Marshal(v)
+		return append(b, enc...), err
 	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
 }
 
 func buildSchema(spec eventSpec) json.RawMessage {
@@ -82,7 +99,7 @@ func buildSchema(spec eventSpec) json.RawMessage {
 		}
 		s = append(s, member{"allOf", all})
 	}
-	b, err := json.Marshal(s)
+	b, err := appendJSON(nil, s)
 	if err != nil {
 		panic(err)
 	}

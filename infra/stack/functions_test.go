@@ -17,8 +17,8 @@ func TestFunctions(t *testing.T) {
 		env     []string
 	}{
 		FuncAPI:      {256, resources.APITimeout, []string{"CONFIG_TABLE", "DEALER_ID_CLAIM", "DELIVERIES_QUEUE_URL", "DELIVERY_LOG_TABLE"}},
-		FuncRouter:   {256, resources.RouterTimeout, []string{"CONFIG_TABLE", "DELIVERIES_QUEUE_URL", "EVENTS_DLQ_URL"}},
-		FuncDelivery: {512, resources.DeliveryTimeout, []string{"CONFIG_TABLE", "DELIVERIES_QUEUE_URL", "DELIVERY_BACKOFF", "DELIVERY_LOG_TABLE", "DELIVERY_TIMEOUT"}},
+		FuncRouter:   {256, resources.RouterTimeout, []string{"CONFIG_TABLE", "DELIVERIES_QUEUE_URL", "EVENTS_DLQ_URL", "GOMAXPROCS"}},
+		FuncDelivery: {512, resources.DeliveryTimeout, []string{"CONFIG_TABLE", "DELIVERIES_QUEUE_URL", "DELIVERY_BACKOFF", "DELIVERY_LOG_TABLE", "DELIVERY_TIMEOUT", "GOMAXPROCS"}},
 	}
 	if n := len(s.ofType("AWS::Lambda::Function")); n != len(want) {
 		t.Errorf("%d functions, want %d", n, len(want))
@@ -55,7 +55,7 @@ func TestFunctions(t *testing.T) {
 		}
 	}
 	vars := props(s.resource[s.logicalID(s.st.Functions[FuncDelivery])])["Environment"].(map[string]any)["Variables"].(map[string]any)
-	if vars["DELIVERY_BACKOFF"] != "30s,5m,30m" || vars["DELIVERY_TIMEOUT"] != "10s" {
+	if vars["DELIVERY_BACKOFF"] != "30s,5m,30m" || vars["DELIVERY_TIMEOUT"] != "10s" || vars["GOMAXPROCS"] != "1" {
 		t.Errorf("delivery settings %s", asJSON(vars))
 	}
 	apiVars := props(s.resource[s.logicalID(s.st.Functions[FuncAPI])])["Environment"].(map[string]any)["Variables"].(map[string]any)

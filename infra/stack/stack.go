@@ -202,13 +202,15 @@ func (s *Stack) functions(codeDir func(string) string) {
 			desc:   "Router: validates events and enqueues one delivery per matching target",
 			tables: []resources.Table{resources.ConfigTable},
 			queues: []resources.Queue{resources.EventsDLQ, resources.DeliveriesQueue},
+			env:    map[string]string{"GOMAXPROCS": resources.PipelineGOMAXPROCS},
 		},
 		{
 			name: FuncDelivery, memory: 512, timeout: resources.DeliveryTimeout,
 			desc:   "Delivery: one signed webhook POST or agent call per message, with retries",
 			tables: []resources.Table{resources.ConfigTable, resources.DeliveryLogTable},
 			queues: []resources.Queue{resources.DeliveriesQueue},
-			env:    map[string]string{"DELIVERY_BACKOFF": cfg.DeliveryBackoff, "DELIVERY_TIMEOUT": cfg.DeliveryTimeout},
+			env: map[string]string{"DELIVERY_BACKOFF": cfg.DeliveryBackoff, "DELIVERY_TIMEOUT": cfg.DeliveryTimeout,
+				"GOMAXPROCS": resources.PipelineGOMAXPROCS},
 		},
 	}
 	for _, d := range defs {

@@ -12,7 +12,8 @@ const MetricsNamespace = "DealerAI/Integrations"
 // summarize writes the batch's summary (the successes; each failed attempt has its own line)
 // and its metrics: DeliveriesSucceeded and DeliveriesFailed (attempts, Count) and
 // DeliveryLatency (the duration of each attempt that made a request, Milliseconds), without
-// dimensions, in CloudWatch Embedded Metric Format.
+// dimensions, in CloudWatch Embedded Metric Format; a metric without a value in the batch is
+// left out.
 //
 // With a Metrics writer both are one line, an EMF document that is also the summary log
 // record ("level", "msg": "delivery batch", "records", the counts that are not zero,
@@ -60,25 +61,34 @@ func (h *Handler) summarize(results []recordResult) {
 		h.logger().Info("delivery batch", attrs...)
 		return
 	}
-	metrics := []map[string]string{
-		{"Name": "DeliveriesSucceeded", "Unit": "Count"},
-		{"Name": "DeliveriesFailed", "Unit": "Count"},
-	}
+	// A metric is declared only with a value: EMF wants every declared metric present, and a
+	// zero count adds nothing to a Sum but ~60 bytes to every line (the dashboard shows no
+	// data for a period without failures).
 	doc := summary
 	doc["level"], doc["msg"] = "INFO", "delivery batch"
-	doc["DeliveriesSucceeded"] = counts[deliverylog.StatusSucceeded]
-	doc["DeliveriesFailed"] = counts[deliverylog.StatusFailed]
-	if len(latency) > 0 { // EMF wants every declared metric present with a value
+	var metrics []map[string]string
+	for _, m := range []struct{ name, status string }{
+		{"DeliveriesSucceeded", deliverylog.StatusSucceeded},
+		{"DeliveriesFailed", deliverylog.StatusFailed},
+	} {
+		if n := counts[m.status]; n > 0 {
+			metrics = append(metrics, map[string]string{"Name": m.name, "Unit": "Count"})
+			doc[m.name] = n
+		}
+	}
+	if len(latency) > 0 {
 		metrics = append(metrics, map[string]string{"Name": "DeliveryLatency", "Unit": "Milliseconds"})
 		doc["DeliveryLatency"] = latency
 	}
-	doc["_aws"] = map[string]any{
-		"Timestamp": h.now().UnixMilli(),
-		"CloudWatchMetrics": []any{map[string]any{
-			"Namespace":  MetricsNamespace,
-			"Dimensions": [][]string{{}},
-			"Metrics":    metrics,
-		}},
+	if len(metrics) > 0 {
+		doc["_aws"] = map[string]any{
+			"Timestamp": h.now().UnixMilli(),
+			"CloudWatchMetrics": []any{map[string]any{
+				"Namespace":  MetricsNamespace,
+				"Dimensions": [][]string{{}},
+				"Metrics":    metrics,
+			}},
+		}
 	}
 	line, err := json.Marshal(doc)
 	if err == nil {

@@ -79,8 +79,6 @@ type API struct {
 	opts Options
 	log  *slog.Logger
 	mux  *http.ServeMux
-	// eventTypes is the body of GET /v1/event-types, rendered once.
-	eventTypes []byte
 }
 
 // New builds the handler from the route table: every route's operation, with the JWT dealer
@@ -96,7 +94,6 @@ func New(opts Options) *API {
 		opts.Now = time.Now
 	}
 	a := &API{opts: opts, log: cmp.Or(opts.Logger, slog.Default()), mux: http.NewServeMux()}
-	a.eventTypes = renderEventTypes()
 
 	ops := a.operations()
 	methods := map[string][]string{}

@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"net/http"
+	"sync"
 
 	"github.com/dealerai/integrations/events"
 )
@@ -27,7 +28,7 @@ func (a *API) openAPI(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) listEventTypes(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(a.eventTypes)
+	_, _ = w.Write(eventTypesDocument())
 	return nil
 }
 
@@ -38,8 +39,10 @@ type eventTypeView struct {
 	Schema      json.RawMessage `json:"schema"`
 }
 
-// renderEventTypes renders the catalog once: it never changes while the process runs.
-func renderEventTypes() []byte {
+// eventTypesDocument is the body of GET /v1/event-types, rendered on the first request
+// (not in New: a cold start that serves other routes should not pay for the schemas) and
+// kept: the catalog never changes while the process runs.
+var eventTypesDocument = sync.OnceValue(func() []byte {
 	catalog := events.Catalog()
 	items := make([]eventTypeView, len(catalog))
 	for i, d := range catalog {
@@ -52,4 +55,4 @@ func renderEventTypes() []byte {
 		panic("httpapi: render event types: " + err.Error())
 	}
 	return body
-}
+})

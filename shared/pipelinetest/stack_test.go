@@ -54,14 +54,10 @@ type options struct {
 	env map[string]string // extra settings (DELIVERY_TIMEOUT, ...)
 	// policy, when set, replaces the endpoint policy of the environment (a fake resolver).
 	policy *safeurl.Policy
-	// awsCfg, when set, is the SDK config of the handlers (counting middleware).
-	awsCfg *aws.Config
 	// noDelivery leaves the deliveries queue unconsumed until startDelivery.
 	noDelivery bool
 	// concurrency of each poller (default 2).
 	concurrency int
-	// pollerSQS, when set, is the pollers' SQS client (the event source mapping's calls).
-	pollerSQS *sqs.Client
 }
 
 func newStack(t testing.TB, o options) *stack {
@@ -85,9 +81,6 @@ func newStack(t testing.TB, o options) *stack {
 		log:  deliverylog.NewStore(env.DynamoDB, cfg.DeliveryLogTable),
 	}
 	awsCfg := env.AWS
-	if o.awsCfg != nil {
-		awsCfg = *o.awsCfg
-	}
 	router, err := app.NewRouter(ctx, awsCfg, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -109,11 +102,7 @@ func newStack(t testing.TB, o options) *stack {
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	var wg sync.WaitGroup
 	poll := func(q resources.Queue, h app.SQSHandler, timeout time.Duration) {
-		client := env.SQS
-		if o.pollerSQS != nil {
-			client = o.pollerSQS
-		}
-		p := &local.SQSPoller{SQS: client, QueueURL: env.QueueURL(q), QueueARN: env.QueueARNs[q.ID], Handler: h,
+		p := &local.SQSPoller{SQS: env.SQS, QueueURL: env.QueueURL(q), QueueARN: env.QueueARNs[q.ID], Handler: h,
 			Concurrency: conc, Timeout: timeout, Log: quiet}
 		wg.Go(func() { p.Run(ctx) })
 	}

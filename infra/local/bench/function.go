@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 
 	"github.com/dealerai/integrations/shared/app"
@@ -87,6 +88,7 @@ type BareResult struct {
 type function struct {
 	name    string
 	handler app.SQSHandler
+	runtime lambda.Handler // handler as lambda.Start wraps it
 	timeout time.Duration
 	logs    *lineCounter
 
@@ -153,7 +155,9 @@ func RunFunction(ctx context.Context, logFile string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", b.name, err)
 		}
-		fp.functions[b.name] = &function{name: b.name, handler: h, timeout: b.timeout, logs: lc}
+		f := &function{name: b.name, handler: h, timeout: b.timeout, logs: lc}
+		f.runtime = f.runtimeHandler()
+		fp.functions[b.name] = f
 	}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -179,14 +183,19 @@ func RunFunction(ctx context.Context, logFile string) error {
 	return server.Close()
 }
 
+// invoke runs one invocation the way the Lambda runtime does (aws-lambda-go's runtime client
+// and lambda.NewHandler): the payload read whole into a pooled buffer, then the handler
+// wrapper's JSON decoding of the event, the call, and the JSON encoding of the response.
 func (fp *functionProcess) invoke(w http.ResponseWriter, r *http.Request) {
 	f := fp.functions[r.PathValue("fn")]
 	if f == nil {
 		http.NotFound(w, r)
 		return
 	}
-	var ev events.SQSEvent
-	if err := json.NewDecoder(r.Body).Decode(&ev); err != nil {
+	payload := payloadPool.Get().(*bytes.Buffer)
+	defer payloadPool.Put(payload)
+	payload.Reset()
+	if _, err := payload.ReadFrom(r.Body); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -194,14 +203,13 @@ func (fp *functionProcess) invoke(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), f.timeout)
 	defer cancel()
 	start := time.Now()
-	var resp events.SQSEventResponse
+	var out []byte
 	var err error
 	// The label lets a CPU profile be split by function (go tool pprof -tagfocus function=router).
-	pprof.Do(ctx, pprof.Labels("function", f.name), func(ctx context.Context) { resp, err = safeCall(ctx, f.handler, ev) })
+	pprof.Do(ctx, pprof.Labels("function", f.name), func(ctx context.Context) { out, err = f.runtime.Invoke(ctx, payload.Bytes()) })
 	d := time.Since(start).Seconds()
 	f.mu.Lock()
 	f.stats.Invocations++
-	f.stats.Records += len(ev.Records)
 	f.stats.Seconds += d
 	f.stats.BilledMs += billedMs(d)
 	f.stats.MaxSeconds = max(f.stats.MaxSeconds, d)
@@ -210,16 +218,26 @@ func (fp *functionProcess) invoke(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
 	}
-	writeJSON(w, resp)
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(out)
 }
 
-func safeCall(ctx context.Context, h app.SQSHandler, ev events.SQSEvent) (resp events.SQSEventResponse, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("handler panic: %v", r)
-		}
-	}()
-	return h(ctx, ev)
+var payloadPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// runtimeHandler wraps the handler as lambda.Start does (lambda.NewHandler), counting records
+// and turning a panic into an error.
+func (f *function) runtimeHandler() lambda.Handler {
+	return lambda.NewHandler(func(ctx context.Context, ev events.SQSEvent) (resp events.SQSEventResponse, err error) {
+		f.mu.Lock()
+		f.stats.Records += len(ev.Records)
+		f.mu.Unlock()
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("handler panic: %v", r)
+			}
+		}()
+		return f.handler(ctx, ev)
+	})
 }
 
 func (fp *functionProcess) reset() {

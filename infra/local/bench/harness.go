@@ -162,6 +162,7 @@ func New(ctx context.Context, opts Options) (*Harness, error) {
 	env["AWS_ENDPOINT_URL_DYNAMODB"], env["AWS_ENDPOINT_URL_SQS"] = ddbURL, sqsURL
 	env["AWS_REGION"], env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = local.Region, local.AccessKeyID, local.SecretAccessKey
 	env["ALLOW_ENDPOINT_CIDRS"], env["ALLOW_HTTP_ENDPOINTS"] = "127.0.0.0/8", "true"
+	env["GOMAXPROCS"] = resources.PipelineGOMAXPROCS // as infra/stack sets it for both functions
 	if opts.DeliveryTimeout != "" {
 		env["DELIVERY_TIMEOUT"] = opts.DeliveryTimeout
 	}

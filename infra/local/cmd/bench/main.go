@@ -54,6 +54,7 @@ func main() {
 	noColdStart := flag.Bool("no-coldstart", false, "bench: skip binary sizes and init times")
 	noAPI := flag.Bool("no-api", false, "bench: skip the API figures")
 	cpuOnly := flag.Bool("cpu-only", false, "bench: run the CPU and cost part only")
+	coldStartOnly := flag.Bool("coldstart-only", false, "bench: print binary sizes and init times only (no emulators needed)")
 	events := flag.Int("events", 20000, "bench-load: events")
 	isoRate := flag.Float64("isolation-rate", 100, "bench-load: events/s of the isolation runs")
 	isoEvents := flag.Int("isolation-events", 0, "bench-load: events of each isolation run (default 30 s worth)")
@@ -78,13 +79,16 @@ func main() {
 		RouterConcurrency: *routerConc, DeliveryConcurrency: *deliveryConc,
 		Self: []string{self}, Out: os.Stdout,
 	}
-	if *load {
+	switch {
+	case *coldStartOnly:
+		_, err = bench.ColdStart(ctx, os.Stdout)
+	case *load:
 		r := *rate
 		if r < 0 {
 			r = 0
 		}
 		err = bench.RunLoad(ctx, bench.LoadOptions{Options: opts, Events: *events, Rate: r, IsolationRate: *isoRate, IsolationEvents: *isoEvents})
-	} else {
+	default:
 		r := *rate
 		if r < 0 {
 			r = 100

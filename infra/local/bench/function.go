@@ -23,11 +23,13 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 
 	"github.com/dealerai/integrations/shared/app"
 	"github.com/dealerai/integrations/shared/awsconfig"
 	"github.com/dealerai/integrations/shared/resources"
+	"github.com/dealerai/integrations/shared/safeurl"
 )
 
 // The function process plays the two Lambdas: it builds the router and delivery handlers
@@ -142,7 +144,7 @@ func RunFunction(ctx context.Context, logFile string) error {
 		new     func(context.Context) (app.SQSHandler, error)
 	}{
 		{"router", resources.RouterTimeout, func(ctx context.Context) (app.SQSHandler, error) { return app.NewRouter(ctx, awsCfg, cfg) }},
-		{"delivery", resources.DeliveryTimeout, func(ctx context.Context) (app.SQSHandler, error) { return app.NewDelivery(ctx, awsCfg, cfg) }},
+		{"delivery", resources.DeliveryTimeout, func(ctx context.Context) (app.SQSHandler, error) { return newDelivery(awsCfg, cfg) }},
 	}
 	for _, b := range build {
 		lc, err := newLineCounter(copyTo)
@@ -181,6 +183,37 @@ func RunFunction(ctx context.Context, logFile string) error {
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	fp.stopProfile(nil, nil)
 	return server.Close()
+}
+
+// newDelivery builds the delivery handler as app.NewDelivery does, with one change for the
+// same reason as the SDK clients' pool above: this process plays up to 50 delivery containers
+// at once, each with its own webhook connection pool (256 idle connections, 32 per host), so
+// the one shared pool holds what those would together. With one container's limits the burst
+// run re-dialled ~600 receiver connections (counted with a dial hook; the steady run none),
+// which no container on AWS does: a container makes at most 10 requests at a time.
+func newDelivery(awsCfg aws.Config, cfg app.Config) (app.SQSHandler, error) {
+	getenv := cfg.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	policy, err := safeurl.PolicyFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	h, err := app.NewDeliveryHandler(awsCfg, cfg, policy)
+	if err != nil {
+		return nil, err
+	}
+	client, ok := h.HTTP.(*http.Client)
+	if !ok {
+		return nil, fmt.Errorf("delivery HTTP client is a %T, want *http.Client", h.HTTP)
+	}
+	t, ok := client.Transport.(*http.Transport)
+	if !ok {
+		return nil, fmt.Errorf("delivery HTTP transport is a %T, want *http.Transport", client.Transport)
+	}
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = 4096, 512
+	return h.Handle, nil
 }
 
 // invoke runs one invocation the way the Lambda runtime does (aws-lambda-go's runtime client

@@ -177,12 +177,14 @@ func New(ctx context.Context, opts Options) (*Harness, error) {
 	esmSQS := sqs.NewFromConfig(esmCfg)
 	runCtx, stop := context.WithCancel(context.Background())
 	h.stop = stop
-	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	// The mappings' warnings (a failed poll, invocation or delete) are printed: each one can
+	// leave messages in flight until their visibility timeout, which a run reports as lost.
+	pollerLog := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	for _, p := range []*local.SQSPoller{
 		{SQS: esmSQS, QueueURL: h.names.QueueURLs[resources.EventsQueue.ID], QueueARN: h.names.QueueARNs[resources.EventsQueue.ID],
-			Handler: h.remote("router"), Concurrency: opts.RouterConcurrency, Pollers: opts.Pollers, Timeout: resources.RouterTimeout, Log: quiet},
+			Handler: h.remote("router"), Concurrency: opts.RouterConcurrency, Pollers: opts.Pollers, Timeout: resources.RouterTimeout, Log: pollerLog},
 		{SQS: esmSQS, QueueURL: h.names.QueueURLs[resources.DeliveriesQueue.ID], QueueARN: h.names.QueueARNs[resources.DeliveriesQueue.ID],
-			Handler: h.remote("delivery"), Concurrency: opts.DeliveryConcurrency, Pollers: opts.Pollers, Timeout: resources.DeliveryTimeout, Log: quiet},
+			Handler: h.remote("delivery"), Concurrency: opts.DeliveryConcurrency, Pollers: opts.Pollers, Timeout: resources.DeliveryTimeout, Log: pollerLog},
 	} {
 		h.pollers.Go(func() { p.Run(runCtx) })
 	}
@@ -445,6 +447,7 @@ type Result struct {
 	ESM                                              CallCounts
 	EventsDLQ, DeliveriesDLQ, EventsLeft             int
 	DeliveriesLeft                                   int
+	LostSample                                       []string // "eventId|deliveryId" of up to 5 lost deliveries
 }
 
 // Run sends the load's events and waits until every delivery that should succeed arrived and
@@ -583,13 +586,16 @@ func (h *Harness) Run(ctx context.Context, l Load) (*Result, error) {
 	}
 	res := &Result{Load: l, Expected: expected, Function: fs, ESM: h.esmCalls.Snapshot()}
 	rc.mu.Lock()
-	for _, e := range rc.expect {
+	for key, e := range rc.expect {
 		if e.hanging {
 			res.HangingDeliveries++
 			continue
 		}
 		if e.got.IsZero() {
 			res.Lost++
+			if len(res.LostSample) < 5 {
+				res.LostSample = append(res.LostSample, key)
+			}
 			continue
 		}
 		res.Received++

@@ -344,6 +344,10 @@ func (r *Result) print(w io.Writer) {
 	if r.Hanging {
 		fmt.Fprintf(w, "; %d to the hanging endpoint (each timed out; %d of them attempted again after the backoff within the run)", r.HangingDeliveries, r.HangingRetries)
 	}
+	if r.Lost > 0 {
+		fmt.Fprintf(w, "\n  not received:        %s (eventId|deliveryId); a message whose receive or invocation failed stays in flight until the queue's visibility timeout",
+			strings.Join(r.LostSample, ", "))
+	}
 	fmt.Fprintf(w, "\n  queues after:        events DLQ %d, deliveries DLQ %d, events queue %d, deliveries queue %d\n", r.EventsDLQ, r.DeliveriesDLQ, r.EventsLeft, r.DeliveriesLeft)
 	fmt.Fprintf(w, "  throughput:          %d deliveries in %v: %.0f deliveries/s\n", r.Received, r.Elapsed.Round(time.Millisecond), r.rate())
 	fmt.Fprintf(w, "  latency:             SendMessage → receipt p50 %s, p99 %s, p99.9 %s, max %s\n",

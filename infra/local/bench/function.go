@@ -105,6 +105,9 @@ type functionProcess struct {
 	peakHeap  atomic.Uint64
 	peakGo    atomic.Uint64
 	profile   *os.File
+	// awsCfg and cfg are what the handlers were built from (the SDK-call floor's clients).
+	awsCfg aws.Config
+	cfg    app.Config
 }
 
 // RunFunction runs the function process until its stdin closes. It prints the address it
@@ -137,6 +140,7 @@ func RunFunction(ctx context.Context, logFile string) error {
 	awsCfg.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 		t.MaxIdleConns, t.MaxIdleConnsPerHost = 2048, 1024
 	})
+	fp.awsCfg, fp.cfg = awsCfg, cfg
 
 	build := []struct {
 		name    string
@@ -171,6 +175,7 @@ func RunFunction(ctx context.Context, logFile string) error {
 	mux.HandleFunc("POST /reset", func(w http.ResponseWriter, _ *http.Request) { fp.reset() })
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, fp.snapshot()) })
 	mux.HandleFunc("POST /bare", fp.bare)
+	mux.HandleFunc("POST /sdkfloor", fp.sdkFloor)
 	mux.HandleFunc("POST /profile/start", fp.startProfile)
 	mux.HandleFunc("POST /profile/stop", fp.stopProfile)
 	server := &http.Server{Handler: mux}

@@ -119,7 +119,9 @@ func (h *Harness) SDKFloor(ctx context.Context, deliveries int) (SDKFloorResult,
 	if err != nil {
 		return SDKFloorResult{}, err
 	}
-	defer func() { _, _ = h.sqs.DeleteQueue(context.WithoutCancel(ctx), &sqs.DeleteQueueInput{QueueUrl: out.QueueUrl}) }()
+	defer func() {
+		_, _ = h.sqs.DeleteQueue(context.WithoutCancel(ctx), &sqs.DeleteQueueInput{QueueUrl: out.QueueUrl})
+	}()
 	_, ev, err := exampleEvent(h.dealers[0].id)
 	if err != nil {
 		return SDKFloorResult{}, err

@@ -90,9 +90,14 @@ type BareResult struct {
 type function struct {
 	name    string
 	handler app.SQSHandler
-	runtime lambda.Handler // handler as lambda.Start wraps it
-	timeout time.Duration
-	logs    *lineCounter
+	// runtimes holds the handler as lambda.Start wraps it (lambda.NewHandler), one per
+	// concurrent invocation, as each container has its own: the bytes a lambda.Handler's
+	// Invoke returns live in a buffer it has already handed back to its own pool, valid only
+	// until its next invocation. One shared instance let concurrent invocations overwrite
+	// each other's batch responses (seen once as 5 deliveries left in flight).
+	runtimes sync.Pool
+	timeout  time.Duration
+	logs     *lineCounter
 
 	mu    sync.Mutex
 	stats InvocationStats
@@ -162,7 +167,7 @@ func RunFunction(ctx context.Context, logFile string) error {
 			return fmt.Errorf("%s: %w", b.name, err)
 		}
 		f := &function{name: b.name, handler: h, timeout: b.timeout, logs: lc}
-		f.runtime = f.runtimeHandler()
+		f.runtimes.New = func() any { return f.runtimeHandler() }
 		fp.functions[b.name] = f
 	}
 
@@ -243,8 +248,10 @@ func (fp *functionProcess) invoke(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	var out []byte
 	var err error
+	rh := f.runtimes.Get().(lambda.Handler)
+	defer f.runtimes.Put(rh) // after out is written: out is rh's buffer
 	// The label lets a CPU profile be split by function (go tool pprof -tagfocus function=router).
-	pprof.Do(ctx, pprof.Labels("function", f.name), func(ctx context.Context) { out, err = f.runtime.Invoke(ctx, payload.Bytes()) })
+	pprof.Do(ctx, pprof.Labels("function", f.name), func(ctx context.Context) { out, err = rh.Invoke(ctx, payload.Bytes()) })
 	d := time.Since(start).Seconds()
 	f.mu.Lock()
 	f.stats.Invocations++

@@ -15,8 +15,8 @@ import (
 	"github.com/dealerai/integrations/infra/local/localtest"
 	"github.com/dealerai/integrations/shared/agents"
 	"github.com/dealerai/integrations/shared/agents/connector"
-	"github.com/dealerai/integrations/shared/agents/internal/agenttest"
 	"github.com/dealerai/integrations/shared/deliveryq"
+	"github.com/dealerai/integrations/shared/internal/agenttest"
 	"github.com/dealerai/integrations/shared/resources"
 )
 

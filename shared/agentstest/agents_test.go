@@ -13,6 +13,7 @@ import (
 
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/deliveryq"
+	"github.com/dealerai/integrations/shared/internal/agenttest"
 	"github.com/dealerai/integrations/shared/resources"
 )
 
@@ -27,7 +28,7 @@ var (
 
 const settle = time.Second // how long to wait for anything more (which would be a duplicate)
 
-func paths(reqs []request) []string {
+func paths(reqs []agenttest.Request) []string {
 	out := make([]string, len(reqs))
 	for i, r := range reqs {
 		out[i] = r.Method + " " + r.Path
@@ -48,7 +49,7 @@ func TestVinSolutionsLeadThenAppointment(t *testing.T) {
 	if rec.AttemptCount != 1 || rec.Attempts[0].StatusCode == 0 || rec.Payload != nil {
 		t.Fatalf("lead delivery: %+v", rec)
 	}
-	reqs := f.requests("")
+	reqs := f.Requests("")
 	if len(reqs) != 4 {
 		t.Fatalf("requests %v", paths(reqs))
 	}
@@ -57,15 +58,15 @@ func TestVinSolutionsLeadThenAppointment(t *testing.T) {
 	if !slices.Equal(paths(reqs), want) || leadID == "" {
 		t.Fatalf("requests %v, want %v", paths(reqs), want)
 	}
-	contact := reqs[0].json(t)["ContactInformation"].(map[string]any)
+	contact := reqs[0].JSON(t)["ContactInformation"].(map[string]any)
 	if contact["FirstName"] != "Ana" || contact["LastName"] != "Diaz" {
 		t.Errorf("contact %v", contact)
 	}
-	vehicle := reqs[2].json(t)
+	vehicle := reqs[2].JSON(t)
 	if vehicle["make"] != "Toyota" || vehicle["model"] != "RAV4" || !strings.HasSuffix(vehicle["lead"].(string), "/leads/id/"+leadID+"?dealerId=5001") {
 		t.Errorf("vehicle of interest %v", vehicle)
 	}
-	if note := reqs[3].json(t)["notes"].(string); !strings.Contains(note, "AutoTrader") || !strings.Contains(note, "XLE trim") {
+	if note := reqs[3].JSON(t)["notes"].(string); !strings.Contains(note, "AutoTrader") || !strings.Contains(note, "XLE trim") {
 		t.Errorf("lead note %q", note)
 	}
 	for _, r := range reqs {
@@ -77,14 +78,14 @@ func TestVinSolutionsLeadThenAppointment(t *testing.T) {
 	appt, apptEv := example(t, "appointment.created", nil) // sales, same leadId
 	s.publish(appt)
 	s.waitRecord("vinsolutions", apptEv, 30*time.Second, status(deliverylog.StatusSucceeded))
-	reqs = f.requests("")
+	reqs = f.Requests("")
 	if len(reqs) != 5 || paths(reqs)[4] != "PUT /leads/id/"+leadID {
 		t.Fatalf("requests after the appointment %v", paths(reqs))
 	}
-	if note := reqs[4].json(t)["notes"].(string); !strings.Contains(note, "sales appointment created for 2026-11-30T16:00:00Z") {
+	if note := reqs[4].JSON(t)["notes"].(string); !strings.Contains(note, "sales appointment created for 2026-11-30T16:00:00Z") {
 		t.Errorf("appointment note %q", note)
 	}
-	if n := f.issuer.grantCount(); n != 1 {
+	if n := f.issuer.Grants(); n != 1 {
 		t.Errorf("%d token grants, want 1 (cached)", n)
 	}
 
@@ -107,7 +108,7 @@ func TestVinSolutionsLeadThenAppointment(t *testing.T) {
 		}
 	}
 	time.Sleep(settle)
-	if n := len(f.requests("")); n != 5 {
+	if n := len(f.Requests("")); n != 5 {
 		t.Fatalf("%d requests after settling, want 5", n)
 	}
 }
@@ -142,11 +143,11 @@ func TestXTimeBooksServiceAppointmentsAndSkipsSales(t *testing.T) {
 		t.Error("a lead was routed to XTime")
 	}
 
-	reqs := f.requests("")
+	reqs := f.Requests("")
 	if len(reqs) != 1 || reqs[0].Method != "POST" || reqs[0].Path != "/service/appointments-bookings" || reqs[0].Query.Get("dealerCode") != "XT1" {
 		t.Fatalf("requests %v", paths(reqs))
 	}
-	b := reqs[0].json(t)
+	b := reqs[0].JSON(t)
 	services, _ := b["services"].([]any)
 	if b["appointmentDateTimeLocal"] != "2026-11-30T10:00-0600" || b["firstName"] != "Ana" || b["lastName"] != "Diaz" ||
 		len(services) != 1 || services[0].(map[string]any)["opcode"] != "OIL" || !strings.Contains(b["comment"].(string), "Oil change") {
@@ -155,8 +156,8 @@ func TestXTimeBooksServiceAppointmentsAndSkipsSales(t *testing.T) {
 	if reqs[0].Header.Get("x-api-key") != xtCreds["apiKey"] || reqs[0].Header.Get("Content-Type") != "application/json" {
 		t.Errorf("headers %v", reqs[0].Header)
 	}
-	if f.issuer.grantCount() != 1 {
-		t.Errorf("%d token grants", f.issuer.grantCount())
+	if f.issuer.Grants() != 1 {
+		t.Errorf("%d token grants", f.issuer.Grants())
 	}
 
 	r := s.call("GET", "/v1/agents/xtime/deliveries?status=skipped", dealer, nil)
@@ -192,34 +193,34 @@ func TestDealerSocketAndFortellis(t *testing.T) {
 	}
 
 	// DealerSocket: the ADF lead, then one activity per appointment on that lead
-	leads := ds.requests("/DSOEMLead/US/DCP/ADF/1/SalesLead/" + dsCreds["directLeadKey"])
-	activities := ds.requests("/api/DealerSocket/Activity")
-	if len(leads) != 1 || len(activities) != 2 || len(ds.requests("")) != 3 {
-		t.Fatalf("dealersocket requests %v", paths(ds.requests("")))
+	leads := ds.Requests("/DSOEMLead/US/DCP/ADF/1/SalesLead/" + dsCreds["directLeadKey"])
+	activities := ds.Requests("/api/DealerSocket/Activity")
+	if len(leads) != 1 || len(activities) != 2 || len(ds.Requests("")) != 3 {
+		t.Fatalf("dealersocket requests %v", paths(ds.Requests("")))
 	}
 	if !strings.Contains(string(leads[0].Body), "<adf>") || !strings.Contains(string(leads[0].Body), "Diaz") {
 		t.Errorf("ADF lead %s", leads[0].Body)
 	}
 	for _, a := range activities {
-		if m := a.json(t); m["LeadId"] != "DS-1001" || m["DealerNumberId"] != "77" {
+		if m := a.JSON(t); m["LeadId"] != "DS-1001" || m["DealerNumberId"] != "77" {
 			t.Errorf("activity %s", a.Body)
 		}
 	}
 
 	// Fortellis: customer, opportunity, comment; a scheduled activity on the opportunity for
 	// the sales appointment; a service appointment
-	got := paths(ft.requests(""))
+	got := paths(ft.Requests(""))
 	slices.Sort(got[3:])
 	want := []string{"POST /sales/v1/elead/customers", "POST /sales/v2/elead/opportunities", "POST /sales/v1/elead/opportunities/O-1002/comments",
 		"POST /sales/v1/elead/activities/schedule", "POST /service/v3/appointments"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("fortellis requests %v, want %v", got, want)
 	}
-	if a := ft.requests("/sales/v1/elead/activities/schedule")[0].json(t); a["opportunityId"] != "O-1002" || a["dueDate"] != "2026-11-30T16:00:00Z" {
+	if a := ft.Requests("/sales/v1/elead/activities/schedule")[0].JSON(t); a["opportunityId"] != "O-1002" || a["dueDate"] != "2026-11-30T16:00:00Z" {
 		t.Errorf("scheduled activity %v", a)
 	}
-	if ft.issuer.grantCount() != 1 {
-		t.Errorf("fortellis: %d token grants", ft.issuer.grantCount())
+	if ft.issuer.Grants() != 1 {
+		t.Errorf("fortellis: %d token grants", ft.issuer.Grants())
 	}
 }
 
@@ -258,8 +259,8 @@ func TestFailingPlatformFourAttemptsThenTheDLQ(t *testing.T) {
 		t.Errorf("%d failed attempts logged, want 4", n)
 	}
 	time.Sleep(settle)
-	if n := len(f.requests("/gateway/v1/contact")); n != 4 || len(f.requests("")) != 4 {
-		t.Fatalf("%d contact requests (%v), want exactly 4", n, paths(f.requests("")))
+	if n := len(f.Requests("/gateway/v1/contact")); n != 4 || len(f.Requests("")) != 4 {
+		t.Fatalf("%d contact requests (%v), want exactly 4", n, paths(f.Requests("")))
 	}
 
 	// the same, through the API
@@ -289,7 +290,7 @@ func TestFailingPlatformFourAttemptsThenTheDLQ(t *testing.T) {
 	if again.RetryOf != id || again.AttemptCount != 1 {
 		t.Fatalf("retried delivery: %+v", again)
 	}
-	if n := len(f.requests("/leads")); n != 1 {
+	if n := len(f.Requests("/leads")); n != 1 {
 		t.Fatalf("%d lead requests after the retry", n)
 	}
 }
@@ -304,11 +305,11 @@ func TestExpiredTokenIsRefreshedOnce(t *testing.T) {
 	first, firstEv := example(t, "lead.created", nil)
 	s.publish(first)
 	s.waitRecord("vinsolutions", firstEv, 30*time.Second, status(deliverylog.StatusSucceeded))
-	if f.issuer.grantCount() != 1 || f.deniedCount() != 0 {
-		t.Fatalf("first lead: %d grants, %d refusals", f.issuer.grantCount(), f.deniedCount())
+	if f.issuer.Grants() != 1 || f.deniedCount() != 0 {
+		t.Fatalf("first lead: %d grants, %d refusals", f.issuer.Grants(), f.deniedCount())
 	}
 
-	f.issuer.expireAll()
+	f.issuer.ExpireAll()
 	second, secondEv := example(t, "lead.created", map[string]any{"eventId": "evt_01JDQ9SEC0ND000000000000AA",
 		"leadId": "6553f0a2c1e4b8d9a7f31c99", "contactId": "ct_second", "firstName": "Luis"})
 	s.publish(second)
@@ -316,10 +317,10 @@ func TestExpiredTokenIsRefreshedOnce(t *testing.T) {
 	if rec.AttemptCount != 1 {
 		t.Fatalf("second lead took %d attempts", rec.AttemptCount)
 	}
-	if f.issuer.grantCount() != 2 || f.deniedCount() != 1 {
-		t.Fatalf("after expiry: %d grants, %d refusals; want 2 and 1", f.issuer.grantCount(), f.deniedCount())
+	if f.issuer.Grants() != 2 || f.deniedCount() != 1 {
+		t.Fatalf("after expiry: %d grants, %d refusals; want 2 and 1", f.issuer.Grants(), f.deniedCount())
 	}
-	if n := len(f.requests("/gateway/v1/contact")); n != 3 { // first lead, refused, retried
+	if n := len(f.Requests("/gateway/v1/contact")); n != 3 { // first lead, refused, retried
 		t.Fatalf("%d contact requests, want 3", n)
 	}
 }
@@ -346,8 +347,8 @@ func TestSalesAppointmentOfAnUnknownLeadEndsInTheDLQ(t *testing.T) {
 	if dlq := s.drain(resources.DeliveriesDLQ, 1); len(dlq) != 1 {
 		t.Fatalf("%d messages in the DLQ", len(dlq))
 	}
-	if n := len(f.requests("")); n != 0 || f.issuer.grantCount() != 0 {
-		t.Fatalf("%d requests, %d grants; want none", n, f.issuer.grantCount())
+	if n := len(f.Requests("")); n != 0 || f.issuer.Grants() != 0 {
+		t.Fatalf("%d requests, %d grants; want none", n, f.issuer.Grants())
 	}
 }
 

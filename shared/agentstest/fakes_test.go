@@ -10,147 +10,29 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dealerai/integrations/shared/internal/agenttest"
 )
 
 // The fake platforms check what the real ones check — the token grant, the auth headers on
 // every call, the media types and the fields each endpoint needs — and record what they
 // receive. They answer with ids of their own.
 
-// request is one request a fake received.
-type request struct {
-	Method string
-	Path   string
-	Query  url.Values
-	Header http.Header
-	Body   []byte
-}
-
-func (r request) json(t testing.TB) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.Body, &m); err != nil {
-		t.Fatalf("%s %s: body is not JSON: %s", r.Method, r.Path, r.Body)
-	}
-	return m
-}
-
-// issuer is an OAuth 2.0 client-credentials token endpoint: POST, a form, grant_type
-// client_credentials, the exact scope, the client's credentials in the form or as HTTP Basic.
-type issuer struct {
-	clientID, clientSecret, scope string
-	basic                         bool
-
-	mu     sync.Mutex
-	valid  map[string]bool
-	grants int
-}
-
-func (i *issuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	refuse := func(code int, errCode string) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(code)
-		fmt.Fprintf(w, `{"error":%q}`, errCode)
-	}
-	if r.Method != http.MethodPost || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") || r.ParseForm() != nil {
-		refuse(http.StatusBadRequest, "invalid_request")
-		return
-	}
-	f := r.PostForm
-	if f.Get("grant_type") != "client_credentials" {
-		refuse(http.StatusBadRequest, "unsupported_grant_type")
-		return
-	}
-	if f.Get("scope") != i.scope {
-		refuse(http.StatusBadRequest, "invalid_scope")
-		return
-	}
-	id, secret, ok := r.BasicAuth()
-	if !i.basic {
-		if ok {
-			refuse(http.StatusBadRequest, "invalid_request")
-			return
-		}
-		id, secret = f.Get("client_id"), f.Get("client_secret")
-	} else if f.Has("client_id") || f.Has("client_secret") || !ok {
-		refuse(http.StatusUnauthorized, "invalid_client")
-		return
-	}
-	if id != i.clientID || secret != i.clientSecret {
-		refuse(http.StatusUnauthorized, "invalid_client")
-		return
-	}
-	i.mu.Lock()
-	i.grants++
-	tok := fmt.Sprintf("tok-%d-%d", time.Now().UnixNano(), i.grants)
-	if i.valid == nil {
-		i.valid = map[string]bool{}
-	}
-	i.valid[tok] = true
-	i.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer","expires_in":3600}`, tok)
-}
-
-// authorized reports whether r carries a bearer token this issuer gave and did not expire.
-func (i *issuer) authorized(r *http.Request) bool {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	return ok && i.valid[tok]
-}
-
-// expireAll makes every token issued so far invalid, as if it had expired.
-func (i *issuer) expireAll() {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	i.valid = map[string]bool{}
-}
-
-func (i *issuer) grantCount() int {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	return i.grants
-}
-
 // platform is what every fake shares: the server, the requests received, a status to fail
 // chosen paths with, and the 401s it answered.
 type platform struct {
 	*httptest.Server
-	issuer *issuer
+	agenttest.Recorder // the API requests (not the token grants)
+	issuer             *agenttest.Issuer
 
 	mu     sync.Mutex
-	reqs   []request
 	fail   map[string]int // path → status answered instead
 	denied int            // 401s answered to API calls
 	next   int
-}
-
-func (p *platform) record(r *http.Request) request {
-	body, _ := io.ReadAll(r.Body)
-	req := request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.reqs = append(p.reqs, req)
-	return req
-}
-
-// requests returns the API requests received (not the token grants), optionally only those
-// to path.
-func (p *platform) requests(path string) []request {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []request
-	for _, r := range p.reqs {
-		if path == "" || r.Path == path {
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 // failPath makes every request to path answer status (0: stop failing).
@@ -200,7 +82,7 @@ func answer(w http.ResponseWriter, code int, body string) {
 }
 
 // check answers 400/415 when the request misses a media type or a JSON field; ok otherwise.
-func check(w http.ResponseWriter, r request, mediaType string, fields ...string) (map[string]any, bool) {
+func check(w http.ResponseWriter, r agenttest.Request, mediaType string, fields ...string) (map[string]any, bool) {
 	if ct := r.Header.Get("Content-Type"); ct != mediaType {
 		answer(w, http.StatusUnsupportedMediaType, fmt.Sprintf(`{"message":"Content-Type must be %s"}`, mediaType))
 		return nil, false
@@ -228,7 +110,7 @@ type fakeVinSolutions struct {
 
 func newFakeVinSolutions(t testing.TB, creds map[string]string) *fakeVinSolutions {
 	f := &fakeVinSolutions{apiKey: creds["apiKey"], dealerID: "5001", userID: "7001"}
-	f.issuer = &issuer{clientID: creds["clientId"], clientSecret: creds["clientSecret"], scope: "PublicAPI"}
+	f.issuer = &agenttest.Issuer{ClientID: creds["clientId"], ClientSecret: creds["clientSecret"], Scope: "PublicAPI"}
 	mux := http.NewServeMux()
 	mux.Handle("POST /connect/token", f.issuer)
 	mux.HandleFunc("/", f.serve)
@@ -243,9 +125,9 @@ func (f *fakeVinSolutions) settings() map[string]string {
 }
 
 func (f *fakeVinSolutions) serve(w http.ResponseWriter, r *http.Request) {
-	req := f.record(r)
+	req := f.Record(r)
 	switch {
-	case !f.issuer.authorized(r):
+	case !f.issuer.Authorized(r):
 		f.deny(w)
 		return
 	case r.Header.Get("api_key") != f.apiKey:
@@ -290,8 +172,8 @@ type fakeXTime struct {
 
 func newFakeXTime(t testing.TB, creds map[string]string) *fakeXTime {
 	f := &fakeXTime{apiKey: creds["apiKey"], dealerCode: "XT1"}
-	f.issuer = &issuer{clientID: creds["clientId"], clientSecret: creds["clientSecret"], basic: true,
-		scope: "cai.scheduling.appointments.read cai.scheduling.appointments.write"}
+	f.issuer = &agenttest.Issuer{ClientID: creds["clientId"], ClientSecret: creds["clientSecret"], Basic: true,
+		Scope: "cai.scheduling.appointments.read cai.scheduling.appointments.write"}
 	mux := http.NewServeMux()
 	mux.Handle("POST /oauth/token", f.issuer)
 	mux.HandleFunc("/", f.serve)
@@ -306,9 +188,9 @@ func (f *fakeXTime) settings() map[string]string {
 }
 
 func (f *fakeXTime) serve(w http.ResponseWriter, r *http.Request) {
-	req := f.record(r)
+	req := f.Record(r)
 	switch {
-	case !f.issuer.authorized(r):
+	case !f.issuer.Authorized(r):
 		f.deny(w)
 		return
 	case r.Header.Get("x-api-key") != f.apiKey:
@@ -358,7 +240,7 @@ func (f *fakeDealerSocket) settings() map[string]string {
 }
 
 func (f *fakeDealerSocket) serve(w http.ResponseWriter, r *http.Request) {
-	req := f.record(r)
+	req := f.Record(r)
 	xmlAnswer := func(body string) {
 		w.Header().Set("Content-Type", "application/xml")
 		io.WriteString(w, body)
@@ -410,7 +292,7 @@ type fakeFortellis struct {
 
 func newFakeFortellis(t testing.TB, creds map[string]string) *fakeFortellis {
 	f := &fakeFortellis{subscriptionID: "sub-ft-1"}
-	f.issuer = &issuer{clientID: creds["apiKey"], clientSecret: creds["apiSecret"], scope: "anonymous", basic: true}
+	f.issuer = &agenttest.Issuer{ClientID: creds["apiKey"], ClientSecret: creds["apiSecret"], Scope: "anonymous", Basic: true}
 	mux := http.NewServeMux()
 	mux.Handle("POST /oauth2/token", f.issuer)
 	mux.HandleFunc("/", f.serve)
@@ -424,9 +306,9 @@ func (f *fakeFortellis) settings() map[string]string {
 }
 
 func (f *fakeFortellis) serve(w http.ResponseWriter, r *http.Request) {
-	req := f.record(r)
+	req := f.Record(r)
 	switch {
-	case !f.issuer.authorized(r):
+	case !f.issuer.Authorized(r):
 		f.platform.mu.Lock()
 		f.denied++
 		f.platform.mu.Unlock()

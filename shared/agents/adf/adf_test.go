@@ -12,8 +12,8 @@ import (
 
 	"github.com/dealerai/integrations/events"
 	"github.com/dealerai/integrations/shared/agents/adf"
-	"github.com/dealerai/integrations/shared/agents/internal/agenttest"
 	"github.com/dealerai/integrations/shared/agents/internal/dtd"
+	"github.com/dealerai/integrations/shared/internal/agenttest"
 )
 
 func loadDTD(t testing.TB) *dtd.DTD {

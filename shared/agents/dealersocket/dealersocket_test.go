@@ -21,8 +21,8 @@ import (
 	"github.com/dealerai/integrations/shared/agents/adf"
 	"github.com/dealerai/integrations/shared/agents/connector"
 	"github.com/dealerai/integrations/shared/agents/dealersocket"
-	"github.com/dealerai/integrations/shared/agents/internal/agenttest"
 	"github.com/dealerai/integrations/shared/agents/internal/dtd"
+	"github.com/dealerai/integrations/shared/internal/agenttest"
 )
 
 const (
@@ -73,7 +73,7 @@ func leadResponse(w http.ResponseWriter, status int, inner string) {
 }
 
 func (f *fakeDealerSocket) lead(w http.ResponseWriter, r *http.Request) {
-	body := f.rec.Record(r)
+	body := f.rec.Record(r).Body
 	refuse := func(status int, code, msg string) {
 		leadResponse(w, status, fmt.Sprintf(`<Success>false</Success><ErrorCode>%s</ErrorCode><ErrorMessage>%s</ErrorMessage>`, code, msg))
 	}
@@ -118,7 +118,7 @@ func (f *fakeDealerSocket) lead(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *fakeDealerSocket) activity(w http.ResponseWriter, r *http.Request) {
-	body := f.rec.Record(r)
+	body := f.rec.Record(r).Body
 	pub, sig, _ := strings.Cut(r.Header.Get("Authentication"), ":")
 	mac := hmac.New(sha256.New, []byte(secretKey))
 	mac.Write(body)

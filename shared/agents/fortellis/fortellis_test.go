@@ -15,8 +15,8 @@ import (
 
 	"github.com/dealerai/integrations/shared/agents/connector"
 	"github.com/dealerai/integrations/shared/agents/fortellis"
-	"github.com/dealerai/integrations/shared/agents/internal/agenttest"
 	"github.com/dealerai/integrations/shared/agents/oauth"
+	"github.com/dealerai/integrations/shared/internal/agenttest"
 )
 
 const subscriptionID = "sub-3f9a"
@@ -58,7 +58,7 @@ func gatewayError(w http.ResponseWriter, status int, code, msg string) {
 }
 
 func (f *fakeFortellis) api(w http.ResponseWriter, r *http.Request) {
-	body := f.rec.Record(r)
+	body := f.rec.Record(r).Body
 	reqID := r.Header.Get("Request-Id")
 	f.mu.Lock()
 	repeated := f.requestIDs[reqID]

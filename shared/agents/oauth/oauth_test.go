@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dealerai/integrations/shared/agents/internal/agenttest"
 	"github.com/dealerai/integrations/shared/agents/oauth"
+	"github.com/dealerai/integrations/shared/internal/agenttest"
 )
 
 func TestTokensAreCachedUntilAMinuteBeforeExpiry(t *testing.T) {

@@ -12,9 +12,9 @@ import (
 	"testing"
 
 	"github.com/dealerai/integrations/shared/agents/connector"
-	"github.com/dealerai/integrations/shared/agents/internal/agenttest"
 	"github.com/dealerai/integrations/shared/agents/oauth"
 	"github.com/dealerai/integrations/shared/agents/vinsolutions"
+	"github.com/dealerai/integrations/shared/internal/agenttest"
 )
 
 // fakeVinSolutions checks what the VinSolutions API checks: the token grant, the bearer
@@ -54,7 +54,7 @@ func (f *fakeVinSolutions) id() int {
 }
 
 func (f *fakeVinSolutions) api(w http.ResponseWriter, r *http.Request) {
-	body := f.rec.Record(r)
+	body := f.rec.Record(r).Body
 	fail := func(code int, msg string) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)

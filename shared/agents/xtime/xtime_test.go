@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/dealerai/integrations/shared/agents/connector"
-	"github.com/dealerai/integrations/shared/agents/internal/agenttest"
 	"github.com/dealerai/integrations/shared/agents/oauth"
 	"github.com/dealerai/integrations/shared/agents/xtime"
+	"github.com/dealerai/integrations/shared/internal/agenttest"
 )
 
 const (
@@ -51,7 +51,7 @@ func newFake(t *testing.T) *fakeXTime {
 }
 
 func (f *fakeXTime) check(w http.ResponseWriter, r *http.Request) (map[string]any, bool) {
-	body := f.rec.Record(r)
+	body := f.rec.Record(r).Body
 	fail := func(code int, c, msg string) (map[string]any, bool) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dealerai/integrations/shared/agents/internal/agenttest"
+	"github.com/dealerai/integrations/shared/internal/agenttest"
 )
 
 func loadADF(t *testing.T) *DTD {

@@ -1,7 +1,7 @@
-// Package agenttest holds what the connectors' tests share: the example events, golden
-// files under testdata/agents (rewritten with -update), a recorder of the requests a fake
-// platform received, and a fake OAuth 2.0 token endpoint that checks the grant like the real
-// ones do. Only tests import it.
+// Package agenttest holds what the connectors' tests and the agents' end-to-end tests
+// (shared/agentstest) share: the example events, golden files under testdata/agents
+// (rewritten with -update), a recorder of the requests a fake platform received, and a fake
+// OAuth 2.0 token endpoint that checks the grant like the real ones do. Only tests import it.
 //
 // Rewrite the golden files with
 //
@@ -33,7 +33,7 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // Testdata is the repository's testdata directory.
 func Testdata() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "testdata")
+	return filepath.Join(filepath.Dir(file), "..", "..", "..", "testdata")
 }
 
 // Event parses testdata/events/<name>.json, with edits applied to the raw JSON object
@@ -110,19 +110,30 @@ type Request struct {
 	Body   []byte
 }
 
+// JSON is the request's body as a JSON object; the test fails when it is not one.
+func (r Request) JSON(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("%s %s: body is not JSON: %s", r.Method, r.Path, r.Body)
+	}
+	return m
+}
+
 // Recorder keeps the requests a fake platform received.
 type Recorder struct {
 	mu   sync.Mutex
 	reqs []Request
 }
 
-// Record reads r's body and keeps the request; it returns the body.
-func (rec *Recorder) Record(r *http.Request) []byte {
+// Record reads r's body and keeps the request; it returns what it kept.
+func (rec *Recorder) Record(r *http.Request) Request {
 	body, _ := io.ReadAll(r.Body)
+	req := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	rec.reqs = append(rec.reqs, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body})
-	return body
+	rec.reqs = append(rec.reqs, req)
+	return req
 }
 
 // Requests returns the requests received so far, optionally only those to path.

@@ -112,3 +112,16 @@ func isTTLAlreadyEnabled(err error) bool {
 	var v *ddbtypes.ResourceInUseException
 	return errors.As(err, &v)
 }
+
+// Deprovision deletes what Provision created, as best it can within 20 s: a test's or a
+// bench's clean-up, where an emulator already stopped is no error worth reporting.
+func Deprovision(ddb *dynamodb.Client, sq *sqs.Client, n Names) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, name := range n.Tables {
+		_, _ = ddb.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)})
+	}
+	for _, url := range n.QueueURLs {
+		_, _ = sq.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(url)})
+	}
+}

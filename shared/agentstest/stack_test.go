@@ -51,9 +51,9 @@ type stack struct {
 	api    *httptest.Server
 	issuer *local.Issuer
 
-	logs      *syncBuffer // JSON log lines
-	responses *syncBuffer // API response bodies
-	messages  *syncBuffer // delivery message bodies
+	logs      *localtest.Buffer // JSON log lines
+	responses *localtest.Buffer // API response bodies
+	messages  *localtest.Buffer // delivery message bodies
 
 	mu      sync.Mutex
 	secrets []string // every credential value configured
@@ -73,7 +73,7 @@ func newStack(t testing.TB) *stack {
 	s := &stack{
 		t: t, env: env, cfg: cfg,
 		log:  deliverylog.NewStore(env.DynamoDB, cfg.DeliveryLogTable),
-		logs: &syncBuffer{}, responses: &syncBuffer{}, messages: &syncBuffer{},
+		logs: &localtest.Buffer{}, responses: &localtest.Buffer{}, messages: &localtest.Buffer{},
 	}
 	logger := slog.New(slog.NewJSONHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s.cfg.Logger = logger
@@ -139,7 +139,7 @@ func (s *stack) checkNoCredentialLeaked() {
 	if len(secrets) == 0 {
 		s.t.Error("no credentials were configured: nothing to check")
 	}
-	for name, buf := range map[string]*syncBuffer{"a log line": s.logs, "an API response": s.responses, "a delivery message": s.messages} {
+	for name, buf := range map[string]*localtest.Buffer{"a log line": s.logs, "an API response": s.responses, "a delivery message": s.messages} {
 		text := buf.String()
 		for _, v := range secrets {
 			if strings.Contains(text, v) {
@@ -259,29 +259,6 @@ func (s *stack) waitDelivery(platform, id string, timeout time.Duration, ok func
 
 func status(want string) func(*deliverylog.Record) bool {
 	return func(r *deliverylog.Record) bool { return r.Status == want }
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *syncBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
 }
 
 // Queue and wait helpers shared with the other end-to-end suites (package localtest).

@@ -12,7 +12,6 @@ import (
 	"github.com/dealerai/integrations/shared/agents"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/httpapi"
-	"github.com/dealerai/integrations/shared/safeurl"
 	"github.com/dealerai/integrations/shared/subscriptions"
 )
 
@@ -26,11 +25,7 @@ func NewAPI(ctx context.Context, awsCfg aws.Config, cfg Config) (APIHandler, err
 	if err := cfg.Require("CONFIG_TABLE", "DELIVERY_LOG_TABLE", "DELIVERIES_QUEUE_URL"); err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
-	getenv := cfg.Getenv
-	if getenv == nil {
-		getenv = func(string) string { return "" }
-	}
-	policy, err := safeurl.PolicyFromEnv(getenv)
+	policy, err := cfg.EndpointPolicy()
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/dealerai/integrations/shared/safeurl"
 )
 
 // Config is what the functions read from the environment (names and defaults in DESIGN §3.5).
@@ -24,11 +26,23 @@ type Config struct {
 	DeliveryBackoff []time.Duration
 	// DeliveryTimeout bounds one delivery attempt.
 	DeliveryTimeout time.Duration
-	// Getenv reads further settings (ALLOW_ENDPOINT_CIDRS, ALLOW_HTTP_ENDPOINTS).
+	// Getenv reads further settings (ALLOW_ENDPOINT_CIDRS, ALLOW_HTTP_ENDPOINTS); nil reads
+	// none (the defaults: https, public addresses only).
 	Getenv func(string) string
 	// Logger receives the functions' structured logs; JSON on stdout when nil (what Lambda
 	// sends to CloudWatch Logs). Tests set it to capture them.
 	Logger *slog.Logger
+}
+
+// EndpointPolicy is the policy subscription URLs and agent endpoints are checked with
+// (ALLOW_ENDPOINT_CIDRS, ALLOW_HTTP_ENDPOINTS): the api's at create time, the delivery
+// function's at connect time.
+func (c Config) EndpointPolicy() (safeurl.Policy, error) {
+	getenv := c.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	return safeurl.PolicyFromEnv(getenv)
 }
 
 // ConfigFromEnv reads the configuration, applying the documented defaults.

@@ -50,11 +50,7 @@ func NewRouter(ctx context.Context, awsCfg aws.Config, cfg Config) (SQSHandler, 
 // NewDelivery builds the delivery function with the endpoint policy of ALLOW_ENDPOINT_CIDRS
 // and ALLOW_HTTP_ENDPOINTS.
 func NewDelivery(ctx context.Context, awsCfg aws.Config, cfg Config) (SQSHandler, error) {
-	getenv := cfg.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	policy, err := safeurl.PolicyFromEnv(getenv)
+	policy, err := cfg.EndpointPolicy()
 	if err != nil {
 		return nil, err
 	}

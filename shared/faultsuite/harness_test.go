@@ -317,16 +317,7 @@ func (s *suite) newEnv(t *testing.T, sc *scenario) *env {
 	if err != nil {
 		t.Fatalf("provision: %v", err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		for _, name := range names.Tables {
-			_, _ = c.ddb.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)})
-		}
-		for _, u := range names.QueueURLs {
-			_, _ = c.sqs.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(u)})
-		}
-	})
+	t.Cleanup(func() { local.Deprovision(c.ddb, c.sqs, names) })
 	for q, vis := range map[string]time.Duration{resources.EventsQueue.ID: s.p.eventsVisibility, resources.DeliveriesQueue.ID: s.p.deliveriesVisibility} {
 		_, err := c.sqs.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: aws.String(names.QueueURLs[q]),
 			Attributes: map[string]string{"VisibilityTimeout": strconv.Itoa(int(vis.Seconds()))}})

@@ -42,12 +42,13 @@
 package faultsuite
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"os"
 	"sync"
 	"testing"
+
+	"github.com/dealerai/integrations/infra/local/localtest"
 )
 
 // realStdout is the process's stdout: the handlers' logs (which package app writes to
@@ -57,29 +58,11 @@ var realStdout = os.Stdout
 
 // defaultLogs captures slog.Default(): what the API handler (httpapi.New without a Logger),
 // the pollers and anything else logging through the default logger write.
-var defaultLogs = &syncBuffer{}
+var defaultLogs = &localtest.Buffer{}
 
 func TestMain(m *testing.M) {
 	slog.SetDefault(slog.New(slog.NewJSONHandler(defaultLogs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	os.Exit(m.Run())
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // printMu serializes the summary output.

@@ -62,7 +62,7 @@ type apiTest struct {
 	store   *subscriptions.Store
 	agents  *agents.Store
 	log     *deliverylog.Store
-	logs    *syncBuffer
+	logs    *localtest.Buffer
 	openapi *openapiChecker
 }
 
@@ -73,7 +73,7 @@ func newAPITest(t testing.TB) *apiTest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &localtest.Buffer{}
 	at := &apiTest{
 		t: t, env: env, issuer: issuer, logs: logs,
 		store:   subscriptions.NewStore(env.DynamoDB, env.Table(resources.ConfigTable)),
@@ -214,23 +214,6 @@ func (at *apiTest) create(dealer string, body any) map[string]any {
 	var sub map[string]any
 	r.json(at.t, &sub)
 	return sub
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // openapiChecker validates real responses against the OpenAPI document and remembers which

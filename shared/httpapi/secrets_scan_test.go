@@ -13,12 +13,13 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/dealerai/integrations/infra/local/localtest"
 	"github.com/dealerai/integrations/shared/deliveryq"
 )
 
 // defaultLogs captures slog.Default() for the whole test binary: whatever logs through the
 // default logger (code built without a Logger) is scanned for secrets too.
-var defaultLogs = &syncBuffer{}
+var defaultLogs = &localtest.Buffer{}
 
 func init() {
 	slog.SetDefault(slog.New(slog.NewJSONHandler(defaultLogs, &slog.HandlerOptions{Level: slog.LevelDebug})))

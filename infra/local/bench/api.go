@@ -14,9 +14,6 @@ import (
 	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/dealerai/integrations/infra/local"
 	"github.com/dealerai/integrations/shared/app"
@@ -40,16 +37,7 @@ func APIBench(ctx context.Context, w io.Writer, sum *summary) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		for _, t := range names.Tables {
-			_, _ = ddb.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(t)})
-		}
-		for _, q := range names.QueueURLs {
-			_, _ = sq.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(q)})
-		}
-	}()
+	defer local.Deprovision(ddb, sq, names)
 	env := names.Env()
 	env["ALLOW_ENDPOINT_CIDRS"] = "127.0.0.0/8"
 	cfg, err := app.ConfigFromEnv(func(k string) string { return env[k] })

@@ -29,7 +29,6 @@ import (
 	"github.com/dealerai/integrations/shared/app"
 	"github.com/dealerai/integrations/shared/awsconfig"
 	"github.com/dealerai/integrations/shared/resources"
-	"github.com/dealerai/integrations/shared/safeurl"
 )
 
 // The function process plays the two Lambdas: it builds the router and delivery handlers
@@ -195,18 +194,15 @@ func RunFunction(ctx context.Context, logFile string) error {
 	return server.Close()
 }
 
-// newDelivery builds the delivery handler as app.NewDelivery does, with one change for the
+// newDelivery builds the delivery handler as app.NewDelivery does (app.NewDeliveryHandler
+// with the configuration's endpoint policy), with one change for the
 // same reason as the SDK clients' pool above: this process plays up to 50 delivery containers
 // at once, each with its own webhook connection pool (256 idle connections, 32 per host), so
 // the one shared pool holds what those would together. With one container's limits the burst
 // run re-dialled ~600 receiver connections (counted with a dial hook; the steady run none),
 // which no container on AWS does: a container makes at most 10 requests at a time.
 func newDelivery(awsCfg aws.Config, cfg app.Config) (app.SQSHandler, error) {
-	getenv := cfg.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	policy, err := safeurl.PolicyFromEnv(getenv)
+	policy, err := cfg.EndpointPolicy()
 	if err != nil {
 		return nil, err
 	}

@@ -209,16 +209,7 @@ func (h *Harness) Close() {
 	h.cleanups = nil
 }
 
-func (h *Harness) deprovision() {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	for _, name := range h.names.Tables {
-		_, _ = h.ddb.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)})
-	}
-	for _, url := range h.names.QueueURLs {
-		_, _ = h.sqs.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(url)})
-	}
-}
+func (h *Harness) deprovision() { local.Deprovision(h.ddb, h.sqs, h.names) }
 
 // remote is the handler an event source mapping invokes: the function process, over
 // loopback.

@@ -77,16 +77,7 @@ func provision(t testing.TB, ddbURL, sqsURL string) *Env {
 	if err != nil {
 		t.Fatalf("provision: %v", err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		for _, name := range names.Tables {
-			_, _ = ddb.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)})
-		}
-		for _, url := range names.QueueURLs {
-			_, _ = sq.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(url)})
-		}
-	})
+	t.Cleanup(func() { local.Deprovision(ddb, sq, names) })
 	return &Env{AWS: cfg, DynamoDB: ddb, SQS: sq, DynamoDBEndpoint: ddbURL, SQSEndpoint: sqsURL, Names: names}
 }
 

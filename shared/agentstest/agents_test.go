@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/dealerai/integrations/infra/local/localtest"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/deliveryq"
 	"github.com/dealerai/integrations/shared/internal/agenttest"
@@ -135,7 +136,7 @@ func TestXTimeBooksServiceAppointmentsAndSkipsSales(t *testing.T) {
 	if !strings.Contains(skipped.LastError, "service appointments only") || skipped.AttemptCount != 0 {
 		t.Fatalf("sales delivery: %+v", skipped)
 	}
-	eventually(t, 10*time.Second, "the queues to drain", func() bool {
+	localtest.Eventually(t, 10*time.Second, "the queues to drain", func() bool {
 		return s.depth(resources.EventsQueue) == 0 && s.depth(resources.DeliveriesQueue) == 0
 	})
 	time.Sleep(settle)

@@ -249,7 +249,7 @@ func (s *stack) waitRecord(platform string, ev *events.Event, timeout time.Durat
 func (s *stack) waitDelivery(platform, id string, timeout time.Duration, ok func(*deliverylog.Record) bool) *deliverylog.Record {
 	s.t.Helper()
 	var rec *deliverylog.Record
-	eventually(s.t, timeout, fmt.Sprintf("delivery %s to %s", id, platform), func() bool {
+	localtest.Eventually(s.t, timeout, fmt.Sprintf("delivery %s to %s", id, platform), func() bool {
 		r, err := s.log.Get(context.Background(), dealer, agentTarget(platform), id, true)
 		rec = r
 		return err == nil && ok(r)
@@ -270,11 +270,6 @@ func (s *stack) depth(q resources.Queue) int { s.t.Helper(); return s.env.Depth(
 func (s *stack) drain(q resources.Queue, want int) []sqstypes.Message {
 	s.t.Helper()
 	return s.env.Drain(s.t, q, want)
-}
-
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	localtest.Eventually(t, timeout, what, cond)
 }
 
 // example is the catalog example of eventType sent by dealer, with fields overridden.

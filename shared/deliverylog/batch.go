@@ -60,8 +60,7 @@ func (s *Store) GetMany(ctx context.Context, keys []Key) ([]*Record, error) {
 		}
 		return recs, nil
 	}
-	type pk struct{ pk, sk string }
-	where := make(map[pk][]int, len(keys))
+	where := make(map[string][]int, len(keys)) // item key → indexes in keys
 	var unique []map[string]types.AttributeValue
 	for i, k := range keys {
 		p, err := partitionKey(k.DealerID, k.Target)
@@ -71,7 +70,7 @@ func (s *Store) GetMany(ctx context.Context, keys []Key) ([]*Record, error) {
 		if k.DeliveryID == "" {
 			return nil, fmt.Errorf("deliverylog: delivery id is required")
 		}
-		id := pk{p, k.DeliveryID}
+		id := keyOf(p, k.DeliveryID)
 		if _, ok := where[id]; !ok {
 			unique = append(unique, map[string]types.AttributeValue{attrPK: str(p), attrSK: str(k.DeliveryID)})
 		}
@@ -95,7 +94,7 @@ func (s *Store) GetMany(ctx context.Context, keys []Key) ([]*Record, error) {
 				return nil, fmt.Errorf("deliverylog: get %d deliveries: %w", len(keys), err)
 			}
 			for _, item := range out.Responses[s.table] {
-				for _, i := range where[pk{getS(item, attrPK), getS(item, attrSK)}] {
+				for _, i := range where[itemKey(item)] {
 					rec := decode(item)
 					rec.DealerID, rec.Target = keys[i].DealerID, keys[i].Target
 					recs[i] = rec
@@ -131,7 +130,7 @@ func (s *Store) RecordSuccesses(ctx context.Context, recs []*Record, attempts []
 	seen := map[string]bool{}
 	for i, rec := range recs {
 		pk, err := partitionKey(rec.DealerID, rec.Target)
-		key := pk + "\x00" + rec.DeliveryID
+		key := keyOf(pk, rec.DeliveryID)
 		if err != nil || rec.stored || seen[key] || !batches {
 			single = append(single, i) // (a key twice in one call is refused: the second goes alone)
 			continue
@@ -150,13 +149,13 @@ func (s *Store) RecordSuccesses(ctx context.Context, recs []*Record, attempts []
 		byKey := make(map[string]int, len(chunk))
 		for j, p := range chunk {
 			reqs[j] = types.WriteRequest{PutRequest: &types.PutRequest{Item: p.item}}
-			byKey[getS(p.item, attrPK)+"\x00"+getS(p.item, attrSK)] = p.i
+			byKey[itemKey(p.item)] = p.i
 		}
 		for try := 0; len(reqs) > 0; try++ {
 			if try > 0 {
 				if try > batchRetries || pause(ctx, batchBackoff<<(try-1)) != nil {
 					for _, r := range reqs {
-						single = append(single, byKey[getS(r.PutRequest.Item, attrPK)+"\x00"+getS(r.PutRequest.Item, attrSK)])
+						single = append(single, byKey[itemKey(r.PutRequest.Item)])
 					}
 					break
 				}
@@ -166,8 +165,7 @@ func (s *Store) RecordSuccesses(ctx context.Context, recs []*Record, attempts []
 			})
 			if err != nil {
 				for _, r := range reqs {
-					errs[byKey[getS(r.PutRequest.Item, attrPK)+"\x00"+getS(r.PutRequest.Item, attrSK)]] =
-						fmt.Errorf("deliverylog: record success of %d deliveries: %w", len(reqs), err)
+					errs[byKey[itemKey(r.PutRequest.Item)]] = fmt.Errorf("deliverylog: record success of %d deliveries: %w", len(reqs), err)
 				}
 				break
 			}
@@ -187,6 +185,13 @@ func (s *Store) RecordSuccesses(ctx context.Context, recs []*Record, attempts []
 		}
 	}
 	return errs
+}
+
+// keyOf and itemKey name an item by its primary key, from its parts or from the item.
+func keyOf(pk, sk string) string { return pk + "\x00" + sk }
+
+func itemKey(item map[string]types.AttributeValue) string {
+	return keyOf(getS(item, attrPK), getS(item, attrSK))
 }
 
 // pause waits d or until ctx ends.

@@ -118,7 +118,7 @@ func TestEveryExampleReachesEveryMatchingEndpointOnce(t *testing.T) {
 		}
 		return n
 	}
-	eventually(t, 60*time.Second, "every delivery", func() bool {
+	localtest.Eventually(t, 60*time.Second, "every delivery", func() bool {
 		for _, ep := range eps {
 			if ep.rc.count() < want(ep) {
 				return false
@@ -212,7 +212,7 @@ func TestFailTwiceThenSucceed(t *testing.T) {
 	for i, r := range rc.requests() {
 		verify(t, sub, ev, r, i+1)
 	}
-	eventually(t, 10*time.Second, "an empty deliveries queue", func() bool { return s.depth(resources.DeliveriesQueue) == 0 })
+	localtest.Eventually(t, 10*time.Second, "an empty deliveries queue", func() bool { return s.depth(resources.DeliveriesQueue) == 0 })
 	if rc.count() != 3 || s.depth(resources.DeliveriesDLQ) != 0 {
 		t.Fatalf("%d requests, DLQ depth %d", rc.count(), s.depth(resources.DeliveriesDLQ))
 	}
@@ -282,12 +282,12 @@ func TestGoneDisablesTheSubscription(t *testing.T) {
 	if got.Enabled || got.Status != subscriptions.StatusDisabled || !strings.Contains(got.DisabledReason, "410 Gone") {
 		t.Fatalf("subscription = enabled %v status %q reason %q", got.Enabled, got.Status, got.DisabledReason)
 	}
-	eventually(t, 10*time.Second, "the message deleted", func() bool { return s.depth(resources.DeliveriesQueue) == 0 })
+	localtest.Eventually(t, 10*time.Second, "the message deleted", func() bool { return s.depth(resources.DeliveriesQueue) == 0 })
 
 	// the next event is not delivered to a disabled subscription
 	body2, _ := example(t, "conversation.replied", nil)
 	s.publish(body2)
-	eventually(t, 10*time.Second, "the event routed", func() bool { return s.depth(resources.EventsQueue) == 0 })
+	localtest.Eventually(t, 10*time.Second, "the event routed", func() bool { return s.depth(resources.EventsQueue) == 0 })
 	time.Sleep(2 * time.Second)
 	if rc.count() != 1 || s.depth(resources.DeliveriesDLQ) != 0 {
 		t.Fatalf("%d requests (want 1), DLQ %d", rc.count(), s.depth(resources.DeliveriesDLQ))
@@ -324,7 +324,7 @@ func TestDuplicateMessageOfASucceededDelivery(t *testing.T) {
 	s.sendDeliveries(msg)
 	s.waitRecord(sub, msg.DeliveryID, 20*time.Second, func(r *deliverylog.Record) bool { return r.Status == deliverylog.StatusSucceeded })
 	s.sendDeliveries(msg) // SQS delivers it again
-	eventually(t, 10*time.Second, "the duplicate consumed", func() bool { return s.depth(resources.DeliveriesQueue) == 0 })
+	localtest.Eventually(t, 10*time.Second, "the duplicate consumed", func() bool { return s.depth(resources.DeliveriesQueue) == 0 })
 	if rc.count() != 1 {
 		t.Fatalf("%d requests, want 1", rc.count())
 	}
@@ -347,7 +347,7 @@ func TestDeletedSubscriptionIsSkipped(t *testing.T) {
 	if !bytes.Equal(rec.Payload, ev.Body) || rec.AttemptCount != 0 || rec.LastError == "" {
 		t.Fatalf("record = %+v", rec)
 	}
-	eventually(t, 10*time.Second, "the message deleted", func() bool { return s.depth(resources.DeliveriesQueue) == 0 })
+	localtest.Eventually(t, 10*time.Second, "the message deleted", func() bool { return s.depth(resources.DeliveriesQueue) == 0 })
 	if rc.count() != 0 {
 		t.Fatal("a deleted subscription was posted to")
 	}
@@ -364,7 +364,7 @@ func TestRotatedSecretSignsWithBoth(t *testing.T) {
 	}
 	body, _ := example(t, "lead.created", nil)
 	s.publish(body)
-	eventually(t, 20*time.Second, "the delivery", func() bool { return rc.count() == 1 })
+	localtest.Eventually(t, 20*time.Second, "the delivery", func() bool { return rc.count() == 1 })
 	r := rc.requests()[0]
 	if sigs := strings.Fields(r.Header.Get("webhook-signature")); len(sigs) != 2 {
 		t.Fatalf("webhook-signature = %q, want two signatures", r.Header.Get("webhook-signature"))
@@ -455,8 +455,8 @@ func TestPoisonEventsGoToTheEventsDLQ(t *testing.T) {
 			t.Errorf("DLQ message with errorCode %q: body %.80q", code, aws.ToString(m.Body))
 		}
 	}
-	eventually(t, 10*time.Second, "an empty events queue", func() bool { return s.depth(resources.EventsQueue) == 0 })
-	eventually(t, 10*time.Second, "the valid event delivered", func() bool { return rc.count() == 1 })
+	localtest.Eventually(t, 10*time.Second, "an empty events queue", func() bool { return s.depth(resources.EventsQueue) == 0 })
+	localtest.Eventually(t, 10*time.Second, "the valid event delivered", func() bool { return rc.count() == 1 })
 }
 
 func TestHangingEndpointDoesNotDelayTheBatch(t *testing.T) {
@@ -485,12 +485,12 @@ func TestHangingEndpointDoesNotDelayTheBatch(t *testing.T) {
 	// are visible, so the first receive returns them together (SQS, like the emulator, may
 	// return a partial batch of messages that only just became visible, and with one
 	// invocation slot the rest would wait behind the hanging endpoint by design)
-	eventually(t, 5*time.Second, "ten visible delivery messages", func() bool {
+	localtest.Eventually(t, 5*time.Second, "ten visible delivery messages", func() bool {
 		return s.env.Visible(t, resources.DeliveriesQueue) == len(msgs)
 	})
 	start := time.Now()
 	s.startDelivery()
-	eventually(t, 2*timeout, "the fast deliveries", func() bool { return fast.count() == 9 })
+	localtest.Eventually(t, 2*timeout, "the fast deliveries", func() bool { return fast.count() == 9 })
 	if d := time.Since(start); d >= timeout {
 		t.Fatalf("fast endpoints served after %v, behind the hanging one's %v timeout", d, timeout)
 	}
@@ -521,7 +521,7 @@ func TestAgentTargetsAreRoutedAndNeverDroppedSilently(t *testing.T) {
 	target := deliveryq.Target{Kind: deliveryq.KindAgent, ID: "xtime"}
 	id := deliveryq.DeliveryID(ev.ID, ev.Timestamp, target)
 	var rec *deliverylog.Record
-	eventually(t, 20*time.Second, "the agent delivery recorded", func() bool {
+	localtest.Eventually(t, 20*time.Second, "the agent delivery recorded", func() bool {
 		r, err := s.log.Get(context.Background(), dealer, target, id, true)
 		rec = r
 		return err == nil && r.Status == deliverylog.StatusSkipped

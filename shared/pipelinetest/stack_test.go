@@ -187,7 +187,7 @@ func (s *stack) record(sub *subscriptions.Subscription, deliveryID string) *deli
 func (s *stack) waitRecord(sub *subscriptions.Subscription, deliveryID string, timeout time.Duration, ok func(*deliverylog.Record) bool) *deliverylog.Record {
 	s.t.Helper()
 	var rec *deliverylog.Record
-	eventually(s.t, timeout, fmt.Sprintf("delivery %s", deliveryID), func() bool {
+	localtest.Eventually(s.t, timeout, fmt.Sprintf("delivery %s", deliveryID), func() bool {
 		r, err := s.log.Get(context.Background(), sub.DealerID, subTarget(sub), deliveryID, true)
 		rec = r
 		return err == nil && ok(r)
@@ -263,9 +263,4 @@ func (s *stack) depth(q resources.Queue) int { s.t.Helper(); return s.env.Depth(
 func (s *stack) drain(q resources.Queue, want int) []sqstypes.Message {
 	s.t.Helper()
 	return s.env.Drain(s.t, q, want)
-}
-
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	localtest.Eventually(t, timeout, what, cond)
 }

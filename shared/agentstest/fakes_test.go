@@ -35,6 +35,18 @@ type platform struct {
 	next   int
 }
 
+// start serves the platform: the issuer's token endpoint at tokenPath (none when ""), api
+// for every other request.
+func (p *platform) start(t testing.TB, tokenPath string, api http.HandlerFunc) {
+	mux := http.NewServeMux()
+	if tokenPath != "" {
+		mux.Handle("POST "+tokenPath, p.issuer)
+	}
+	mux.HandleFunc("/", api)
+	p.Server = httptest.NewServer(mux)
+	t.Cleanup(p.Close)
+}
+
 // failPath makes every request to path answer status (0: stop failing).
 func (p *platform) failPath(path string, status int) {
 	p.mu.Lock()
@@ -111,11 +123,7 @@ type fakeVinSolutions struct {
 func newFakeVinSolutions(t testing.TB, creds map[string]string) *fakeVinSolutions {
 	f := &fakeVinSolutions{apiKey: creds["apiKey"], dealerID: "5001", userID: "7001"}
 	f.issuer = &agenttest.Issuer{ClientID: creds["clientId"], ClientSecret: creds["clientSecret"], Scope: "PublicAPI"}
-	mux := http.NewServeMux()
-	mux.Handle("POST /connect/token", f.issuer)
-	mux.HandleFunc("/", f.serve)
-	f.Server = httptest.NewServer(mux)
-	t.Cleanup(f.Close)
+	f.start(t, "/connect/token", f.serve)
 	return f
 }
 
@@ -174,11 +182,7 @@ func newFakeXTime(t testing.TB, creds map[string]string) *fakeXTime {
 	f := &fakeXTime{apiKey: creds["apiKey"], dealerCode: "XT1"}
 	f.issuer = &agenttest.Issuer{ClientID: creds["clientId"], ClientSecret: creds["clientSecret"], Basic: true,
 		Scope: "cai.scheduling.appointments.read cai.scheduling.appointments.write"}
-	mux := http.NewServeMux()
-	mux.Handle("POST /oauth/token", f.issuer)
-	mux.HandleFunc("/", f.serve)
-	f.Server = httptest.NewServer(mux)
-	t.Cleanup(f.Close)
+	f.start(t, "/oauth/token", f.serve)
 	return f
 }
 
@@ -227,10 +231,7 @@ type fakeDealerSocket struct {
 
 func newFakeDealerSocket(t testing.TB, creds map[string]string) *fakeDealerSocket {
 	f := &fakeDealerSocket{creds: creds}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/", f.serve)
-	f.Server = httptest.NewServer(mux)
-	t.Cleanup(f.Close)
+	f.start(t, "", f.serve)
 	return f
 }
 
@@ -293,11 +294,7 @@ type fakeFortellis struct {
 func newFakeFortellis(t testing.TB, creds map[string]string) *fakeFortellis {
 	f := &fakeFortellis{subscriptionID: "sub-ft-1"}
 	f.issuer = &agenttest.Issuer{ClientID: creds["apiKey"], ClientSecret: creds["apiSecret"], Scope: "anonymous", Basic: true}
-	mux := http.NewServeMux()
-	mux.Handle("POST /oauth2/token", f.issuer)
-	mux.HandleFunc("/", f.serve)
-	f.Server = httptest.NewServer(mux)
-	t.Cleanup(f.Close)
+	f.start(t, "/oauth2/token", f.serve)
 	return f
 }
 

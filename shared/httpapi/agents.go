@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/dealerai/integrations/shared/agents"
@@ -246,20 +245,11 @@ func agentTarget(r *http.Request) (deliveryq.Target, error) {
 	return deliveryq.Target{Kind: deliveryq.KindAgent, ID: p}, nil
 }
 
-// agentIfMatch reads If-Match: conditional is false without one (or with "*"); version 0
-// is the state of an agent not configured. A value that cannot match (weak, malformed, a
-// list) is 412.
+// agentIfMatch reads If-Match for an agent: version 0 is the state of an agent not
+// configured.
 func agentIfMatch(r *http.Request) (version int, conditional bool, err error) {
-	h := strings.TrimSpace(r.Header.Get("If-Match"))
-	if h == "" || h == "*" {
-		return 0, false, nil
-	}
-	if len(h) >= 3 && h[0] == '"' && h[len(h)-1] == '"' {
-		if v, err := strconv.Atoi(h[1 : len(h)-1]); err == nil && v >= 0 {
-			return v, true, nil
-		}
-	}
-	return 0, false, agents.ErrVersionMismatch
+	v, conditional, err := ifMatch(r, agents.ErrVersionMismatch)
+	return int(v), conditional, err
 }
 
 // decodeAgentPut decodes the body of PUT /v1/agents/{platform}: {enabled?, settings?,

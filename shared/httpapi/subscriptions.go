@@ -123,7 +123,7 @@ func (a *API) updateSubscription(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	version, err := ifMatch(r)
+	version, err := subscriptionIfMatch(r)
 	if err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func (a *API) deleteSubscription(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	version, err := ifMatch(r)
+	version, err := subscriptionIfMatch(r)
 	if err != nil {
 		return err
 	}
@@ -238,20 +238,31 @@ func pageParams(r *http.Request) (limit int, cursor string, err error) {
 	return limit, cursor, nil
 }
 
-// etag is the ETag of a subscription version; ifMatch reads it back from If-Match.
+// etag is the ETag of a subscription or agent version; ifMatch reads it back from If-Match.
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 
-// ifMatch returns the version If-Match requires, 0 for none (no header, or "*": any current
-// version). A value that cannot match a version (a weak or malformed tag, a list) is 412.
-func ifMatch(r *http.Request) (int64, error) {
+// ifMatch reads If-Match: conditional is false without one (or with "*": any current
+// version). A value that cannot match a version (a weak or malformed tag, a list) is mismatch
+// (a 412).
+func ifMatch(r *http.Request, mismatch error) (version int64, conditional bool, err error) {
 	h := strings.TrimSpace(r.Header.Get("If-Match"))
 	if h == "" || h == "*" {
-		return 0, nil
+		return 0, false, nil
 	}
 	if len(h) >= 3 && h[0] == '"' && h[len(h)-1] == '"' {
-		if v, err := strconv.ParseInt(h[1:len(h)-1], 10, 64); err == nil && v > 0 {
-			return v, nil
+		if v, err := strconv.ParseInt(h[1:len(h)-1], 10, 64); err == nil && v >= 0 {
+			return v, true, nil
 		}
 	}
-	return 0, subscriptions.ErrVersionMismatch
+	return 0, false, mismatch
+}
+
+// subscriptionIfMatch is the version If-Match requires of a subscription, 0 for any. A
+// subscription's versions start at 1, so "0" cannot match.
+func subscriptionIfMatch(r *http.Request) (int64, error) {
+	v, conditional, err := ifMatch(r, subscriptions.ErrVersionMismatch)
+	if conditional && v == 0 {
+		return 0, subscriptions.ErrVersionMismatch
+	}
+	return v, err
 }

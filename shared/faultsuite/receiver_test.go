@@ -83,15 +83,7 @@ func newReceiver(t testing.TB, name string) *receiver {
 	}
 	rc := &receiver{t: t, name: name, addr: ln.Addr().String()}
 	rc.serve(ln)
-	t.Cleanup(func() {
-		rc.mu.Lock()
-		srv := rc.srv
-		rc.srv = nil
-		rc.mu.Unlock()
-		if srv != nil {
-			_ = srv.Close()
-		}
-	})
+	t.Cleanup(rc.refuse) // closes the server and its connections
 	return rc
 }
 

@@ -81,7 +81,7 @@ func newStack(t testing.TB) *stack {
 	slog.SetDefault(logger)
 	t.Cleanup(func() { slog.SetDefault(previous) })
 
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := context.Background()
 	api, err := app.NewAPI(ctx, env.AWS, s.cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -107,25 +107,10 @@ func newStack(t testing.TB) *stack {
 		}
 		return deliver(ctx, batch)
 	}
-	var wg sync.WaitGroup
-	poll := func(q resources.Queue, h app.SQSHandler, timeout time.Duration) {
-		p := &local.SQSPoller{SQS: env.SQS, QueueURL: env.QueueURL(q), QueueARN: env.QueueARNs[q.ID], Handler: h,
-			Concurrency: 2, Timeout: timeout, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
-		wg.Go(func() { p.Run(ctx) })
-	}
-	poll(resources.EventsQueue, router, resources.RouterTimeout)
-	poll(resources.DeliveriesQueue, observed, resources.DeliveryTimeout)
-	t.Cleanup(func() {
-		cancel()
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			t.Log("pollers still busy at cleanup")
-		}
-		s.checkNoCredentialLeaked()
-	})
+	// Registered before the pollers', so it runs after they stop.
+	t.Cleanup(s.checkNoCredentialLeaked)
+	env.StartPoller(t, resources.EventsQueue, router, resources.RouterTimeout, 2)
+	env.StartPoller(t, resources.DeliveriesQueue, observed, resources.DeliveryTimeout, 2)
 	return s
 }
 

@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -25,7 +24,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/dealerai/integrations/infra/local"
 	"github.com/dealerai/integrations/infra/local/localtest"
 	"github.com/dealerai/integrations/shared/app"
 	"github.com/dealerai/integrations/shared/deliverylog"
@@ -44,7 +42,6 @@ type stack struct {
 	cfg  app.Config
 	subs *subscriptions.Store
 	log  *deliverylog.Store
-	ctx  context.Context
 	// startDelivery starts the delivery poller of a stack made with noDelivery.
 	startDelivery func()
 }
@@ -74,55 +71,37 @@ func newStack(t testing.TB, o options) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := context.Background()
 	s := &stack{
-		t: t, env: env, cfg: cfg, ctx: ctx,
+		t: t, env: env, cfg: cfg,
 		subs: subscriptions.NewStore(env.DynamoDB, cfg.ConfigTable),
 		log:  deliverylog.NewStore(env.DynamoDB, cfg.DeliveryLogTable),
 	}
-	awsCfg := env.AWS
-	router, err := app.NewRouter(ctx, awsCfg, cfg)
+	router, err := app.NewRouter(ctx, env.AWS, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var deliver app.SQSHandler
 	if o.policy != nil {
-		h, err := app.NewDeliveryHandler(awsCfg, cfg, *o.policy)
+		h, err := app.NewDeliveryHandler(env.AWS, cfg, *o.policy)
 		if err != nil {
 			t.Fatal(err)
 		}
 		deliver = h.Handle
-	} else if deliver, err = app.NewDelivery(ctx, awsCfg, cfg); err != nil {
+	} else if deliver, err = app.NewDelivery(ctx, env.AWS, cfg); err != nil {
 		t.Fatal(err)
 	}
 	conc := o.concurrency
 	if conc == 0 {
 		conc = 2
 	}
-	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	var wg sync.WaitGroup
-	poll := func(q resources.Queue, h app.SQSHandler, timeout time.Duration) {
-		p := &local.SQSPoller{SQS: env.SQS, QueueURL: env.QueueURL(q), QueueARN: env.QueueARNs[q.ID], Handler: h,
-			Concurrency: conc, Timeout: timeout, Log: quiet}
-		wg.Go(func() { p.Run(ctx) })
-	}
-	poll(resources.EventsQueue, router, resources.RouterTimeout)
-	start := func() { poll(resources.DeliveriesQueue, deliver, resources.DeliveryTimeout) }
+	s.env.StartPoller(t, resources.EventsQueue, router, resources.RouterTimeout, conc)
+	start := func() { s.env.StartPoller(t, resources.DeliveriesQueue, deliver, resources.DeliveryTimeout, conc) }
 	if o.noDelivery {
 		s.startDelivery = start
 	} else {
 		start()
 	}
-	t.Cleanup(func() {
-		cancel()
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			t.Log("pollers still busy at cleanup")
-		}
-	})
 	return s
 }
 

@@ -65,7 +65,8 @@ const (
 	// MaxBodyBytes is the largest body Middleware reads.
 	MaxBodyBytes = 1 << 20
 
-	secretPrefix = "whsec_"
+	// SecretPrefix starts every signing secret: "whsec_" and the base64 of the key.
+	SecretPrefix = "whsec_"
 )
 
 // sigLen is the length of the base64 of an HMAC-SHA256 (44 characters).
@@ -102,7 +103,7 @@ func NewVerifier(secrets ...string) (*Verifier, error) {
 	}
 	v := &Verifier{Tolerance: DefaultTolerance}
 	for i, secret := range secrets {
-		enc := strings.TrimPrefix(strings.TrimSpace(secret), secretPrefix)
+		enc := strings.TrimPrefix(strings.TrimSpace(secret), SecretPrefix)
 		key, err := base64.StdEncoding.DecodeString(enc)
 		if err != nil || len(key) == 0 {
 			// The secret itself is never part of the message.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dealerai/integrations/shared/agents"
+	"github.com/dealerai/integrations/shared/validation"
 )
 
 // noURLCheck accepts every URL; refuseHost refuses URLs containing a host.
@@ -25,10 +26,14 @@ func refuseHost(host string) func(context.Context, string) error {
 	}
 }
 
-func fields(errs []agents.FieldError) map[string]string {
+// fields maps the invalid fields of a *validation.Error to their messages.
+func fields(err error) map[string]string {
 	m := map[string]string{}
-	for _, e := range errs {
-		m[e.Field] = e.Message
+	var invalid *validation.Error
+	if errors.As(err, &invalid) {
+		for _, e := range invalid.Fields {
+			m[e.Field] = e.Message
+		}
 	}
 	return m
 }
@@ -198,7 +203,7 @@ func TestValidateRefuses(t *testing.T) {
 			t.Errorf("%s: errors %v, want one for %s", c.platform, errs, c.field)
 		}
 	}
-	if _, errs := agents.Validate(context.Background(), "salesforce", agents.PutRequest{}, nil, noURLCheck); len(errs) != 1 || errs[0].Field != "platform" {
+	if _, errs := agents.Validate(context.Background(), "salesforce", agents.PutRequest{}, nil, noURLCheck); len(fields(errs)) != 1 || fields(errs)["platform"] == "" {
 		t.Errorf("unknown platform: %v", errs)
 	}
 }
@@ -306,11 +311,17 @@ func TestPublicNeverShowsCredentials(t *testing.T) {
 }
 
 func ExampleValidate() {
-	a, errs := agents.Validate(context.Background(), "xtime", agents.PutRequest{
+	a, err := agents.Validate(context.Background(), "xtime", agents.PutRequest{
 		Settings: map[string]string{"baseUrl": "https://api.xtime.example", "tokenUrl": "https://auth.xtime.example/token",
 			"dealerCode": "XT1", "timezone": "America/Chicago"},
 		Credentials: map[string]string{"clientId": "id", "clientSecret": "secret"},
 	}, nil, func(context.Context, string) error { return nil })
-	fmt.Println(a, errs)
-	// Output: <nil> [{settings.defaultOpcode is required} {credentials.apiKey is required}]
+	fmt.Println(a)
+	var invalid *validation.Error
+	if errors.As(err, &invalid) {
+		fmt.Println(invalid.Fields)
+	}
+	// Output:
+	// <nil>
+	// [{settings.defaultOpcode is required} {credentials.apiKey is required}]
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dealerai/integrations/events"
+	"github.com/dealerai/integrations/shared/resources"
 )
 
 // ErrStaleEvent: a newer event already saved ids for this lead or appointment.
@@ -25,8 +26,8 @@ type Correlation struct {
 	EventID   string
 }
 
-// CorrelationStore keeps correlations in the config table: pk "DEALER#<dealerId>",
-// sk "CORR#<platform>#<key>", attributes ids (map of strings), eventTime, eventId, updatedAt.
+// CorrelationStore keeps correlations in the config table: pk resources.DealerKey(dealerId),
+// sk resources.CorrelationKeyPrefix + "<platform>#<key>", attributes ids (map of strings), eventTime, eventId, updatedAt.
 type CorrelationStore struct {
 	DB    DynamoDBAPI
 	Table string
@@ -70,8 +71,8 @@ func AppointmentKey(appointmentID, contactID, appointmentType string) string {
 
 func correlationKey(dealerID, platform, key string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
-		"pk": str(partitionPrefix + dealerID),
-		"sk": str("CORR#" + platform + "#" + key),
+		"pk": str(resources.DealerKey(dealerID)),
+		"sk": str(resources.CorrelationKeyPrefix + platform + "#" + key),
 	}
 }
 

@@ -26,22 +26,16 @@ type Result = connector.Result
 // succeed; RetryAfter is the platform's Retry-After.
 type AttemptError = connector.AttemptError
 
-// AgentSource reads an agent's configuration; *Store is one.
-type AgentSource interface {
-	Get(ctx context.Context, dealerID, platform string) (*Agent, error)
-}
-
 // Correlations reads and saves the ids platforms returned; *CorrelationStore is one.
 type Correlations interface {
 	Get(ctx context.Context, dealerID, platform, key string) (*Correlation, error)
 	Save(ctx context.Context, dealerID, platform, key string, c Correlation) error
 }
 
-// Dispatcher delivers events to agents: it loads the agent, checks it is enabled and takes
+// Dispatcher delivers events to agents: it checks the agent is enabled and takes
 // the event, applies the correlation rules, runs the platform's connector and saves the ids
 // the platform returned.
 type Dispatcher struct {
-	Agents       AgentSource
 	Correlations Correlations
 	// HTTP is the client of every platform request (the SSRF-safe client, no redirects).
 	HTTP *http.Client
@@ -51,10 +45,9 @@ type Dispatcher struct {
 
 // NewDispatcher returns a dispatcher with the four platforms' connectors, sharing one OAuth
 // token cache (build it once per container).
-func NewDispatcher(agents AgentSource, correlations Correlations, hc *http.Client) *Dispatcher {
+func NewDispatcher(correlations Correlations, hc *http.Client) *Dispatcher {
 	tokens := oauth.NewCache()
 	return &Dispatcher{
-		Agents:       agents,
 		Correlations: correlations,
 		HTTP:         hc,
 		Connectors: map[string]connector.Connector{
@@ -66,28 +59,13 @@ func NewDispatcher(agents AgentSource, correlations Correlations, hc *http.Clien
 	}
 }
 
-// Deliver performs one attempt of the delivery msg (Target.Kind "agent", Target.ID the
-// platform). attempt counts from 1; progress is what the previous attempt's AttemptError held
-// (nil on the first). It reads the agent's configuration with one GetItem; DeliverTo takes an
-// agent the caller already has (from its config cache, via FromItem).
+// DeliverTo performs one attempt of the delivery msg (Target.Kind "agent", Target.ID the
+// platform) to the agent a, which the caller has (the delivery handler's config cache holds
+// it; FromItem decodes it). attempt counts from 1; progress is what the previous attempt's
+// AttemptError held (nil on the first).
 //
-// The error is an *AttemptError for a failed attempt, or another error when the agent's
-// configuration or the saved ids could not be read (retry it as an internal failure).
-func (d *Dispatcher) Deliver(ctx context.Context, msg *deliveryq.Message, attempt int, progress map[string]string) (Result, error) {
-	if msg.Target.Kind != deliveryq.KindAgent {
-		return Result{}, &AttemptError{Class: connector.ClassInternal, Message: "not an agent delivery: " + msg.Target.String(), Permanent: true}
-	}
-	a, err := d.Agents.Get(ctx, msg.DealerID, msg.Target.ID)
-	if errors.Is(err, ErrNotFound) {
-		return connector.Skip("the " + msg.Target.ID + " agent is not configured"), nil
-	}
-	if err != nil {
-		return Result{}, err
-	}
-	return d.DeliverTo(ctx, a, msg, attempt, progress)
-}
-
-// DeliverTo is Deliver with the agent's configuration given.
+// The error is an *AttemptError for a failed attempt, or another error when the saved ids
+// could not be read (retry it as an internal failure).
 func (d *Dispatcher) DeliverTo(ctx context.Context, a *Agent, msg *deliveryq.Message, attempt int, progress map[string]string) (Result, error) {
 	info, ok := Platform(a.Platform)
 	conn := d.Connectors[a.Platform]

@@ -68,6 +68,16 @@ type dispatcherEnv struct {
 	stubs map[string]*stubConnector
 }
 
+// deliver runs one attempt of msg to its agent as stored, the way the delivery handler does
+// with the agent item of its config cache.
+func (e *dispatcherEnv) deliver(ctx context.Context, msg *deliveryq.Message, attempt int, progress map[string]string) (agents.Result, error) {
+	a, err := e.store.Get(ctx, msg.DealerID, msg.Target.ID)
+	if err != nil {
+		return agents.Result{}, err
+	}
+	return e.d.DeliverTo(ctx, a, msg, attempt, progress)
+}
+
 // newDispatcher configures each platform for dlr_42 (the examples' dealer) on DynamoDB Local,
 // with stub connectors.
 func newDispatcher(t *testing.T) *dispatcherEnv {
@@ -76,7 +86,7 @@ func newDispatcher(t *testing.T) *dispatcherEnv {
 	table := env.Table(resources.ConfigTable)
 	store := agents.NewStore(env.DynamoDB, table)
 	e := &dispatcherEnv{store: store, stubs: map[string]*stubConnector{}}
-	e.d = agents.NewDispatcher(store, agents.NewCorrelationStore(env.DynamoDB, table), &http.Client{})
+	e.d = agents.NewDispatcher(agents.NewCorrelationStore(env.DynamoDB, table), &http.Client{})
 	for _, p := range agents.Platforms() {
 		a, errs := agents.Validate(ctx, p.Platform, validPut(p.Platform), nil, noURLCheck)
 		if errs != nil {
@@ -92,7 +102,9 @@ func newDispatcher(t *testing.T) *dispatcherEnv {
 	return e
 }
 
-func TestDispatcherSkipsDisabledUnconfiguredAndForeignEvents(t *testing.T) {
+// TestDispatcherSkipsDisabledAgentsAndForeignEvents (a target that no longer exists is the
+// delivery handler's to skip: it never reaches the dispatcher).
+func TestDispatcherSkipsDisabledAgentsAndForeignEvents(t *testing.T) {
 	ctx := context.Background()
 	e := newDispatcher(t)
 	off := false
@@ -101,11 +113,8 @@ func TestDispatcherSkipsDisabledUnconfiguredAndForeignEvents(t *testing.T) {
 	if _, err := e.store.Put(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.store.Delete(ctx, "dlr_42", "dealersocket"); err != nil {
-		t.Fatal(err)
-	}
-	for platform, event := range map[string]string{"fortellis": "lead.created", "dealersocket": "lead.created", "xtime": "lead.created", "vinsolutions": "contact.created"} {
-		res, err := e.d.Deliver(ctx, message(t, platform, event, nil), 1, nil)
+	for platform, event := range map[string]string{"fortellis": "lead.created", "xtime": "lead.created", "vinsolutions": "contact.created"} {
+		res, err := e.deliver(ctx, message(t, platform, event, nil), 1, nil)
 		if err != nil || !res.Skipped || res.SkipReason == "" {
 			t.Errorf("%s %s: res = %+v, err = %v; want skipped", platform, event, res, err)
 		}
@@ -122,14 +131,14 @@ func TestDispatcherSkipsAnOlderEvent(t *testing.T) {
 	stub.result = connector.Result{Correlation: map[string]string{"appointmentId": "XT-2"}, Summary: "booked"}
 
 	// the reschedule (13:45) arrives first and saves XTime's id ...
-	res, err := e.d.Deliver(ctx, message(t, "xtime", "appointment.rescheduled", nil), 1, nil)
+	res, err := e.deliver(ctx, message(t, "xtime", "appointment.rescheduled", nil), 1, nil)
 	if err != nil || res.Skipped {
 		t.Fatalf("reschedule: %+v %v", res, err)
 	}
 	// ... then the creation of the same appointment (10:11) is skipped, without a request
 	older := message(t, "xtime", "appointment.rescheduled", map[string]any{
 		"eventType": "appointment.created", "eventId": "evt_older", "timestamp": "2026-11-28T10:11:30Z"})
-	res, err = e.d.Deliver(ctx, older, 1, nil)
+	res, err = e.deliver(ctx, older, 1, nil)
 	if err != nil || !res.Skipped || !strings.Contains(res.SkipReason, "newer event") {
 		t.Fatalf("older event: res = %+v, err = %v; want skipped", res, err)
 	}
@@ -140,7 +149,7 @@ func TestDispatcherSkipsAnOlderEvent(t *testing.T) {
 	// a newer event gets the saved ids as Known
 	newer := message(t, "xtime", "appointment.rescheduled", map[string]any{
 		"eventType": "appointment.cancelled", "eventId": "evt_newer", "timestamp": "2026-11-28T18:00:00Z"})
-	if _, err := e.d.Deliver(ctx, newer, 1, nil); err != nil {
+	if _, err := e.deliver(ctx, newer, 1, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := stub.got[1].Known; got["appointmentId"] != "XT-2" {
@@ -154,11 +163,11 @@ func TestDispatcherDoesNotDeliverTheSameEventTwice(t *testing.T) {
 	stub := e.stubs["vinsolutions"]
 	stub.result = connector.Result{Correlation: map[string]string{"contactId": "1001", "leadId": "2001"}}
 	msg := message(t, "vinsolutions", "lead.created", nil)
-	if _, err := e.d.Deliver(ctx, msg, 1, nil); err != nil {
+	if _, err := e.deliver(ctx, msg, 1, nil); err != nil {
 		t.Fatal(err)
 	}
 	// SQS redelivers after the ids were saved but before the log recorded success
-	res, err := e.d.Deliver(ctx, msg, 2, nil)
+	res, err := e.deliver(ctx, msg, 2, nil)
 	if err != nil || res.Skipped || !strings.Contains(res.Summary, "already delivered") || res.Correlation["leadId"] != "2001" {
 		t.Fatalf("res = %+v, err = %v", res, err)
 	}
@@ -172,17 +181,17 @@ func TestDispatcherGivesAppointmentsTheirLead(t *testing.T) {
 	e := newDispatcher(t)
 	stub := e.stubs["vinsolutions"]
 	stub.result = connector.Result{Correlation: map[string]string{"contactId": "1001", "leadId": "2001"}}
-	if _, err := e.d.Deliver(ctx, message(t, "vinsolutions", "lead.created", nil), 1, nil); err != nil {
+	if _, err := e.deliver(ctx, message(t, "vinsolutions", "lead.created", nil), 1, nil); err != nil {
 		t.Fatal(err)
 	}
 	stub.result = connector.Result{Correlation: map[string]string{"leadId": "2001"}}
 	// the same DealerAI lead, by leadId ...
-	if _, err := e.d.Deliver(ctx, message(t, "vinsolutions", "appointment.created", nil), 1, nil); err != nil {
+	if _, err := e.deliver(ctx, message(t, "vinsolutions", "appointment.created", nil), 1, nil); err != nil {
 		t.Fatal(err)
 	}
 	// ... and by contactId alone
 	byContact := message(t, "vinsolutions", "appointment.created", map[string]any{"leadId": nil, "eventId": "evt_c", "appointmentId": "apt_other"})
-	if _, err := e.d.Deliver(ctx, byContact, 1, nil); err != nil {
+	if _, err := e.deliver(ctx, byContact, 1, nil); err != nil {
 		t.Fatal(err)
 	}
 	for i, d := range stub.got[1:] {
@@ -197,7 +206,7 @@ func TestDispatcherGivesAppointmentsTheirLead(t *testing.T) {
 	// an appointment of another lead has none
 	other := message(t, "vinsolutions", "appointment.created.testdrive", nil)
 	stub.err = connector.PendingDependency("no lead")
-	_, err := e.d.Deliver(ctx, other, 1, nil)
+	_, err := e.deliver(ctx, other, 1, nil)
 	var ae *agents.AttemptError
 	if !errors.As(err, &ae) || ae.Class != connector.ClassPendingDependency || stub.got[3].Lead != nil {
 		t.Errorf("err = %v, lead = %v", err, stub.got[3].Lead)
@@ -209,11 +218,11 @@ func TestDispatcherSavesTheLeadAnAppointmentCreated(t *testing.T) {
 	e := newDispatcher(t)
 	stub := e.stubs["dealersocket"]
 	stub.result = connector.Result{Correlation: map[string]string{"leadId": "DS1"}, LeadCorrelation: map[string]string{"leadId": "DS1"}}
-	if _, err := e.d.Deliver(ctx, message(t, "dealersocket", "appointment.created", nil), 1, nil); err != nil {
+	if _, err := e.deliver(ctx, message(t, "dealersocket", "appointment.created", nil), 1, nil); err != nil {
 		t.Fatal(err)
 	}
 	// the lead's own, older, event arrives later: DealerSocket has the lead already
-	res, err := e.d.Deliver(ctx, message(t, "dealersocket", "lead.created", nil), 1, nil)
+	res, err := e.deliver(ctx, message(t, "dealersocket", "lead.created", nil), 1, nil)
 	if err != nil || !res.Skipped {
 		t.Fatalf("res = %+v, err = %v; want skipped", res, err)
 	}
@@ -224,13 +233,13 @@ func TestDispatcherPassesProgressAndReturnsAttemptErrors(t *testing.T) {
 	e := newDispatcher(t)
 	stub := e.stubs["fortellis"]
 	stub.err = &connector.AttemptError{Class: connector.ClassHTTPStatus, StatusCode: 500, Progress: map[string]string{"customerId": "c1"}}
-	_, err := e.d.Deliver(ctx, message(t, "fortellis", "lead.created", nil), 1, nil)
+	_, err := e.deliver(ctx, message(t, "fortellis", "lead.created", nil), 1, nil)
 	var ae *agents.AttemptError
 	if !errors.As(err, &ae) || ae.Progress["customerId"] != "c1" {
 		t.Fatalf("err = %v", err)
 	}
 	stub.err = nil
-	if _, err := e.d.Deliver(ctx, message(t, "fortellis", "lead.created", nil), 2, ae.Progress); err != nil {
+	if _, err := e.deliver(ctx, message(t, "fortellis", "lead.created", nil), 2, ae.Progress); err != nil {
 		t.Fatal(err)
 	}
 	if d := stub.got[1]; d.Attempt != 2 || !maps.Equal(d.Progress, map[string]string{"customerId": "c1"}) {

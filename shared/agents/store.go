@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dealerai/integrations/shared/resources"
 )
 
 // Errors of the stores, for errors.Is.
@@ -28,22 +30,16 @@ type DynamoDBAPI interface {
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 }
 
-// Keys of the config table (see package resources).
-const (
-	partitionPrefix = "DEALER#"
-	agentPrefix     = "T#AGENT#"
-)
-
 // Key is the config-table key of a dealer's agent.
 func Key(dealerID, platform string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
-		"pk": str(partitionPrefix + dealerID),
-		"sk": str(agentPrefix + platform),
+		"pk": str(resources.DealerKey(dealerID)),
+		"sk": str(resources.AgentKeyPrefix + platform),
 	}
 }
 
 // Store keeps agent configurations in the config table, one item per dealer and platform:
-// pk "DEALER#<dealerId>", sk "T#AGENT#<platform>", with the attributes every target has for
+// pk resources.DealerKey(dealerId), sk resources.AgentKeyPrefix + platform, with the attributes every target has for
 // the router (kind "agent", id = platform, events, enabled) and the agent's own (platform,
 // dealerId, settings and credentials as maps of strings, updatedAt, version). Credentials are
 // encrypted at rest by the table's KMS key.
@@ -87,7 +83,7 @@ func (s *Store) List(ctx context.Context, dealerID string) ([]Agent, error) {
 		TableName:              aws.String(s.Table),
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :prefix)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": str(partitionPrefix + dealerID), ":prefix": str(agentPrefix),
+			":pk": str(resources.DealerKey(dealerID)), ":prefix": str(resources.AgentKeyPrefix),
 		},
 		ConsistentRead: aws.Bool(true),
 	}
@@ -201,12 +197,12 @@ func item(a *Agent, info PlatformInfo) map[string]types.AttributeValue {
 // FromItem decodes an agent's config item, such as the one targets.Target.Item holds.
 func FromItem(it map[string]types.AttributeValue) (*Agent, error) {
 	sk := getS(it, "sk")
-	if !strings.HasPrefix(sk, agentPrefix) {
+	if !strings.HasPrefix(sk, resources.AgentKeyPrefix) {
 		return nil, fmt.Errorf("decode agent: %q is not an agent item", sk)
 	}
 	a := &Agent{
-		DealerID:    strings.TrimPrefix(getS(it, "pk"), partitionPrefix),
-		Platform:    strings.TrimPrefix(sk, agentPrefix),
+		DealerID:    strings.TrimPrefix(getS(it, "pk"), resources.DealerKeyPrefix),
+		Platform:    strings.TrimPrefix(sk, resources.AgentKeyPrefix),
 		Settings:    getMap(it, "settings"),
 		Credentials: getMap(it, "credentials"),
 	}

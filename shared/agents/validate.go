@@ -9,6 +9,8 @@ import (
 	_ "time/tzdata" // XTime time zones must load on Lambda, whose image has no zoneinfo
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/dealerai/integrations/shared/validation"
 )
 
 // PutRequest is the body of PUT /v1/agents/{platform}.
@@ -25,13 +27,6 @@ type PutRequest struct {
 	Credentials map[string]string `json:"credentials,omitempty"`
 }
 
-// FieldError is one invalid field: Field is a path into the request body, such as
-// "settings.dealerCode" or "credentials.clientSecret".
-type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
-
 // Length limits of values.
 const (
 	MaxSettingLength    = 2048
@@ -45,16 +40,16 @@ const (
 )
 
 // Validate checks a PUT of platform's agent against what is stored (nil when nothing is) and
-// returns the agent to store, or the invalid fields. Every URL setting the request gives is
+// returns the agent to store, or a *validation.Error listing the invalid fields. Every URL setting the request gives is
 // checked with urlCheck (safeurl.Policy.Check: the error's text is the field's message).
 //
 // The agent returned has stored's DealerID and Version (the version to store it at: pass it
 // to Store.Put unchanged, so a concurrent write is detected); a new agent has neither — the
 // caller sets DealerID.
-func Validate(ctx context.Context, platform string, in PutRequest, stored *Agent, urlCheck func(ctx context.Context, rawURL string) error) (*Agent, []FieldError) {
+func Validate(ctx context.Context, platform string, in PutRequest, stored *Agent, urlCheck func(ctx context.Context, rawURL string) error) (*Agent, error) {
 	info, ok := Platform(platform)
 	if !ok {
-		return nil, []FieldError{{"platform", "unknown platform; one of vinsolutions, dealersocket, fortellis, xtime"}}
+		return nil, invalid(validation.FieldError{Field: "platform", Message: "unknown platform; one of vinsolutions, dealersocket, fortellis, xtime"})
 	}
 	a := &Agent{Platform: platform, Enabled: true}
 	if stored != nil {
@@ -63,7 +58,7 @@ func Validate(ctx context.Context, platform string, in PutRequest, stored *Agent
 	if in.Enabled != nil {
 		a.Enabled = *in.Enabled
 	}
-	var errs []FieldError
+	var errs []validation.FieldError
 
 	// Settings: the request's, else the stored ones.
 	settings := in.Settings
@@ -83,18 +78,18 @@ func Validate(ctx context.Context, platform string, in PutRequest, stored *Agent
 		}
 		if v == "" {
 			if spec.Required {
-				errs = append(errs, FieldError{field, "is required"})
+				errs = append(errs, validation.FieldError{Field: field, Message: "is required"})
 			}
 			continue
 		}
 		if msg := checkValue(v, MaxSettingLength); msg != "" {
-			errs = append(errs, FieldError{field, msg})
+			errs = append(errs, validation.FieldError{Field: field, Message: msg})
 			continue
 		}
 		a.Settings[spec.Key] = v
 		if spec.URL && givenSettings && settings[spec.Key] != "" {
 			if err := urlCheck(ctx, v); err != nil {
-				errs = append(errs, FieldError{field, err.Error()})
+				errs = append(errs, validation.FieldError{Field: field, Message: err.Error()})
 			}
 		}
 	}
@@ -118,12 +113,12 @@ func Validate(ctx context.Context, platform string, in PutRequest, stored *Agent
 		v, ok := creds[spec.Key]
 		if !ok {
 			if spec.Required {
-				errs = append(errs, FieldError{field, "is required"})
+				errs = append(errs, validation.FieldError{Field: field, Message: "is required"})
 			}
 			continue
 		}
 		if msg := checkValue(v, MaxCredentialLength); msg != "" {
-			errs = append(errs, FieldError{field, msg})
+			errs = append(errs, validation.FieldError{Field: field, Message: msg})
 			continue
 		}
 		a.Credentials[spec.Key] = v
@@ -131,20 +126,24 @@ func Validate(ctx context.Context, platform string, in PutRequest, stored *Agent
 
 	errs = append(errs, checkPlatform(platform, a, creds)...)
 	if len(errs) > 0 {
-		return nil, errs
+		return nil, invalid(errs...)
 	}
 	return a, nil
 }
 
+func invalid(errs ...validation.FieldError) *validation.Error {
+	return &validation.Error{Subject: "agent", Fields: errs}
+}
+
 // checkPlatform holds the rules of one platform beyond required keys and URLs.
-func checkPlatform(platform string, a *Agent, creds map[string]string) []FieldError {
-	var errs []FieldError
+func checkPlatform(platform string, a *Agent, creds map[string]string) []validation.FieldError {
+	var errs []validation.FieldError
 	s := a.Settings
 	switch platform {
 	case VinSolutions:
 		for _, k := range []string{"dealerId", "userId", "leadSourceId"} {
 			if v, ok := s[k]; ok && !isNumber(v) {
-				errs = append(errs, FieldError{"settings." + k, "must be a number"})
+				errs = append(errs, validation.FieldError{Field: "settings." + k, Message: "must be a number"})
 			}
 		}
 	case DealerSocket:
@@ -152,27 +151,27 @@ func checkPlatform(platform string, a *Agent, creds map[string]string) []FieldEr
 		_, sec := creds["secretKey"]
 		switch {
 		case pub && !sec:
-			errs = append(errs, FieldError{"credentials.secretKey", "is required with publicKey"})
+			errs = append(errs, validation.FieldError{Field: "credentials.secretKey", Message: "is required with publicKey"})
 		case sec && !pub:
-			errs = append(errs, FieldError{"credentials.publicKey", "is required with secretKey"})
+			errs = append(errs, validation.FieldError{Field: "credentials.publicKey", Message: "is required with secretKey"})
 		}
 	case XTime:
 		if tz, ok := s["timezone"]; ok {
 			if _, err := time.LoadLocation(tz); err != nil || tz == "Local" {
-				errs = append(errs, FieldError{"settings.timezone", "must be an IANA time zone such as America/Chicago"})
+				errs = append(errs, validation.FieldError{Field: "settings.timezone", Message: "must be an IANA time zone such as America/Chicago"})
 			}
 		}
 		if v := s["rescheduleStrategy"]; v != CancelAndRebook && v != SkipReschedules {
-			errs = append(errs, FieldError{"settings.rescheduleStrategy", "must be cancel-and-rebook or skip"})
+			errs = append(errs, validation.FieldError{Field: "settings.rescheduleStrategy", Message: "must be cancel-and-rebook or skip"})
 		}
 		if p := s["cancelPath"]; !strings.HasPrefix(p, "/") || !strings.Contains(p, "{appointmentId}") {
-			errs = append(errs, FieldError{"settings.cancelPath", "must be a path starting with / that contains {appointmentId}"})
+			errs = append(errs, validation.FieldError{Field: "settings.cancelPath", Message: "must be a path starting with / that contains {appointmentId}"})
 		}
 	}
 	return errs
 }
 
-func unknownKeys(section string, given map[string]string, specs []KeySpec) []FieldError {
+func unknownKeys(section string, given map[string]string, specs []KeySpec) []validation.FieldError {
 	var unknown []string
 	for k := range given {
 		if !slices.ContainsFunc(specs, func(s KeySpec) bool { return s.Key == k }) {
@@ -180,9 +179,9 @@ func unknownKeys(section string, given map[string]string, specs []KeySpec) []Fie
 		}
 	}
 	slices.Sort(unknown)
-	errs := make([]FieldError, len(unknown))
+	errs := make([]validation.FieldError, len(unknown))
 	for i, k := range unknown {
-		errs[i] = FieldError{section + "." + k, "is not a " + strings.TrimSuffix(section, "s") + " of this platform"}
+		errs[i] = validation.FieldError{Field: section + "." + k, Message: "is not a " + strings.TrimSuffix(section, "s") + " of this platform"}
 	}
 	return errs
 }

@@ -77,7 +77,7 @@ func NewDeliveryHandler(awsCfg aws.Config, cfg Config, policy safeurl.Policy) (*
 	// One SSRF-safe client for webhooks and platform APIs alike; one Dispatcher (and so one
 	// OAuth token cache) per container.
 	client := policy.NewClient(cfg.DeliveryTimeout)
-	dispatcher := agents.NewDispatcher(agents.NewStore(db, cfg.ConfigTable), agents.NewCorrelationStore(db, cfg.ConfigTable), client)
+	dispatcher := agents.NewDispatcher(agents.NewCorrelationStore(db, cfg.ConfigTable), client)
 	return &delivery.Handler{
 		Targets:  targets.NewCache(&targets.Loader{DB: db, Table: cfg.ConfigTable}, TargetCacheTTL),
 		Log:      deliverylog.NewStore(db, cfg.DeliveryLogTable),

@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/dealerai/integrations/events/webhook"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/deliveryq"
 	"github.com/dealerai/integrations/shared/safeurl"
@@ -51,12 +52,12 @@ func (h *Handler) post(ctx context.Context, msg *deliveryq.Message, attempt int,
 	// The Standard Webhooks header names as the spec writes them (sent as given).
 	req.Header["Content-Type"] = []string{"application/json"}
 	req.Header["User-Agent"] = []string{UserAgent}
-	req.Header["webhook-id"] = []string{msg.EventID}
-	req.Header["webhook-timestamp"] = []string{strconv.FormatInt(now.Unix(), 10)}
-	req.Header["webhook-signature"] = []string{sig}
-	req.Header["DealerAI-Event-Type"] = []string{msg.EventType}
-	req.Header["DealerAI-Delivery-Id"] = []string{msg.DeliveryID}
-	req.Header["DealerAI-Attempt"] = []string{strconv.Itoa(attempt)}
+	req.Header[webhook.HeaderID] = []string{msg.EventID}
+	req.Header[webhook.HeaderTimestamp] = []string{strconv.FormatInt(now.Unix(), 10)}
+	req.Header[webhook.HeaderSignature] = []string{sig}
+	req.Header[webhook.HeaderEventType] = []string{msg.EventType}
+	req.Header[webhook.HeaderDeliveryID] = []string{msg.DeliveryID}
+	req.Header[webhook.HeaderAttempt] = []string{strconv.Itoa(attempt)}
 
 	start := time.Now()
 	resp, err := h.HTTP.Do(req)

@@ -162,9 +162,9 @@ func partitionKey(dealerID string, t deliveryq.Target) (string, error) {
 	}
 	switch t.Kind {
 	case deliveryq.KindSubscription:
-		return dealerID + "#SUB#" + t.ID, nil
+		return dealerID + resources.DeliveryLogSubscriptionInfix + t.ID, nil
 	case deliveryq.KindAgent:
-		return dealerID + "#AGENT#" + t.ID, nil
+		return dealerID + resources.DeliveryLogAgentInfix + t.ID, nil
 	}
 	return "", fmt.Errorf("deliverylog: unknown target kind %q", t.Kind)
 }

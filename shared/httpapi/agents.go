@@ -10,6 +10,7 @@ import (
 
 	"github.com/dealerai/integrations/shared/agents"
 	"github.com/dealerai/integrations/shared/deliveryq"
+	"github.com/dealerai/integrations/shared/validation"
 )
 
 // AgentStore keeps the dealers' agent configurations (agents.Store).
@@ -106,13 +107,9 @@ func (a *API) putAgent(w http.ResponseWriter, r *http.Request) error {
 		if conditional && want != versionOf(stored) {
 			return agents.ErrVersionMismatch
 		}
-		next, invalid := agents.Validate(ctx, platform, in, stored, a.opts.URLs.Check)
-		if invalid != nil {
-			errs := make([]FieldError, len(invalid))
-			for i, f := range invalid {
-				errs[i] = FieldError(f)
-			}
-			return NewProblem(http.StatusUnprocessableEntity, "the request has invalid fields", errs...)
+		next, err := agents.Validate(ctx, platform, in, stored, a.opts.URLs.Check)
+		if err != nil {
+			return err
 		}
 		next.DealerID = dealer
 		saved, err := a.opts.Agents.Put(ctx, next)
@@ -278,7 +275,7 @@ func (f *fields) stringMap(name string) map[string]string {
 	}
 	var members map[string]json.RawMessage
 	if raw[0] != '{' || json.Unmarshal(raw, &members) != nil {
-		f.errs = append(f.errs, FieldError{name, "must be an object whose values are strings"})
+		f.errs = append(f.errs, validation.FieldError{Field: name, Message: "must be an object whose values are strings"})
 		return nil
 	}
 	out := make(map[string]string, len(members))
@@ -290,7 +287,7 @@ func (f *fields) stringMap(name string) map[string]string {
 	for _, k := range keys {
 		var s string
 		if v := members[k]; len(v) == 0 || v[0] != '"' || json.Unmarshal(v, &s) != nil {
-			f.errs = append(f.errs, FieldError{name + "." + k, "must be a string"})
+			f.errs = append(f.errs, validation.FieldError{Field: name + "." + k, Message: "must be a string"})
 			continue
 		}
 		out[k] = s

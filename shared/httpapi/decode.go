@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dealerai/integrations/shared/subscriptions"
+	"github.com/dealerai/integrations/shared/validation"
 )
 
 // MaxBodyBytes is the largest request body accepted (413 beyond).
@@ -86,14 +87,14 @@ func decodeObject(body []byte, allowed ...string) (map[string]json.RawMessage, e
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, NewProblem(http.StatusBadRequest, "the request body has data after the JSON object")
 	}
-	var unknown []FieldError
+	var unknown []validation.FieldError
 	for name := range members {
 		if !slices.Contains(allowed, name) {
-			unknown = append(unknown, FieldError{name, "is not a known field"})
+			unknown = append(unknown, validation.FieldError{Field: name, Message: "is not a known field"})
 		}
 	}
 	if unknown != nil {
-		slices.SortFunc(unknown, func(a, b FieldError) int { return cmp.Compare(a.Field, b.Field) })
+		slices.SortFunc(unknown, func(a, b validation.FieldError) int { return cmp.Compare(a.Field, b.Field) })
 		return nil, NewProblem(http.StatusBadRequest, "the request body has unknown fields", unknown...)
 	}
 	return members, nil
@@ -103,7 +104,7 @@ func decodeObject(body []byte, allowed ...string) (map[string]json.RawMessage, e
 // with a member of the wrong JSON type is answered 422 naming the field.
 type fields struct {
 	members map[string]json.RawMessage
-	errs    []FieldError
+	errs    []validation.FieldError
 }
 
 func isNull(raw json.RawMessage) bool { return string(raw) == "null" }
@@ -116,7 +117,7 @@ func (f *fields) string(name string) *string {
 	}
 	var s string
 	if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
-		f.errs = append(f.errs, FieldError{name, "must be a string"})
+		f.errs = append(f.errs, validation.FieldError{Field: name, Message: "must be a string"})
 		return nil
 	}
 	return &s
@@ -130,7 +131,7 @@ func (f *fields) bool(name string) *bool {
 	}
 	var b bool
 	if json.Unmarshal(raw, &b) != nil {
-		f.errs = append(f.errs, FieldError{name, "must be a boolean"})
+		f.errs = append(f.errs, validation.FieldError{Field: name, Message: "must be a boolean"})
 		return nil
 	}
 	return &b
@@ -145,14 +146,14 @@ func (f *fields) strings(name string) []string {
 	}
 	var elems []json.RawMessage
 	if raw[0] != '[' || json.Unmarshal(raw, &elems) != nil {
-		f.errs = append(f.errs, FieldError{name, "must be an array of strings"})
+		f.errs = append(f.errs, validation.FieldError{Field: name, Message: "must be an array of strings"})
 		return nil
 	}
 	out := make([]string, 0, len(elems))
 	for i, e := range elems {
 		var s string
 		if len(e) == 0 || e[0] != '"' || json.Unmarshal(e, &s) != nil {
-			f.errs = append(f.errs, FieldError{name + "[" + strconv.Itoa(i) + "]", "must be a string"})
+			f.errs = append(f.errs, validation.FieldError{Field: name + "[" + strconv.Itoa(i) + "]", Message: "must be a string"})
 			continue
 		}
 		out = append(out, s)
@@ -163,7 +164,7 @@ func (f *fields) strings(name string) []string {
 // nullNotAllowed records that a member given as null cannot be removed.
 func (f *fields) nullNotAllowed(name, message string) {
 	if raw, ok := f.members[name]; ok && isNull(raw) {
-		f.errs = append(f.errs, FieldError{name, message})
+		f.errs = append(f.errs, validation.FieldError{Field: name, Message: message})
 	}
 }
 
@@ -229,7 +230,7 @@ func decodeTestSend(body []byte) (string, error) {
 		return "", err
 	}
 	if eventType == nil {
-		return "", NewProblem(http.StatusUnprocessableEntity, "the request has invalid fields", FieldError{"eventType", "is required"})
+		return "", NewProblem(http.StatusUnprocessableEntity, "the request has invalid fields", validation.FieldError{Field: "eventType", Message: "is required"})
 	}
 	return *eventType, nil
 }

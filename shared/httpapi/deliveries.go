@@ -17,6 +17,7 @@ import (
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/deliveryq"
 	"github.com/dealerai/integrations/shared/subscriptions"
+	"github.com/dealerai/integrations/shared/validation"
 )
 
 // deliveryView is a delivery in a list; deliveryDetail adds its attempts and payload.
@@ -104,7 +105,7 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request, target func
 	status := r.URL.Query().Get("status")
 	if status != "" && !slices.Contains(deliveryStatuses, status) {
 		return NewProblem(http.StatusBadRequest, "invalid query parameter",
-			FieldError{"status", "must be one of " + strings.Join(deliveryStatuses, ", ")})
+			validation.FieldError{Field: "status", Message: "must be one of " + strings.Join(deliveryStatuses, ", ")})
 	}
 	t, err := target(r)
 	if err != nil {
@@ -187,7 +188,7 @@ func (a *API) testSubscription(w http.ResponseWriter, r *http.Request) error {
 	}
 	if _, ok := events.Lookup(eventType); !ok {
 		return NewProblem(http.StatusUnprocessableEntity, "the request has invalid fields",
-			FieldError{"eventType", "is not an event type of the catalog (see GET /v1/event-types)"})
+			validation.FieldError{Field: "eventType", Message: "is not an event type of the catalog (see GET /v1/event-types)"})
 	}
 	sub, err := a.subscription(r)
 	if err != nil {

@@ -9,32 +9,26 @@ import (
 	"github.com/dealerai/integrations/shared/agents"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/subscriptions"
+	"github.com/dealerai/integrations/shared/validation"
 )
 
 // Problem is an RFC 9457 problem document, the body of every error the handler answers
 // (Content-Type application/problem+json). It is also an error: a handler returns it to
 // answer with it.
 type Problem struct {
-	Type   string       `json:"type"`
-	Title  string       `json:"title"`
-	Status int          `json:"status"`
-	Detail string       `json:"detail"`
-	Errors []FieldError `json:"errors"`
-}
-
-// FieldError names one invalid part of a request: Field is a path into the request body
-// ("url", "events[1]", "settings.dealerCode"), or a query parameter or header name.
-type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
+	Type   string                  `json:"type"`
+	Title  string                  `json:"title"`
+	Status int                     `json:"status"`
+	Detail string                  `json:"detail"`
+	Errors []validation.FieldError `json:"errors"`
 }
 
 func (p *Problem) Error() string { return strconv.Itoa(p.Status) + " " + p.Detail }
 
 // NewProblem is a problem of the given status; errs name the fields at fault.
-func NewProblem(status int, detail string, errs ...FieldError) *Problem {
+func NewProblem(status int, detail string, errs ...validation.FieldError) *Problem {
 	if errs == nil {
-		errs = []FieldError{}
+		errs = []validation.FieldError{}
 	}
 	return &Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail, Errors: errs}
 }
@@ -48,17 +42,13 @@ func writeProblem(w http.ResponseWriter, p *Problem) {
 func problemFor(err error) (p *Problem, internal bool) {
 	var (
 		problem *Problem
-		invalid *subscriptions.ValidationError
+		invalid *validation.Error
 	)
 	switch {
 	case errors.As(err, &problem):
 		return problem, false
 	case errors.As(err, &invalid):
-		errs := make([]FieldError, len(invalid.Fields))
-		for i, f := range invalid.Fields {
-			errs[i] = FieldError(f)
-		}
-		return NewProblem(http.StatusUnprocessableEntity, "the request has invalid fields", errs...), false
+		return NewProblem(http.StatusUnprocessableEntity, "the request has invalid fields", invalid.Fields...), false
 	case errors.Is(err, subscriptions.ErrNotFound):
 		return NewProblem(http.StatusNotFound, "subscription not found"), false
 	case errors.Is(err, deliverylog.ErrNotFound):
@@ -70,7 +60,7 @@ func problemFor(err error) (p *Problem, internal bool) {
 	case errors.Is(err, subscriptions.ErrLimitReached):
 		return NewProblem(http.StatusUnprocessableEntity, "a dealer can have at most "+strconv.Itoa(subscriptions.MaxPerDealer)+" subscriptions"), false
 	case errors.Is(err, subscriptions.ErrInvalidCursor), errors.Is(err, deliverylog.ErrInvalidCursor):
-		return NewProblem(http.StatusBadRequest, "invalid query parameter", FieldError{"cursor", "is not a cursor this list returned"}), false
+		return NewProblem(http.StatusBadRequest, "invalid query parameter", validation.FieldError{Field: "cursor", Message: "is not a cursor this list returned"}), false
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return NewProblem(http.StatusServiceUnavailable, "the request could not be completed in time; try again"), true
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dealerai/integrations/shared/subscriptions"
+	"github.com/dealerai/integrations/shared/validation"
 )
 
 // subscriptionView is a subscription as the API shows it: never its secrets.
@@ -225,13 +226,13 @@ func pageParams(r *http.Request) (limit int, cursor string, err error) {
 		n, err := strconv.Atoi(v[0])
 		if err != nil || n < 1 || n > maxLimit || len(v) > 1 {
 			return 0, "", NewProblem(http.StatusBadRequest, "invalid query parameter",
-				FieldError{"limit", "must be an integer from 1 to " + strconv.Itoa(maxLimit)})
+				validation.FieldError{Field: "limit", Message: "must be an integer from 1 to " + strconv.Itoa(maxLimit)})
 		}
 		limit = n
 	}
 	if v, ok := q["cursor"]; ok {
 		if len(v) > 1 || v[0] == "" {
-			return 0, "", NewProblem(http.StatusBadRequest, "invalid query parameter", FieldError{"cursor", "is not a cursor this list returned"})
+			return 0, "", NewProblem(http.StatusBadRequest, "invalid query parameter", validation.FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
 		}
 		cursor = v[0]
 	}

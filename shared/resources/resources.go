@@ -50,6 +50,26 @@ import (
 	"time"
 )
 
+// Keys of the config table's items (docs/design.md#data-model): every item of a dealer is under
+// pk DealerKeyPrefix+dealerId; delivery targets' sort keys start with TargetKeyPrefix.
+const (
+	DealerKeyPrefix        = "DEALER#"
+	TargetKeyPrefix        = "T#"
+	SubscriptionKeyPrefix  = TargetKeyPrefix + "SUB#"
+	AgentKeyPrefix         = TargetKeyPrefix + "AGENT#"
+	SubscriptionCounterKey = "COUNT#subscriptions"
+	CorrelationKeyPrefix   = "CORR#"
+)
+
+// DealerKey is the config-table partition key of a dealer's items.
+func DealerKey(dealerID string) string { return DealerKeyPrefix + dealerID }
+
+// Delivery-log partition keys: "<dealerId>" + one of these + the target's id.
+const (
+	DeliveryLogSubscriptionInfix = "#SUB#"
+	DeliveryLogAgentInfix        = "#AGENT#"
+)
+
 // KeyAttr is one attribute of a key schema.
 type KeyAttr struct {
 	Name string

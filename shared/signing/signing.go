@@ -22,10 +22,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-)
 
-// SecretPrefix starts every secret.
-const SecretPrefix = "whsec_"
+	"github.com/dealerai/integrations/events/webhook"
+)
 
 // secretBytes is the length of the keys NewSecret generates.
 const secretBytes = 32
@@ -39,7 +38,7 @@ func NewSecret() (string, error) {
 	if _, err := rand.Read(key[:]); err != nil {
 		return "", err
 	}
-	return SecretPrefix + base64.StdEncoding.EncodeToString(key[:]), nil
+	return webhook.SecretPrefix + base64.StdEncoding.EncodeToString(key[:]), nil
 }
 
 // ErrMalformedSecret is returned (wrapped) for a secret that is not "whsec_"
@@ -95,7 +94,7 @@ var prefixPool = sync.Pool{New: func() any {
 
 // decodeKey appends the key of secret to dst.
 func decodeKey(dst []byte, secret string) ([]byte, error) {
-	enc, ok := strings.CutPrefix(secret, SecretPrefix)
+	enc, ok := strings.CutPrefix(secret, webhook.SecretPrefix)
 	if !ok || enc == "" {
 		return nil, ErrMalformedSecret
 	}

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dealerai/integrations/shared/resources"
 )
 
 // Errors of the store, for errors.Is.
@@ -131,7 +133,7 @@ func (s *Store) List(ctx context.Context, dealerID string, limit int, cursor str
 		out, err := s.DB.Query(ctx, &dynamodb.QueryInput{
 			TableName:                 aws.String(s.Table),
 			KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :prefix)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(PartitionKey(dealerID)), ":prefix": str(SortKeyPrefix)},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(resources.DealerKey(dealerID)), ":prefix": str(resources.SubscriptionKeyPrefix)},
 			ExclusiveStartKey:         start,
 			Limit:                     aws.Int32(int32(limit + 1 - len(items))),
 			ConsistentRead:            aws.Bool(true),

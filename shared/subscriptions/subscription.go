@@ -1,17 +1,15 @@
 // Package subscriptions is the webhook subscription: its model, the validation of what a
 // dealer may set, and its DynamoDB store in the config table.
 //
-// A subscription is one item of the config table (see package resources):
-//
-//	pk = "DEALER#<dealerId>"   sk = "T#SUB#<subscriptionId>"
-//
-// and each dealer has a counter item (sk "COUNT#subscriptions", attribute n) that every create
+// A subscription is one item of the config table (docs/design.md#data-model): pk
+// resources.DealerKey(dealerId), sk resources.SubscriptionKeyPrefix + id; and each dealer has a
+// counter item (sk resources.SubscriptionCounterKey, attribute n) that every create
 // and delete updates in the same transaction, which is what keeps a dealer at MaxPerDealer
 // subscriptions without a count-then-put race.
 //
 // Besides the API, the delivery pipeline uses this package: Get to read a subscription's URL
 // and signing secrets, Disable when an endpoint answers 410 Gone, and the exported
-// Subscription type (with its dynamodbav tags) and SortKeyPrefix to decode the items of the
+// Subscription type (with its dynamodbav tags) to decode the items of the
 // router's one-query read of a dealer's targets. These are kept stable.
 package subscriptions
 
@@ -21,16 +19,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/oklog/ulid/v2"
+
+	"github.com/dealerai/integrations/shared/resources"
 )
 
-// Keys and limits of the config table.
+// Ids and limits of subscriptions (their config-table keys are package resources').
 const (
-	// PartitionKeyPrefix prefixes the dealer id in pk.
-	PartitionKeyPrefix = "DEALER#"
-	// SortKeyPrefix prefixes the subscription id in sk.
-	SortKeyPrefix = "T#SUB#"
-	// CounterSortKey is the sk of the dealer's subscription counter item (attribute n).
-	CounterSortKey = "COUNT#subscriptions"
 	// IDPrefix prefixes every subscription id: "sub_" + a ULID.
 	IDPrefix = "sub_"
 	// MaxPerDealer is how many subscriptions one dealer may have.
@@ -128,16 +122,13 @@ func ValidID(id string) bool {
 	return err == nil
 }
 
-// PartitionKey is the pk of a dealer's items.
-func PartitionKey(dealerID string) string { return PartitionKeyPrefix + dealerID }
-
 // SortKey is the sk of a subscription.
-func SortKey(id string) string { return SortKeyPrefix + id }
+func SortKey(id string) string { return resources.SubscriptionKeyPrefix + id }
 
 // Key is the primary key of a subscription item.
 func Key(dealerID, id string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
-		"pk": &types.AttributeValueMemberS{Value: PartitionKey(dealerID)},
+		"pk": &types.AttributeValueMemberS{Value: resources.DealerKey(dealerID)},
 		"sk": &types.AttributeValueMemberS{Value: SortKey(id)},
 	}
 }
@@ -145,7 +136,7 @@ func Key(dealerID, id string) map[string]types.AttributeValue {
 // CounterKey is the primary key of a dealer's subscription counter item.
 func CounterKey(dealerID string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
-		"pk": &types.AttributeValueMemberS{Value: PartitionKey(dealerID)},
-		"sk": &types.AttributeValueMemberS{Value: CounterSortKey},
+		"pk": &types.AttributeValueMemberS{Value: resources.DealerKey(dealerID)},
+		"sk": &types.AttributeValueMemberS{Value: resources.SubscriptionCounterKey},
 	}
 }

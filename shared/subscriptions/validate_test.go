@@ -9,6 +9,7 @@ import (
 
 	"github.com/dealerai/integrations/shared/safeurl"
 	"github.com/dealerai/integrations/shared/subscriptions"
+	"github.com/dealerai/integrations/shared/validation"
 )
 
 // syntaxOnly checks URLs without DNS.
@@ -23,7 +24,7 @@ func (brokenChecker) Check(context.Context, string) error { return context.Deadl
 func ptr[T any](v T) *T { return &v }
 
 func fieldsOf(err error) []string {
-	var v *subscriptions.ValidationError
+	var v *validation.Error
 	if !errors.As(err, &v) {
 		return nil
 	}

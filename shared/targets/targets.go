@@ -17,6 +17,7 @@ import (
 
 	"github.com/dealerai/integrations/events"
 	"github.com/dealerai/integrations/shared/deliveryq"
+	"github.com/dealerai/integrations/shared/resources"
 	"github.com/dealerai/integrations/shared/subscriptions"
 )
 
@@ -51,20 +52,14 @@ type Loader struct {
 	Table string
 }
 
-// Sort-key prefixes of the config table (see package resources).
-const (
-	subPrefix   = subscriptions.SortKeyPrefix
-	agentPrefix = "T#AGENT#"
-)
-
 // Load returns all of a dealer's targets, enabled or not: one Query (more only past 1 MB).
 func (l *Loader) Load(ctx context.Context, dealerID string) ([]Target, error) {
 	in := &dynamodb.QueryInput{
 		TableName:              aws.String(l.Table),
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :t)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: subscriptions.PartitionKey(dealerID)},
-			":t":  &types.AttributeValueMemberS{Value: "T#"},
+			":pk": &types.AttributeValueMemberS{Value: resources.DealerKey(dealerID)},
+			":t":  &types.AttributeValueMemberS{Value: resources.TargetKeyPrefix},
 		},
 	}
 	var out []Target
@@ -89,16 +84,16 @@ func decode(item map[string]types.AttributeValue) (Target, bool) {
 	sk := getS(item, "sk")
 	var t Target
 	switch {
-	case strings.HasPrefix(sk, subPrefix):
-		t.Target = deliveryq.Target{Kind: deliveryq.KindSubscription, ID: sk[len(subPrefix):]}
+	case strings.HasPrefix(sk, resources.SubscriptionKeyPrefix):
+		t.Target = deliveryq.Target{Kind: deliveryq.KindSubscription, ID: sk[len(resources.SubscriptionKeyPrefix):]}
 		var sub subscriptions.Subscription
 		if err := attributevalue.UnmarshalMap(item, &sub); err != nil {
 			return t, false // not a subscription this code can deliver to
 		}
 		sub.ID = t.ID
 		t.Subscription = &sub
-	case strings.HasPrefix(sk, agentPrefix):
-		t.Target = deliveryq.Target{Kind: deliveryq.KindAgent, ID: sk[len(agentPrefix):]}
+	case strings.HasPrefix(sk, resources.AgentKeyPrefix):
+		t.Target = deliveryq.Target{Kind: deliveryq.KindAgent, ID: sk[len(resources.AgentKeyPrefix):]}
 	default:
 		return t, false
 	}

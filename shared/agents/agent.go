@@ -186,6 +186,10 @@ type PublicAgent struct {
 	// CredentialsSet names the credentials that are stored, sorted.
 	CredentialsSet []string   `json:"credentialsSet"`
 	UpdatedAt      *time.Time `json:"updatedAt"`
+	// SettingsSpec and CredentialsSpec say what the platform takes, so a form can be built
+	// from them.
+	SettingsSpec    []KeySpec `json:"settingsSpec"`
+	CredentialsSpec []KeySpec `json:"credentialsSpec"`
 }
 
 // Public is the API view of an agent. An agent never configured is &Agent{Platform: p}:
@@ -193,13 +197,15 @@ type PublicAgent struct {
 func Public(a *Agent) PublicAgent {
 	info, _ := Platform(a.Platform)
 	p := PublicAgent{
-		Platform:       a.Platform,
-		Name:           info.Name,
-		Capabilities:   info.Capabilities,
-		Events:         info.Events,
-		Enabled:        a.Enabled,
-		Settings:       map[string]string{},
-		CredentialsSet: []string{},
+		Platform:        a.Platform,
+		Name:            info.Name,
+		Capabilities:    info.Capabilities,
+		Events:          info.Events,
+		Enabled:         a.Enabled,
+		Settings:        map[string]string{},
+		CredentialsSet:  []string{},
+		SettingsSpec:    info.Settings,
+		CredentialsSpec: info.Credentials,
 	}
 	for k, v := range a.Settings {
 		p.Settings[k] = v

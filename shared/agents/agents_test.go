@@ -294,12 +294,12 @@ func TestPublicNeverShowsCredentials(t *testing.T) {
 	}
 	var m map[string]any
 	_ = json.Unmarshal(b, &m)
-	for _, k := range []string{"platform", "name", "capabilities", "events", "enabled", "settings", "credentialsSet", "updatedAt"} {
+	for _, k := range []string{"platform", "name", "capabilities", "events", "enabled", "settings", "credentialsSet", "updatedAt", "settingsSpec", "credentialsSpec"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("public view lacks %s: %s", k, b)
 		}
 	}
-	if len(m) != 8 {
+	if len(m) != 10 {
 		t.Errorf("public view has other fields: %s", b)
 	}
 

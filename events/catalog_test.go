@@ -3,14 +3,13 @@ package events
 import (
 	"bytes"
 	"encoding/json"
-	"io/fs"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/dealerai/integrations/testdata"
 )
 
 // The product document's order, groups and "Triggered when" texts.
@@ -189,20 +188,22 @@ func typeCases() []typeCase {
 	return cases
 }
 
-// exampleFiles returns every example body in testdata/events by file name.
+// exampleFiles returns every example body by file name: the catalog's (examples/) and the
+// tests' variants (testdata/events).
 func exampleFiles(t testing.TB) map[string][]byte {
 	t.Helper()
-	files, err := fs.Glob(testdata.Events, "events/*.json")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no examples: %v", err)
+	catalog, _ := filepath.Glob(filepath.Join("examples", "*.json"))
+	variants, _ := filepath.Glob(filepath.Join("..", "testdata", "events", "*.json"))
+	if len(catalog) == 0 || len(variants) == 0 {
+		t.Fatal("no examples")
 	}
 	out := map[string][]byte{}
-	for _, f := range files {
-		b, err := testdata.Events.ReadFile(f)
+	for _, f := range append(catalog, variants...) {
+		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[strings.TrimPrefix(f, "events/")] = b
+		out[filepath.Base(f)] = b
 	}
 	return out
 }
@@ -216,7 +217,7 @@ func TestExamples(t *testing.T) {
 			continue
 		}
 		if !bytes.Equal(b, files[d.Type+".json"]) {
-			t.Errorf("Example(%q) is not testdata/events/%s.json", d.Type, d.Type)
+			t.Errorf("Example(%q) is not examples/%s.json", d.Type, d.Type)
 		}
 		ev, err := Parse(b)
 		if err != nil {

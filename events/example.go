@@ -1,14 +1,18 @@
 package events
 
-import "github.com/dealerai/integrations/testdata"
+import "embed"
 
-// Example returns the catalog's example body of an event type (the file
-// testdata/events/<type>.json), e.g. for a test send. The caller owns the
-// returned bytes.
+// examples holds examples/<type>.json: the catalog's example body of each event type.
+//
+//go:embed examples/*.json
+var examples embed.FS
+
+// Example returns the catalog's example body of an event type (events/examples/<type>.json),
+// e.g. for a test send. The caller owns the returned bytes.
 func Example(eventType string) ([]byte, bool) {
 	if _, ok := compiledTypes[eventType]; !ok {
 		return nil, false
 	}
-	b, err := testdata.Events.ReadFile("events/" + eventType + ".json")
+	b, err := examples.ReadFile("examples/" + eventType + ".json")
 	return b, err == nil
 }

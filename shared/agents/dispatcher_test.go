@@ -5,8 +5,7 @@ import (
 	"errors"
 	"maps"
 	"net/http"
-	"os"
-	"path/filepath"
+
 	"strings"
 	"sync"
 	"testing"
@@ -41,13 +40,10 @@ func (s *stubConnector) calls() int {
 	return len(s.got)
 }
 
-// message builds a delivery message from testdata/events/<name>.json with edits.
+// message builds a delivery message from the example body name with edits.
 func message(t *testing.T, platform, name string, edits map[string]any) *deliveryq.Message {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(agenttest.Testdata(), "events", name+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := agenttest.EventJSON(t, name)
 	if len(edits) > 0 {
 		raw = edit(t, raw, edits)
 	}

@@ -36,14 +36,26 @@ func Testdata() string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "..", "testdata")
 }
 
-// Event parses testdata/events/<name>.json, with edits applied to the raw JSON object
-// (a nil value deletes the field).
-func Event(t testing.TB, name string, edits map[string]any) *events.Event {
+// EventJSON is the example body name: an event type's catalog example (events.Example), or
+// a variant in testdata/events/<name>.json.
+func EventJSON(t testing.TB, name string) []byte {
 	t.Helper()
+	if raw, ok := events.Example(name); ok {
+		return raw
+	}
 	raw, err := os.ReadFile(filepath.Join(Testdata(), "events", name+".json"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return raw
+}
+
+// Event parses the example body name (EventJSON), with edits applied to the raw JSON object
+// (a nil value deletes the field).
+func Event(t testing.TB, name string, edits map[string]any) *events.Event {
+	t.Helper()
+	raw := EventJSON(t, name)
+	var err error
 	if len(edits) > 0 {
 		var m map[string]any
 		if err := json.Unmarshal(raw, &m); err != nil {

@@ -1,5 +1,5 @@
 // Command publish sends event bodies to the running local stack's events queue, as a DealerAI
-// service would: go run ./infra/local/cmd/publish testdata/events/lead.created.json [...]
+// service would: go run ./infra/local/cmd/publish events/examples/lead.created.json [...]
 // The dealerId of each body can be replaced with -dealer, and the timestamp is set to now
 // unless -keep-timestamp is given. Bodies are sent as they are otherwise, so poison can be
 // tried too.

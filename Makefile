@@ -24,6 +24,7 @@ dev: node
 ## test: every test (unit, integration against the emulators, fuzz seed corpora, CDK stack)
 test: node
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 	$(GO) vet ./...
 	$(STACK) emulators -- $(GO) test -count=1 -timeout 30m ./...
 
@@ -64,7 +65,7 @@ deploy: node
 
 ## test-faults: the long form of the fault suite on private emulators (make test runs the short form)
 test-faults: node
-	FAULTS=long FAULTS_REPORT=.local/faults-long.md $(STACK) emulators -- $(GO) test -count=1 -v -run Fault -timeout 30m ./shared/faultsuite/
+	FAULTS=long FAULTS_REPORT=$(CURDIR)/.local/faults-long.md $(STACK) emulators -- $(GO) test -count=1 -v -run Fault -timeout 30m ./shared/faultsuite/
 
 ## bench: the performance report (local figures): cost, CPU beside a bare POST, latency, cold start
 bench: node

@@ -11,6 +11,11 @@ import (
 )
 
 // Local credentials and region: the emulators accept anything.
+// IntegrationTestsVar is the environment variable the stack command's emulators mode (make
+// test) sets to "required": integration tests then fail where they would skip without the
+// emulators (localtest.Integration), so make test cannot pass by skipping them.
+const IntegrationTestsVar = "INTEGRATION_TESTS"
+
 const (
 	Region          = "us-east-1"
 	AccessKeyID     = "local"

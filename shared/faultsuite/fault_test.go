@@ -21,6 +21,7 @@ import (
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
 	"github.com/dealerai/integrations/events"
+	"github.com/dealerai/integrations/infra/local/localtest"
 	"github.com/dealerai/integrations/shared/app"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/deliveryq"
@@ -557,6 +558,7 @@ func (e *env) repost(rec lambdaevents.SQSMessage) {
 // TestFault runs every scenario on private emulators: those that disturb the emulators one
 // after the other, the others concurrently (each on its own tables and queues).
 func TestFault(t *testing.T) {
+	localtest.Integration(t)
 	p := formFromEnv()
 	start := time.Now()
 	s := newSuite(t, p)

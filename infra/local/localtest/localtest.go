@@ -33,29 +33,36 @@ type Env struct {
 	local.Names
 }
 
-// Endpoints returns the shared emulators' endpoints, failing the test with instructions when
-// they are not running.
-func Endpoints(t testing.TB) (dynamoDB, sqsEndpoint string) {
+// Integration marks t as an integration test (DynamoDB Local and the SQS emulator). Without
+// the emulators' endpoints it skips t with one line saying how to run it, or fails t when
+// integration tests are required (local.IntegrationTestsVar, set by make test).
+func Integration(t testing.TB) {
 	t.Helper()
-	dynamoDB, sqsEndpoint = os.Getenv("AWS_ENDPOINT_URL_DYNAMODB"), os.Getenv("AWS_ENDPOINT_URL_SQS")
-	if dynamoDB == "" || sqsEndpoint == "" {
-		t.Fatal("integration test needs the emulators: run `make test` (or `go run ./infra/local/cmd/stack emulators -- go test ./...`), which sets AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_SQS")
+	if os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") != "" && os.Getenv("AWS_ENDPOINT_URL_SQS") != "" {
+		return
 	}
-	return dynamoDB, sqsEndpoint
+	const msg = "integration test: run `make test`, which starts DynamoDB Local and the SQS emulator (or set AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_SQS to running ones)"
+	if os.Getenv(local.IntegrationTestsVar) == "required" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
 }
 
 // New provisions every table and queue of package resources under a prefix unique to this
-// test on the shared emulators, and deletes them when the test ends.
+// test on the shared emulators, and deletes them when the test ends. Without the emulators
+// the test skips (see Integration).
 func New(t testing.TB) *Env {
 	t.Helper()
-	ddbURL, sqsURL := Endpoints(t)
-	return provision(t, ddbURL, sqsURL)
+	Integration(t)
+	return provision(t, os.Getenv("AWS_ENDPOINT_URL_DYNAMODB"), os.Getenv("AWS_ENDPOINT_URL_SQS"))
 }
 
 // NewPrivate starts emulator instances of the test's own (stopped at cleanup) and provisions
-// the resources there: for tests that pause or cut the emulators.
+// the resources there: for tests that pause or cut the emulators. It runs where the shared
+// emulators run (see Integration), since it needs the same Java and Node tools.
 func NewPrivate(t testing.TB, opts local.EmulatorOptions) (*Env, *local.Emulators) {
 	t.Helper()
+	Integration(t)
 	em, err := local.StartEmulators(context.Background(), opts)
 	if err != nil {
 		t.Fatalf("start private emulators: %v", err)

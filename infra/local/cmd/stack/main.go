@@ -110,6 +110,7 @@ func emulators(ctx context.Context, args []string) error {
 		"AWS_REGION="+local.Region,
 		"AWS_ACCESS_KEY_ID="+local.AccessKeyID,
 		"AWS_SECRET_ACCESS_KEY="+local.SecretAccessKey,
+		local.IntegrationTestsVar+"=required", // an integration test that would skip fails
 	)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	return cmd.Run()

@@ -100,7 +100,7 @@ func (p Policy) dial(ctx context.Context, dialer *net.Dialer, network, addr stri
 		if _, err := netip.ParseAddr(host); err == nil {
 			return nil, refuse("refusing to connect to a private address (%s)", display(resolved[0]))
 		}
-		return nil, refuse("host resolves to a private address (%s)", display(resolved[0]))
+		return nil, refuse("host resolves to a private address")
 	}
 
 	var errs []error
@@ -141,7 +141,7 @@ func (p Policy) control(network, address string, _ syscall.RawConn) error {
 		return refuse("refusing to connect to %q: %v", address, err)
 	}
 	if !p.AddrAllowed(ap.Addr()) {
-		return refuse("refusing to connect to a private address (%s)", display(ap.Addr()))
+		return refuse("refusing to connect to a private address") // never which: it may come from DNS
 	}
 	return nil
 }

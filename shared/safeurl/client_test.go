@@ -114,10 +114,10 @@ func TestClientRefusesNameResolvingToPrivate(t *testing.T) {
 	tests := []struct {
 		name, host, want string
 	}{
-		{"10/8", "evil.test", "host resolves to a private address (10.0.0.5)"},
-		{"metadata", "metadata.test", "host resolves to a private address (169.254.169.254)"},
-		{"loopback without AllowCIDRs", "loopback4.test", "host resolves to a private address (127.0.0.1)"},
-		{"mapped", "mapped.test", "host resolves to a private address (10.0.0.5)"},
+		{"10/8", "evil.test", "host resolves to a private address"},
+		{"metadata", "metadata.test", "host resolves to a private address"},
+		{"loopback without AllowCIDRs", "loopback4.test", "host resolves to a private address"},
+		{"mapped", "mapped.test", "host resolves to a private address"},
 	}
 	r := newFakeResolver(map[string][]string{
 		"evil.test":      {"10.0.0.5"},

@@ -54,7 +54,8 @@ type Policy struct {
 
 // Error is a refusal by the policy. Reason is a short human-readable
 // explanation, safe to show to the API caller and to log, such as
-// "url must use https" or "host resolves to a private address (10.0.0.5)".
+// "url must use https" or "host resolves to a private address" (never the address a name
+// resolved to: internal DNS is not the caller's to learn).
 type Error struct {
 	Reason string
 }
@@ -142,7 +143,7 @@ func (p Policy) Check(ctx context.Context, rawURL string) error {
 	}
 	for _, a := range addrs {
 		if !p.AddrAllowed(a) {
-			return refuse("host resolves to a private address (%s)", display(a))
+			return refuse("host resolves to a private address")
 		}
 	}
 	return nil

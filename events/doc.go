@@ -3,13 +3,13 @@
 // the validation every event goes through, and the Publisher DealerAI
 // services use to send events to the events queue.
 //
-// The contract (DESIGN.md §3.1): an event is one flat JSON object of at most
-// MaxBodyBytes with eventType (a catalog type), dealerId and timestamp (RFC
-// 3339) required, and eventId optional. Every other field is optional but,
-// when present, has the type the product document gives it; date-time
-// fields are RFC 3339. appointmentType selects the extra fields of an
-// appointment (sales, testdrive, service, tradein, leasereturn). null counts
-// as absent.
+// The contract (docs/events.md, generated from this catalog by go generate):
+// an event is one flat JSON object of at most MaxBodyBytes with eventType (a
+// catalog type), dealerId and timestamp (RFC 3339) required, and eventId
+// optional. Every other field is optional but, when present, has the type
+// the product document gives it; date-time fields are RFC 3339.
+// appointmentType selects the extra fields of an appointment (sales,
+// testdrive, service, tradein, leasereturn). null counts as absent.
 //
 // Parse validates a body and normalizes it into the body delivered to
 // endpoints: eventType, eventId, then the catalog fields in catalog order,
@@ -26,3 +26,5 @@
 // "lead.*"; ValidFilter checks one and MatchFilter is the one matcher of the
 // API and the router.
 package events
+
+//go:generate go run ./internal/cmd/eventsdoc ../docs/events.md

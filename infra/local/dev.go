@@ -160,7 +160,7 @@ func RunDev(ctx context.Context, dc DevConfig, out io.Writer) error {
 	return nil
 }
 
-// stackEnvKeys are the variables .local/stack.env carries (DESIGN §3.5).
+// stackEnvKeys are the variables .local/stack.env carries (docs/local-stack.md).
 var stackEnvKeys = []string{
 	"API_URL", "EVENTS_QUEUE_URL", "EVENTS_DLQ_URL", "DELIVERIES_QUEUE_URL", "DELIVERIES_DLQ_URL",
 	"CONFIG_TABLE", "DELIVERY_LOG_TABLE", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB",

@@ -18,7 +18,7 @@
 //     first tick came 10 ms after the call: every receive took at least 10 ms even with
 //     messages waiting, and a message sent to an idle queue waited up to 10 ms (5 on average)
 //     for the next scan — at each of the pipeline's two hops, a third of the local latency
-//     budget (issue #8: p50 ≤ 20 ms). SQS returns available messages at once. The 10 ms scan
+//     budget (docs/performance.md: p50 ≤ 20 ms). SQS returns available messages at once. The 10 ms scan
 //     stays for messages whose visibility timeout ends.
 //
 // Usage: node sqs-emulator.cjs [--port 9324] [--host 127.0.0.1] [--region us-east-1]

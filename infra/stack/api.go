@@ -17,7 +17,7 @@ import (
 )
 
 // publicRoutes are the routes the route table leaves without the JWT authorizer, with the
-// reason each one may be public (DESIGN §3.3); any other unauthenticated route fails synth.
+// reason each one may be public (docs/design.md#security); any other unauthenticated route fails synth.
 var publicRoutes = map[string]string{
 	"GET /healthz":         "Liveness probe for uptime checks, which hold no token; it returns only the service status, no dealer data.",
 	"GET /v1/openapi.json": "The public OpenAPI document dealership engineers read before they have a token; it describes the API and contains no dealer data.",

@@ -41,7 +41,7 @@ func NewCorrelationStore(db DynamoDBAPI, table string) *CorrelationStore {
 // eventTimeLayout is fixed-width UTC, so that DynamoDB's string comparison orders times.
 const eventTimeLayout = "2006-01-02T15:04:05.000000000Z"
 
-// Keys of correlations (see package resources): a lead by "lead#<leadId>", else
+// Keys of correlations (docs/design.md#data-model): a lead by "lead#<leadId>", else
 // "contact#<contactId>"; an appointment by "appt#<appointmentId>", else
 // "appt#<contactId>#<appointmentType>".
 

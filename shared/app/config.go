@@ -12,7 +12,7 @@ import (
 	"github.com/dealerai/integrations/shared/safeurl"
 )
 
-// Config is what the functions read from the environment (names and defaults in DESIGN §3.5).
+// Config is what the functions read from the environment (names and defaults in docs/local-stack.md#settings).
 type Config struct {
 	ConfigTable        string
 	DeliveryLogTable   string

@@ -1,5 +1,5 @@
 // Package delivery is the delivery handler: one attempt per message of the deliveries queue
-// (DESIGN §3.2). For each record of a batch, concurrently, it
+// (docs/design.md#delivery). For each record of a batch, concurrently, it
 //
 //  1. reads the delivery record (one eventually consistent GetItem): a delivery already
 //     succeeded is acknowledged without a request, whatever SQS redelivers;

@@ -26,7 +26,7 @@ import (
 // UserAgent identifies our requests.
 const UserAgent = "DealerAI-Webhooks/1.0"
 
-// post makes one signed webhook request (DESIGN §3.2).
+// post makes one signed webhook request (docs/webhooks.md).
 func (h *Handler) post(ctx context.Context, msg *deliveryq.Message, attempt int, t *targets.Target) Outcome {
 	sub := t.Subscription
 	if h.CheckURL != nil {

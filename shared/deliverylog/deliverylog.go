@@ -1,7 +1,7 @@
 // Package deliverylog is the delivery log: one item per delivery (an event for one target) in
 // the delivery-log table, with the attempts made so far.
 //
-// Keys follow the data model of package resources: pk = "<dealerId>#SUB#<subscriptionId>" or
+// Keys follow the data model (docs/design.md#data-model): pk = "<dealerId>#SUB#<subscriptionId>" or
 // "<dealerId>#AGENT#<platform>", sk = the delivery id (time-ordered, so a Query with
 // ScanIndexForward=false lists a target's deliveries newest first). Attribute names are short
 // to keep the item of a successful first attempt well under 1 KB:

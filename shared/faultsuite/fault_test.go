@@ -32,7 +32,7 @@ import (
 type scenario struct {
 	name     string
 	fault    string // what is injected
-	asserted string // what is checked beyond the books balancing (for the README table)
+	asserted string // what is checked beyond the books balancing (for the docs/reliability.md table)
 	// infra: the fault disturbs the emulators or the proxies, so the scenario runs alone on
 	// its group's cluster: groupDynamoDB, or groupSQS when sqs is set.
 	infra, sqs bool

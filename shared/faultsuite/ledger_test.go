@@ -75,7 +75,7 @@ func (l *ledger) published() []*pubEvent {
 	return slices.Clone(l.order)
 }
 
-// result is a scenario's accounting: the line the README's Reliability table is made of.
+// result is a scenario's accounting: the line the table of docs/reliability.md is made of.
 type result struct {
 	scenario, fault, asserted string
 	sent                      int // deliveries that had to be made

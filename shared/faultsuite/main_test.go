@@ -1,4 +1,4 @@
-// Package faultsuite is the reliability suite of the delivery pipeline (issue #7): on emulator
+// Package faultsuite is the reliability suite of the delivery pipeline (docs/reliability.md): on emulator
 // instances private to the suite, a steady stream of events goes through the real router and
 // delivery handlers (built by package app exactly as the Lambdas build them, driven by
 // infra/local's SQSPoller like Lambda's event source mapping) to real receivers that verify
@@ -35,7 +35,7 @@
 // failure); atLeastOnceWindow: such POSTs after the handler reported that the delivery log
 // could not be written (the documented window); concurrentCopies: such POSTs by a second SQS
 // message of the delivery handled by another invocation at the same time (each read the log
-// before the other recorded its success: DESIGN's guarantee covers a delivery "already
+// before the other recorded its success: docs/design.md#delivery covers a delivery "already
 // recorded as succeeded"); answerLost: such POSTs after a 2xx that never reached the sender
 // (its attempt logged as a timeout or a broken connection); lost: neither delivered nor
 // dead-lettered (a failure).

@@ -214,7 +214,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rc.mu.Unlock()
 		if partial {
 			// A status line and part of the body, then the connection is gone: the status
-			// is the answer (DESIGN §3.2: "a body cut short does not matter").
+			// is the answer (docs/design.md#delivery: the answer is the status code).
 			_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"rec")
 			_ = buf.Flush()
 			status = http.StatusOK

@@ -1,6 +1,6 @@
 package httpapi_test
 
-// Hostile input (issue #7): forged and odd tokens, a dealer probing another dealer's ids on
+// Hostile input (docs/reliability.md): forged and odd tokens, a dealer probing another dealer's ids on
 // every route of the route table, path traversal and odd ids, huge, deep and invalid-UTF-8
 // bodies, URLs that reach private addresses, and a redirect to the cloud metadata address.
 // Everything goes through the local gateway (real JWTs) and the handler, as in production.

@@ -35,7 +35,7 @@ func deliveryID(sub *subscriptions.Subscription, ev *events.Event) string {
 	return deliveryq.DeliveryID(ev.ID, ev.Timestamp, subTarget(sub))
 }
 
-// verify checks one received request against DESIGN §3.2 with the official Standard
+// verify checks one received request against docs/webhooks.md with the official Standard
 // Webhooks library.
 func verify(t testing.TB, sub *subscriptions.Subscription, ev *events.Event, r received, attempt int) {
 	t.Helper()

@@ -1,48 +1,8 @@
 // Package resources defines DealerAI Integrations' DynamoDB tables and SQS queues once, for
 // both the CDK stack (infra) and the local stack (infra/local), so the two cannot drift.
 //
-// # Data model
-//
-// Config table (subscriptions, agents and what they need), key pk (S) + sk (S), no index:
-//
-//	pk = "DEALER#<dealerId>"
-//	sk = "T#SUB#<subscriptionId>"   a webhook subscription (a delivery target)
-//	sk = "T#AGENT#<platform>"       an integration agent's settings and credentials (a target)
-//	sk = "COUNT#subscriptions"      the dealer's subscription counter (attribute n), kept in
-//	                                the same transaction as each create/delete: 50-per-dealer
-//	                                limit without a count-then-put race
-//	sk = "CORR#<platform>#<key>"    ids a platform returned for one DealerAI lead
-//	                                ("lead#<leadId>" else "contact#<contactId>") or
-//	                                appointment ("appt#<appointmentId>" else
-//	                                "appt#<contactId>#<appointmentType>"), with eventTime, the
-//	                                timestamp of the event that last changed them
-//
-// Access patterns: a dealer's subscriptions and agents in ONE query
-// (pk = :dealer AND begins_with(sk, "T#")), used by the router once per dealer per batch and by
-// the delivery handler's 30 s cache; one subscription or agent by GetItem (the dealer is always
-// known: the API takes it from the JWT claim, the pipeline from the message); a dealer's
-// subscription list by Query (begins_with(sk, "T#SUB#"), paginated); correlation ids by GetItem.
-// Secrets and credentials live only here (encrypted at rest by the table's customer-managed
-// KMS key) and never travel in a queue message.
-//
-// Delivery-log table, key pk (S) + sk (S), no index, TTL attribute expiresAt (30 days):
-//
-//	pk = "<dealerId>#SUB#<subscriptionId>" or "<dealerId>#AGENT#<platform>"  (the target)
-//	sk = "<deliveryId>"  "dlv_" + a ULID whose time is the event's timestamp and whose random
-//	                     part is a hash of (eventId, target): deterministic, so a router re-run
-//	                     cannot create a second delivery, and time-ordered, so a Query with
-//	                     ScanIndexForward=false lists a target's deliveries newest first
-//	                     (status filters are a FilterExpression; no index write per delivery)
-//
-// A delivery by id is one GetItem (target + delivery id). A successful first attempt writes
-// one item under 1 KB (no payload, no response snippet); a delivery that ends failed or
-// skipped stores the payload once and each failed attempt its 1 KiB response snippet.
-// Multi-step agent flows keep the ids obtained so far in the item's progress map, so a retry
-// resumes from the step that failed.
-//
-// Queues: events (+ events DLQ, maxReceiveCount 5: transient router failures retry, poison
-// goes to the DLQ at once) and deliveries (+ deliveries DLQ, maxReceiveCount 4: the first
-// attempt and three retries). The delivery message is package deliveryq's Message.
+// The data model — keys, items and access patterns of the two tables, and what each queue
+// holds — is described in docs/design.md#data-model.
 package resources
 
 import (

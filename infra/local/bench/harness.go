@@ -1,9 +1,9 @@
 // Package bench measures the delivery pipeline on the local stack — the router and delivery
 // handlers driven by event source mapping stand-ins (infra/local's SQSPoller) on DynamoDB
-// Local and the SQS emulator — and prints what issue #8 and #7 ask: AWS calls, capacity, log
-// bytes and Lambda time per delivery with their cost at list prices, the handlers' CPU per
-// delivery beside a bare-POST floor, latency at a paced load, isolation from a hanging
-// endpoint, drain rate, memory, loss, cold start and binary sizes.
+// Local and the SQS emulator — and prints the figures of docs/performance.md: AWS calls,
+// capacity, log bytes and Lambda time per delivery with their cost at list prices, the
+// handlers' CPU per delivery beside a bare-POST floor, latency at a paced load, isolation from
+// a hanging endpoint, drain rate, memory, loss, cold start and binary sizes.
 //
 // Three processes keep the CPU figure honest: the emulators (started by `stack emulators`),
 // this process (the event source mappings, the webhook receivers and the load generator), and

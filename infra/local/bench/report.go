@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// Targets of issue #8 the report checks.
+// Targets the report checks (docs/performance.md).
 const (
 	TargetCostPerM        = 1.00 // dollars per million successful deliveries
 	TargetCPUms           = 0.2  // handler CPU per delivery
@@ -144,7 +144,7 @@ func RunBench(ctx context.Context, o BenchOptions) error {
 	burst.print(w)
 	sum.add("burst drain rate", fmt.Sprintf("%.0f deliveries/s", burst.rate()), "", true, fmt.Sprintf("reported, no target; CPU %.3f ms/delivery", burst.cpuMs()))
 	if o.CPUOnly {
-		fmt.Fprintf(w, "\nTargets (issue #8; local figures):\n")
+		fmt.Fprintf(w, "\nTargets (docs/performance.md; local figures):\n")
 		sum.print(w)
 		return nil
 	}
@@ -197,7 +197,7 @@ func RunBench(ctx context.Context, o BenchOptions) error {
 		}
 	}
 
-	fmt.Fprintf(w, "\nTargets (issue #8; local figures):\n")
+	fmt.Fprintf(w, "\nTargets (docs/performance.md; local figures):\n")
 	sum.print(w)
 	fmt.Fprintf(w, "\nmake bench took %v; load average now %s\n", time.Since(started).Round(time.Second), loadAverage())
 	return nil

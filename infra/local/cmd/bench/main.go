@@ -1,4 +1,4 @@
-// Command bench measures the delivery pipeline on the local stack (issues #7 and #8) and
+// Command bench measures the delivery pipeline on the local stack (docs/performance.md) and
 // prints a report. It needs the emulators; `make bench` and `make bench-load` run it as
 //
 //	go run ./infra/local/cmd/stack emulators -- go run ./infra/local/cmd/bench            # make bench
@@ -9,8 +9,7 @@
 // -no-api. Of make bench-load: -events, -rate (0 = all at once), -isolation-rate,
 // -isolation-events. Both: -dealers, -fanout, -timeout (the delivery timeout),
 // -router-concurrency, -delivery-concurrency, -logfile FILE (a copy of the handlers' logs).
-// `make bench BENCH_ARGS="..."` passes them. infra/local/bench/PERFORMANCE.md explains the
-// figures.
+// `make bench BENCH_ARGS="..."` passes them. docs/performance.md explains the figures.
 //
 // "bench function" is the function process the bench starts itself (package bench).
 package main

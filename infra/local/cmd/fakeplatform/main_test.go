@@ -15,7 +15,7 @@ import (
 )
 
 // TestTheConnectorDeliversToTheFake: the demo fake takes what the real VinSolutions connector
-// sends (so the README's walk-through works) and prints it.
+// sends (so the walk-through of docs/agents.md works) and prints it.
 func TestTheConnectorDeliversToTheFake(t *testing.T) {
 	var out bytes.Buffer
 	srv := httptest.NewServer(newFake("demo-client", "demo-secret", "demo-api-key", 0, &out))

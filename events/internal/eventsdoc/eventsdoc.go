@@ -146,7 +146,11 @@ func (ps *properties) UnmarshalJSON(data []byte) error {
 		if err := dec.Decode(&raw); err != nil {
 			return err
 		}
-		p := property{name: tok.(string), raw: string(raw)}
+		name, ok := tok.(string)
+		if !ok {
+			return fmt.Errorf("properties: unexpected %v", tok)
+		}
+		p := property{name: name, raw: string(raw)}
 		if err := json.Unmarshal(raw, &p.schema); err != nil {
 			return fmt.Errorf("property %s: %w", p.name, err)
 		}
@@ -192,23 +196,29 @@ func renderSection(b *bytes.Buffer, s Section) error {
 			fmt.Fprintf(b, "| [`%s`](#%s) | %s |\n", d.def.Type, anchor(d.def.Type), cell(d.def.Description))
 		}
 		for _, d := range byGroup[g] {
-			fmt.Fprintf(b, "\n#### %s\n\n%s. Fields besides [those common to all](#%s):\n\n", d.def.Type, d.def.Description, anchor(commonHeading))
-			fieldTable(b, d.schema, func(p property) bool { return !common[p.name] })
-			for _, v := range d.schema.AllOf {
-				selector, values := v.condition()
-				if selector == "" || len(v.Then.Properties) == 0 {
-					continue
-				}
-				fmt.Fprintf(b, "\nWith `%s` %s, also:", selector, orList(values))
-				if v.Then.Comment != "" {
-					fmt.Fprintf(b, " _%s_", v.Then.Comment)
-				}
-				b.WriteString("\n\n")
-				fieldTable(b, v.Then, func(property) bool { return true })
-			}
+			renderType(b, d, common, anchor(commonHeading))
 		}
 	}
 	return nil
+}
+
+// renderType writes one type: its description, the fields it has beyond the common ones, and
+// the extra fields each variant adds.
+func renderType(b *bytes.Buffer, d typeDoc, common map[string]bool, commonAnchor string) {
+	fmt.Fprintf(b, "\n#### %s\n\n%s. Fields besides [those common to all](#%s):\n\n", d.def.Type, d.def.Description, commonAnchor)
+	fieldTable(b, d.schema, func(p property) bool { return !common[p.name] })
+	for _, v := range d.schema.AllOf {
+		selector, values := v.condition()
+		if selector == "" || len(v.Then.Properties) == 0 {
+			continue
+		}
+		fmt.Fprintf(b, "\nWith `%s` %s, also:", selector, orList(values))
+		if v.Then.Comment != "" {
+			fmt.Fprintf(b, " _%s_", v.Then.Comment)
+		}
+		b.WriteString("\n\n")
+		fieldTable(b, v.Then, func(property) bool { return true })
+	}
 }
 
 // commonProperties are the fields every type of a section has with the very same schema.
@@ -247,7 +257,7 @@ func fieldTable(b *bytes.Buffer, s schema, include func(property) bool) {
 		}
 		fmt.Fprintf(b, "| `%s` | %s | %s | %s |\n", p.name, typeName(p.schema), req, cell(p.schema.Description))
 		for _, sub := range p.schema.Properties {
-			fmt.Fprintf(b, "| `%s.%s` | %s | | %s |\n", p.name, sub.name, typeName(sub.schema), cell(sub.schema.Description))
+			fmt.Fprintf(b, "| `%s.%s` | %s |  | %s |\n", p.name, sub.name, typeName(sub.schema), cell(sub.schema.Description))
 		}
 	}
 }

@@ -23,6 +23,9 @@ func TestRender(t *testing.T) {
 		if !strings.Contains(page, "| `eventType` | `\""+def.Type+"\"` | yes |") {
 			t.Errorf("%s: no eventType row", def.Type)
 		}
+		if ex, ok := events.Example(def.Type); !ok || !strings.Contains(page, "```json\n"+strings.TrimSpace(string(ex))+"\n```") {
+			t.Errorf("%s: no example", def.Type)
+		}
 	}
 	for _, want := range []string{
 		"### Fields common to all outbound events\n\n| field | type | required | description |\n|---|---|---|---|\n| `eventId` |",

@@ -189,7 +189,7 @@ var appointmentVariants = []variant{
 	// vehicle fields of a sales appointment (the vehicle being returned) are
 	// used.
 	{values: []string{AppointmentLeaseReturn}, fields: salesVehicleFields,
-		comment: "The product document lists no extra fields for lease return; the sales vehicle fields are used."},
+		comment: "A lease return has no fields of its own: it carries the sales vehicle fields (the vehicle being returned)."},
 }
 
 type variant struct {

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/dealerai/integrations/shared/agents"
+	"github.com/dealerai/integrations/shared/agents/platform"
+	"github.com/dealerai/integrations/shared/agents/registry"
+	"github.com/dealerai/integrations/shared/agents/xtime"
 	"github.com/dealerai/integrations/shared/validation"
 )
 
@@ -38,89 +41,22 @@ func fields(err error) map[string]string {
 	return m
 }
 
-func TestPlatformsMatchTheDesign(t *testing.T) {
-	want := map[string]struct {
-		events               []string
-		requiredS, requiredC []string
-		defaults             map[string]string
-		optionalS, optionalC []string
-	}{
-		"vinsolutions": {
-			events:    []string{"lead.created", "appointment.*"},
-			requiredS: []string{"dealerId", "userId", "leadSourceId"}, requiredC: []string{"clientId", "clientSecret", "apiKey"},
-			defaults: map[string]string{"baseUrl": "https://api.vinsolutions.com", "tokenUrl": "https://authentication.vinsolutions.com/connect/token", "leadType": "INTERNET"},
-		},
-		"dealersocket": {
-			events:    []string{"lead.created", "appointment.*"},
-			requiredS: []string{"vendorName", "dealerNumberId"}, requiredC: []string{"directLeadKey", "username", "password"},
-			defaults:  map[string]string{"baseUrl": "https://oemwebsecure.dealersocket.com", "activityUrl": "https://api.dealersocket.com/api/DealerSocket/Activity"},
-			optionalS: []string{"activityType", "activityStatus"}, optionalC: []string{"publicKey", "secretKey"},
-		},
-		"fortellis": {
-			events:    []string{"lead.created", "appointment.*"},
-			requiredS: []string{"subscriptionId"}, requiredC: []string{"apiKey", "apiSecret"},
-			defaults:  map[string]string{"baseUrl": "https://api.fortellis.io", "tokenUrl": "https://identity.fortellis.io/oauth2/aus1p1ixy7YL8cMq02p7/v1/token", "leadSource": "DealerAI", "upType": "Internet"},
-			optionalS: []string{"activityTypeId"},
-		},
-		"xtime": {
-			events:    []string{"appointment.*"},
-			requiredS: []string{"baseUrl", "tokenUrl", "dealerCode", "timezone", "defaultOpcode"}, requiredC: []string{"clientId", "clientSecret", "apiKey"},
-			defaults: map[string]string{"rescheduleStrategy": "cancel-and-rebook"},
-		},
+// platformOf is the registry's platform id, with extra hosts added to it.
+func platformOf(t testing.TB, id string, extraHosts ...string) platform.Platform {
+	t.Helper()
+	var extra []platform.ExtraHost
+	for _, h := range extraHosts {
+		extra = append(extra, platform.ExtraHost{Platform: id, Host: h})
 	}
-	ps := agents.Platforms()
-	if len(ps) != 4 {
-		t.Fatalf("%d platforms, want 4", len(ps))
+	catalog, err := registry.Platforms().WithExtraHosts(extra)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, p := range ps {
-		w, ok := want[p.Platform]
-		if !ok {
-			t.Fatalf("unexpected platform %s", p.Platform)
-		}
-		if !slices.Equal(p.Events, w.events) {
-			t.Errorf("%s events = %v, want %v", p.Platform, p.Events, w.events)
-		}
-		if len(p.Capabilities) == 0 || p.Name == "" {
-			t.Errorf("%s has no name or capabilities", p.Platform)
-		}
-		spec := func(keys []agents.KeySpec, k string) (agents.KeySpec, bool) {
-			i := slices.IndexFunc(keys, func(s agents.KeySpec) bool { return s.Key == k })
-			if i < 0 {
-				return agents.KeySpec{}, false
-			}
-			return keys[i], true
-		}
-		for _, k := range w.requiredS {
-			if s, ok := spec(p.Settings, k); !ok || !s.Required {
-				t.Errorf("%s: settings.%s should be required", p.Platform, k)
-			}
-		}
-		for _, k := range w.requiredC {
-			if s, ok := spec(p.Credentials, k); !ok || !s.Required {
-				t.Errorf("%s: credentials.%s should be required", p.Platform, k)
-			}
-		}
-		for k, d := range w.defaults {
-			if s, ok := spec(p.Settings, k); !ok || s.Default != d || s.Required {
-				t.Errorf("%s: settings.%s = %+v, want optional with default %s", p.Platform, k, s, d)
-			}
-		}
-		for _, k := range w.optionalS {
-			if s, ok := spec(p.Settings, k); !ok || s.Required {
-				t.Errorf("%s: settings.%s should be optional", p.Platform, k)
-			}
-		}
-		for _, k := range w.optionalC {
-			if s, ok := spec(p.Credentials, k); !ok || s.Required {
-				t.Errorf("%s: credentials.%s should be optional", p.Platform, k)
-			}
-		}
-		for _, s := range p.Settings {
-			if strings.HasSuffix(s.Key, "Url") != s.URL {
-				t.Errorf("%s: settings.%s URL flag = %v", p.Platform, s.Key, s.URL)
-			}
-		}
+	p, ok := catalog.Get(id)
+	if !ok {
+		t.Fatalf("no platform %s", id)
 	}
+	return p
 }
 
 // valid PUT bodies per platform.
@@ -143,7 +79,7 @@ func validPut(platform string) agents.PutRequest {
 		}
 	default:
 		return agents.PutRequest{
-			Settings: map[string]string{"baseUrl": "https://api.xtime.example", "tokenUrl": "https://auth.xtime.example/token",
+			Settings: map[string]string{"baseUrl": "https://sandbox.api.coxautoinc.com/xtime", "tokenUrl": "https://auth.coxautoinc.com/token",
 				"dealerCode": "XT1", "timezone": "America/Chicago", "defaultOpcode": "OP1"},
 			Credentials: map[string]string{"clientId": "id", "clientSecret": "secret", "apiKey": "key"},
 		}
@@ -151,17 +87,17 @@ func validPut(platform string) agents.PutRequest {
 }
 
 func TestValidateAcceptsAndAppliesDefaults(t *testing.T) {
-	for _, p := range agents.Platforms() {
-		a, errs := agents.Validate(context.Background(), p.Platform, validPut(p.Platform), nil, noURLCheck)
+	for _, p := range registry.Platforms() {
+		a, errs := agents.Validate(context.Background(), p, validPut(p.ID), nil, noURLCheck)
 		if errs != nil {
-			t.Fatalf("%s: %v", p.Platform, errs)
+			t.Fatalf("%s: %v", p.ID, errs)
 		}
-		if !a.Enabled || a.Version != 0 {
-			t.Errorf("%s: a new agent is enabled at version 0: %+v", p.Platform, a)
+		if !a.Enabled || a.Version != 0 || !slices.Equal(a.Events, p.Events) {
+			t.Errorf("%s: a new agent is enabled at version 0, with the platform's events: %+v", p.ID, a)
 		}
 		for _, s := range p.Settings {
 			if s.Default != "" && a.Settings[s.Key] != s.Default {
-				t.Errorf("%s: settings.%s = %q, want the default %q", p.Platform, s.Key, a.Settings[s.Key], s.Default)
+				t.Errorf("%s: settings.%s = %q, want the default %q", p.ID, s.Key, a.Settings[s.Key], s.Default)
 			}
 		}
 	}
@@ -198,20 +134,18 @@ func TestValidateRefuses(t *testing.T) {
 	for _, c := range cases {
 		in := validPut(c.platform)
 		c.edit(&in)
-		a, errs := agents.Validate(context.Background(), c.platform, in, nil, refuseHost("10.0.0.8"))
+		// 10.0.0.8 is a host of this deployment's, refused by the SSRF check
+		a, errs := agents.Validate(context.Background(), platformOf(t, c.platform, "10.0.0.8"), in, nil, refuseHost("10.0.0.8"))
 		if a != nil || fields(errs)[c.field] == "" {
 			t.Errorf("%s: errors %v, want one for %s", c.platform, errs, c.field)
 		}
-	}
-	if _, errs := agents.Validate(context.Background(), "salesforce", agents.PutRequest{}, nil, noURLCheck); len(fields(errs)) != 1 || fields(errs)["platform"] == "" {
-		t.Errorf("unknown platform: %v", errs)
 	}
 }
 
 func TestValidateURLMessageComesFromTheChecker(t *testing.T) {
 	in := validPut("xtime")
 	in.Settings["baseUrl"] = "https://10.0.0.8"
-	_, errs := agents.Validate(context.Background(), "xtime", in, nil, refuseHost("10.0.0.8"))
+	_, errs := agents.Validate(context.Background(), platformOf(t, "xtime", "10.0.0.8"), in, nil, refuseHost("10.0.0.8"))
 	if got := fields(errs)["settings.baseUrl"]; got != "host 10.0.0.8 resolves to a private address" {
 		t.Errorf("message = %q", got)
 	}
@@ -220,27 +154,29 @@ func TestValidateURLMessageComesFromTheChecker(t *testing.T) {
 func TestValidateChecksOnlyTheURLsGiven(t *testing.T) {
 	var checked []string
 	check := func(_ context.Context, u string) error { checked = append(checked, u); return nil }
-	if _, errs := agents.Validate(context.Background(), "fortellis", validPut("fortellis"), nil, check); errs != nil {
+	fortellis := platformOf(t, "fortellis")
+	if _, errs := agents.Validate(context.Background(), fortellis, validPut("fortellis"), nil, check); errs != nil {
 		t.Fatal(errs)
 	}
 	if len(checked) != 0 {
 		t.Errorf("defaults were checked: %v", checked)
 	}
 	in := validPut("fortellis")
-	in.Settings["baseUrl"] = "https://sandbox.fortellis.example"
-	agents.Validate(context.Background(), "fortellis", in, nil, check)
-	if !slices.Equal(checked, []string{"https://sandbox.fortellis.example"}) {
+	in.Settings["baseUrl"] = "https://api.fortellis.io/cdk-test"
+	agents.Validate(context.Background(), fortellis, in, nil, check)
+	if !slices.Equal(checked, []string{"https://api.fortellis.io/cdk-test"}) {
 		t.Errorf("checked %v", checked)
 	}
 }
 
 func TestPutWithoutCredentialsKeepsTheStoredOnes(t *testing.T) {
+	fortellis := platformOf(t, "fortellis")
 	stored := &agents.Agent{
 		DealerID: "d1", Platform: "fortellis", Enabled: false, Version: 3,
 		Settings:    map[string]string{"subscriptionId": "sub-1"},
 		Credentials: map[string]string{"apiKey": "k", "apiSecret": "s"},
 	}
-	a, errs := agents.Validate(context.Background(), "fortellis", agents.PutRequest{Settings: map[string]string{"subscriptionId": "sub-2"}}, stored, noURLCheck)
+	a, errs := agents.Validate(context.Background(), fortellis, agents.PutRequest{Settings: map[string]string{"subscriptionId": "sub-2"}}, stored, noURLCheck)
 	if errs != nil {
 		t.Fatal(errs)
 	}
@@ -252,24 +188,24 @@ func TestPutWithoutCredentialsKeepsTheStoredOnes(t *testing.T) {
 	}
 
 	// a credential given replaces, "" removes, the others stay
-	a, errs = agents.Validate(context.Background(), "fortellis", agents.PutRequest{Credentials: map[string]string{"apiSecret": "s2"}}, stored, noURLCheck)
+	a, errs = agents.Validate(context.Background(), fortellis, agents.PutRequest{Credentials: map[string]string{"apiSecret": "s2"}}, stored, noURLCheck)
 	if errs != nil || a.Credentials["apiSecret"] != "s2" || a.Credentials["apiKey"] != "k" {
 		t.Errorf("merge: %+v %v", a, errs)
 	}
-	_, errs = agents.Validate(context.Background(), "fortellis", agents.PutRequest{Credentials: map[string]string{"apiKey": ""}}, stored, noURLCheck)
+	_, errs = agents.Validate(context.Background(), fortellis, agents.PutRequest{Credentials: map[string]string{"apiKey": ""}}, stored, noURLCheck)
 	if fields(errs)["credentials.apiKey"] == "" {
 		t.Errorf("removing a required credential: %v", errs)
 	}
 
 	// no stored agent: credentials are required
-	_, errs = agents.Validate(context.Background(), "fortellis", agents.PutRequest{Settings: map[string]string{"subscriptionId": "sub-2"}}, nil, noURLCheck)
+	_, errs = agents.Validate(context.Background(), fortellis, agents.PutRequest{Settings: map[string]string{"subscriptionId": "sub-2"}}, nil, noURLCheck)
 	if fields(errs)["credentials.apiKey"] == "" || fields(errs)["credentials.apiSecret"] == "" {
 		t.Errorf("new agent without credentials: %v", errs)
 	}
 
 	// {"enabled": false} alone keeps settings and credentials
 	off := false
-	a, errs = agents.Validate(context.Background(), "fortellis", agents.PutRequest{Enabled: &off}, stored, noURLCheck)
+	a, errs = agents.Validate(context.Background(), fortellis, agents.PutRequest{Enabled: &off}, stored, noURLCheck)
 	if errs != nil || a.Enabled || a.Settings["subscriptionId"] != "sub-1" {
 		t.Errorf("disable only: %+v %v", a, errs)
 	}
@@ -281,7 +217,7 @@ func TestPublicNeverShowsCredentials(t *testing.T) {
 		Settings:    map[string]string{"dealerCode": "XT1"},
 		Credentials: map[string]string{"clientId": "cid-SECRET1", "clientSecret": "SECRET2", "apiKey": "SECRET3"},
 	}
-	p := agents.Public(a)
+	p := agents.Public(platformOf(t, "xtime"), a)
 	b, err := json.Marshal(p)
 	if err != nil {
 		t.Fatal(err)
@@ -304,15 +240,15 @@ func TestPublicNeverShowsCredentials(t *testing.T) {
 	}
 
 	// an agent never configured
-	b, _ = json.Marshal(agents.Public(&agents.Agent{Platform: "vinsolutions"}))
+	b, _ = json.Marshal(agents.Public(platformOf(t, "vinsolutions"), &agents.Agent{Platform: "vinsolutions"}))
 	if want := `"enabled":false,"settings":{},"credentialsSet":[],"updatedAt":null`; !strings.Contains(string(b), want) {
 		t.Errorf("unconfigured = %s", b)
 	}
 }
 
 func ExampleValidate() {
-	a, err := agents.Validate(context.Background(), "xtime", agents.PutRequest{
-		Settings: map[string]string{"baseUrl": "https://api.xtime.example", "tokenUrl": "https://auth.xtime.example/token",
+	a, err := agents.Validate(context.Background(), xtime.Platform, agents.PutRequest{
+		Settings: map[string]string{"baseUrl": "https://sandbox.api.coxautoinc.com/xtime", "tokenUrl": "https://auth.coxautoinc.com/token",
 			"dealerCode": "XT1", "timezone": "America/Chicago"},
 		Credentials: map[string]string{"clientId": "id", "clientSecret": "secret"},
 	}, nil, func(context.Context, string) error { return nil })

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -12,11 +13,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dealerai/integrations/events"
+	"github.com/dealerai/integrations/shared/agents/connector"
 	"github.com/dealerai/integrations/shared/resources"
 )
 
 // ErrStaleEvent: a newer event already saved ids for this lead or appointment.
 var ErrStaleEvent = errors.New("a newer event already updated this record")
+
+// ErrLeaseHeld: another delivery holds the lease of this DealerAI lead.
+var ErrLeaseHeld = errors.New("another delivery holds the lead's lease")
 
 // Correlation is what a platform returned for one DealerAI lead or appointment, and which
 // event last changed it.
@@ -27,10 +32,15 @@ type Correlation struct {
 }
 
 // CorrelationStore keeps correlations in the config table: pk resources.DealerKey(dealerId),
-// sk resources.CorrelationKeyPrefix + "<platform>#<key>", attributes ids (map of strings), eventTime, eventId, updatedAt.
+// sk resources.CorrelationKeyPrefix + "<platform>#<key>", attributes ids (map of strings),
+// eventTime, eventId, updatedAt; and, while a delivery of the lead runs, its lease:
+// leaseOwner and leaseUntil (Unix milliseconds). An item holding only a lease is no
+// correlation yet.
 type CorrelationStore struct {
 	DB    DynamoDBAPI
 	Table string
+	// Now is the clock of leases; time.Now when nil.
+	Now func() time.Time
 }
 
 // NewCorrelationStore returns a store of the config table named table.
@@ -43,7 +53,8 @@ const eventTimeLayout = "2006-01-02T15:04:05.000000000Z"
 
 // Keys of correlations (docs/design.md#data-model): a lead by "lead#<leadId>", else
 // "contact#<contactId>"; an appointment by "appt#<appointmentId>", else
-// "appt#<contactId>#<appointmentType>".
+// "appt#<contactId>#<appointmentType>"; the last update of one kind to a lead by
+// "update#<eventType>#<the lead's key>".
 
 // LeadKeys are the keys a lead's ids are saved under, the primary first: its leadId's and its
 // contactId's, so an appointment that carries only the contact finds the lead.
@@ -76,6 +87,17 @@ func correlationKey(dealerID, platform, key string) map[string]types.AttributeVa
 	}
 }
 
+// UpdateKey is the key of the last update of one kind (an event type) to a lead, whose
+// primary key is leadKey.
+func UpdateKey(eventType, leadKey string) string { return "update#" + eventType + "#" + leadKey }
+
+func (s *CorrelationStore) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
 // Get reads a correlation: ErrNotFound when none is saved.
 func (s *CorrelationStore) Get(ctx context.Context, dealerID, platform, key string) (*Correlation, error) {
 	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
@@ -86,7 +108,7 @@ func (s *CorrelationStore) Get(ctx context.Context, dealerID, platform, key stri
 	if err != nil {
 		return nil, fmt.Errorf("get correlation: %w", err)
 	}
-	if len(out.Item) == 0 {
+	if getS(out.Item, "eventTime") == "" { // none, or only a lease
 		return nil, ErrNotFound
 	}
 	c := &Correlation{IDs: getMap(out.Item, "ids"), EventID: getS(out.Item, "eventId")}
@@ -98,19 +120,24 @@ func (s *CorrelationStore) Get(ctx context.Context, dealerID, platform, key stri
 
 // Save stores c under key unless a newer event saved there already (ErrStaleEvent): the
 // write is conditional on the stored eventTime being at most c.EventTime, so an older event
-// never overwrites a newer one, and a retry of the same event can save again.
+// never overwrites a newer one, and a retry of the same event can save again. A lease on the
+// item is kept.
 func (s *CorrelationStore) Save(ctx context.Context, dealerID, platform, key string, c Correlation) error {
-	it := correlationKey(dealerID, platform, key)
-	it["ids"] = strMap(c.IDs)
-	it["eventTime"] = str(c.EventTime.UTC().Format(eventTimeLayout))
-	it["eventId"] = str(c.EventID)
-	it["updatedAt"] = str(time.Now().UTC().Format(time.RFC3339Nano))
-	_, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 aws.String(s.Table),
-		Item:                      it,
-		ConditionExpression:       aws.String("attribute_not_exists(pk) OR #t <= :t"),
-		ExpressionAttributeNames:  map[string]string{"#t": "eventTime"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":t": it["eventTime"]},
+	t := str(c.EventTime.UTC().Format(eventTimeLayout))
+	ids := c.IDs
+	if ids == nil {
+		ids = map[string]string{}
+	}
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.Table),
+		Key:                      correlationKey(dealerID, platform, key),
+		UpdateExpression:         aws.String("SET ids = :ids, #t = :t, eventId = :id, updatedAt = :now"),
+		ConditionExpression:      aws.String("attribute_not_exists(#t) OR #t <= :t"),
+		ExpressionAttributeNames: map[string]string{"#t": "eventTime"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":ids": strMap(ids), ":t": t, ":id": str(c.EventID),
+			":now": str(s.now().UTC().Format(time.RFC3339Nano)),
+		},
 	})
 	var failed *types.ConditionalCheckFailedException
 	if errors.As(err, &failed) {
@@ -122,9 +149,53 @@ func (s *CorrelationStore) Save(ctx context.Context, dealerID, platform, key str
 	return nil
 }
 
+// Lease takes the lease of key for owner until the given time: ErrLeaseHeld when another
+// owner holds an unexpired one. Taking it again as its owner extends it. The item is created
+// when absent (a lease alone is no correlation: Get does not find it).
+func (s *CorrelationStore) Lease(ctx context.Context, dealerID, platform, key, owner string, until time.Time) error {
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(s.Table),
+		Key:                 correlationKey(dealerID, platform, key),
+		UpdateExpression:    aws.String("SET leaseOwner = :owner, leaseUntil = :until"),
+		ConditionExpression: aws.String("attribute_not_exists(leaseUntil) OR leaseUntil < :now OR leaseOwner = :owner"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":owner": str(owner), ":until": millis(until), ":now": millis(s.now()),
+		},
+	})
+	var failed *types.ConditionalCheckFailedException
+	if errors.As(err, &failed) {
+		return ErrLeaseHeld
+	}
+	if err != nil {
+		return fmt.Errorf("lease correlation: %w", err)
+	}
+	return nil
+}
+
+// Release gives the lease of key up, if owner still holds it (nothing otherwise).
+func (s *CorrelationStore) Release(ctx context.Context, dealerID, platform, key, owner string) error {
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.Table),
+		Key:                       correlationKey(dealerID, platform, key),
+		UpdateExpression:          aws.String("REMOVE leaseOwner, leaseUntil"),
+		ConditionExpression:       aws.String("leaseOwner = :owner"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":owner": str(owner)},
+	})
+	var failed *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &failed) {
+		return fmt.Errorf("release correlation lease: %w", err)
+	}
+	return nil
+}
+
+func millis(t time.Time) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(t.UnixMilli(), 10)}
+}
+
 // eventKeys are the correlation keys of an event: own, where the ids the delivery obtains
-// are saved (a lead's keys, or the appointment's key), and lead, where an appointment's
-// DealerAI lead is looked up.
+// are saved (a lead's keys, the appointment's key, or the update's key), and lead, the keys
+// of the event's DealerAI lead (by leadId, else contactId), where its platform ids are looked
+// up and whose lease serializes the lead's deliveries.
 func eventKeys(ev *events.Event) (own, lead []string, err error) {
 	var ids struct {
 		LeadID          string `json:"leadId"`
@@ -135,13 +206,20 @@ func eventKeys(ev *events.Event) (own, lead []string, err error) {
 	if err := json.Unmarshal(ev.Body, &ids); err != nil {
 		return nil, nil, err
 	}
-	leadKeys := LeadKeys(ids.LeadID, ids.ContactID)
-	switch ev.Type {
-	case events.TypeAppointmentCreated, events.TypeAppointmentRescheduled, events.TypeAppointmentCancelled:
+	lead = LeadKeys(ids.LeadID, ids.ContactID)
+	switch connector.KindOf(ev.Type) {
+	case connector.KindLead:
+		return lead, lead, nil
+	case connector.KindAppointment:
 		if k := AppointmentKey(ids.AppointmentID, ids.ContactID, ids.AppointmentType); k != "" {
 			own = []string{k}
 		}
-		return own, leadKeys, nil
+		return own, lead, nil
+	case connector.KindLeadUpdate:
+		if len(lead) > 0 {
+			own = []string{UpdateKey(ev.Type, lead[0])}
+		}
+		return own, lead, nil
 	}
-	return leadKeys, nil, nil
+	return nil, nil, nil
 }

@@ -9,11 +9,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dealerai/integrations/events"
 	"github.com/dealerai/integrations/infra/local/localtest"
 	"github.com/dealerai/integrations/shared/agents"
 	"github.com/dealerai/integrations/shared/agents/connector"
+	"github.com/dealerai/integrations/shared/agents/platform"
+	"github.com/dealerai/integrations/shared/agents/registry"
 	"github.com/dealerai/integrations/shared/deliveryq"
 	"github.com/dealerai/integrations/shared/internal/agenttest"
 	"github.com/dealerai/integrations/shared/resources"
@@ -59,9 +62,10 @@ func message(t *testing.T, platform, name string, edits map[string]any) *deliver
 }
 
 type dispatcherEnv struct {
-	store *agents.Store
-	d     *agents.Dispatcher
-	stubs map[string]*stubConnector
+	store        *agents.Store
+	correlations *agents.CorrelationStore
+	d            *agents.Dispatcher
+	stubs        map[string]*stubConnector
 }
 
 // deliver runs one attempt of msg to its agent as stored, the way the delivery handler does
@@ -82,9 +86,14 @@ func newDispatcher(t *testing.T) *dispatcherEnv {
 	table := env.Table(resources.ConfigTable)
 	store := agents.NewStore(env.DynamoDB, table)
 	e := &dispatcherEnv{store: store, stubs: map[string]*stubConnector{}}
-	e.d = agents.NewDispatcher(agents.NewCorrelationStore(env.DynamoDB, table), &http.Client{})
-	for _, p := range agents.Platforms() {
-		a, errs := agents.Validate(ctx, p.Platform, validPut(p.Platform), nil, noURLCheck)
+	e.correlations = agents.NewCorrelationStore(env.DynamoDB, table)
+	e.d = agents.NewDispatcher(e.correlations, &http.Client{}, append(registry.Platforms(), testCRM))
+	for _, p := range e.d.Platforms {
+		in := validPut(p.ID)
+		if p.ID == testCRM.ID {
+			in = agents.PutRequest{Credentials: map[string]string{"key": "k"}}
+		}
+		a, errs := agents.Validate(ctx, p, in, nil, noURLCheck)
 		if errs != nil {
 			t.Fatal(errs)
 		}
@@ -92,10 +101,21 @@ func newDispatcher(t *testing.T) *dispatcherEnv {
 		if _, err := store.Put(ctx, a); err != nil {
 			t.Fatal(err)
 		}
-		e.stubs[p.Platform] = &stubConnector{}
-		e.d.Connectors[p.Platform] = e.stubs[p.Platform]
+		e.stubs[p.ID] = &stubConnector{}
+		e.d.Connectors[p.ID] = e.stubs[p.ID]
 	}
 	return e
+}
+
+// testCRM is a fifth platform, as a new package would declare it: it takes the lead
+// lifecycle's events, which no real platform lists yet.
+var testCRM = platform.Platform{
+	ID: "testcrm", Name: "TestCRM",
+	Events:       []string{"lead.*", "contact.*", "appointment.*"},
+	Settings:     []platform.KeySpec{{Key: "baseUrl", URL: true, Default: "https://api.testcrm.example"}},
+	Credentials:  []platform.KeySpec{{Key: "key", Required: true}},
+	Hosts:        []string{"api.testcrm.example"},
+	NewConnector: func(platform.Deps) connector.Connector { return &stubConnector{} },
 }
 
 // TestDispatcherSkipsDisabledAgentsAndForeignEvents (a target that no longer exists is the
@@ -105,7 +125,7 @@ func TestDispatcherSkipsDisabledAgentsAndForeignEvents(t *testing.T) {
 	e := newDispatcher(t)
 	off := false
 	a, _ := e.store.Get(ctx, "dlr_42", "fortellis")
-	a, _ = agents.Validate(ctx, "fortellis", agents.PutRequest{Enabled: &off}, a, noURLCheck)
+	a, _ = agents.Validate(ctx, platformOf(t, "fortellis"), agents.PutRequest{Enabled: &off}, a, noURLCheck)
 	if _, err := e.store.Put(ctx, a); err != nil {
 		t.Fatal(err)
 	}
@@ -254,10 +274,17 @@ func (failingCorrelations) Save(context.Context, string, string, string, agents.
 	return errors.New("DynamoDB unavailable")
 }
 
+func (failingCorrelations) Lease(context.Context, string, string, string, string, time.Time) error {
+	return nil
+}
+
+func (failingCorrelations) Release(context.Context, string, string, string, string) error { return nil }
+
 func TestDispatcherKeepsProgressWhenIDsCannotBeSaved(t *testing.T) {
 	stub := &stubConnector{result: connector.Result{
 		Correlation: map[string]string{"appointmentId": "XT-1"}, Progress: map[string]string{"appointmentId": "XT-1"}}}
-	d := &agents.Dispatcher{Correlations: failingCorrelations{}, HTTP: &http.Client{}, Connectors: map[string]connector.Connector{"xtime": stub}}
+	d := &agents.Dispatcher{Correlations: failingCorrelations{}, HTTP: &http.Client{}, Platforms: registry.Platforms(),
+		Connectors: map[string]connector.Connector{"xtime": stub}}
 	a := &agents.Agent{DealerID: "dlr_42", Platform: "xtime", Enabled: true}
 	_, err := d.DeliverTo(context.Background(), a, message(t, "xtime", "appointment.rescheduled", nil), 1, nil)
 	var ae *agents.AttemptError

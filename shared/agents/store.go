@@ -26,9 +26,12 @@ var (
 type DynamoDBAPI interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 }
+
+var _ DynamoDBAPI = (*dynamodb.Client)(nil)
 
 // Key is the config-table key of a dealer's agent.
 func Key(dealerID, platform string) map[string]types.AttributeValue {
@@ -111,16 +114,15 @@ func (s *Store) List(ctx context.Context, dealerID string) ([]Agent, error) {
 // version is still a.Version (0: nothing is stored): ErrVersionMismatch otherwise. It returns
 // the agent as stored.
 func (s *Store) Put(ctx context.Context, a *Agent) (*Agent, error) {
-	info, ok := Platform(a.Platform)
-	if !ok || a.DealerID == "" {
-		return nil, fmt.Errorf("put agent: dealer and a known platform are required")
+	if a.DealerID == "" || a.Platform == "" || len(a.Events) == 0 {
+		return nil, fmt.Errorf("put agent: dealer, platform and events are required")
 	}
 	next := *a
 	next.Version = a.Version + 1
 	next.UpdatedAt = s.now()
 	in := &dynamodb.PutItemInput{
 		TableName: aws.String(s.Table),
-		Item:      item(&next, info),
+		Item:      item(&next),
 	}
 	if a.Version == 0 {
 		in.ConditionExpression = aws.String("attribute_not_exists(pk)")
@@ -179,11 +181,11 @@ func (s *Store) DeleteVersion(ctx context.Context, dealerID, platform string, ve
 	return nil
 }
 
-func item(a *Agent, info PlatformInfo) map[string]types.AttributeValue {
+func item(a *Agent) map[string]types.AttributeValue {
 	it := Key(a.DealerID, a.Platform)
 	it["kind"] = str("agent")
 	it["id"] = str(a.Platform)
-	it["events"] = strList(info.Events)
+	it["events"] = strList(a.Events)
 	it["enabled"] = &types.AttributeValueMemberBOOL{Value: a.Enabled}
 	it["platform"] = str(a.Platform)
 	it["dealerId"] = str(a.DealerID)
@@ -203,6 +205,7 @@ func FromItem(it map[string]types.AttributeValue) (*Agent, error) {
 	a := &Agent{
 		DealerID:    strings.TrimPrefix(getS(it, "pk"), resources.DealerKeyPrefix),
 		Platform:    strings.TrimPrefix(sk, resources.AgentKeyPrefix),
+		Events:      getList(it, "events"),
 		Settings:    getMap(it, "settings"),
 		Credentials: getMap(it, "credentials"),
 	}
@@ -261,6 +264,18 @@ func getMap(it map[string]types.AttributeValue, name string) map[string]string {
 		for k, v := range m.Value {
 			if s, ok := v.(*types.AttributeValueMemberS); ok {
 				out[k] = s.Value
+			}
+		}
+	}
+	return out
+}
+
+func getList(it map[string]types.AttributeValue, name string) []string {
+	var out []string
+	if l, ok := it[name].(*types.AttributeValueMemberL); ok {
+		for _, v := range l.Value {
+			if s, ok := v.(*types.AttributeValueMemberS); ok {
+				out = append(out, s.Value)
 			}
 		}
 	}

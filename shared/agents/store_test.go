@@ -22,7 +22,7 @@ func TestStoreRoundTrip(t *testing.T) {
 	if _, err := store.Get(ctx, "d1", "xtime"); !errors.Is(err, agents.ErrNotFound) {
 		t.Fatalf("get before put: %v", err)
 	}
-	in, errs := agents.Validate(ctx, "xtime", validPut("xtime"), nil, noURLCheck)
+	in, errs := agents.Validate(ctx, platformOf(t, "xtime"), validPut("xtime"), nil, noURLCheck)
 	if errs != nil {
 		t.Fatal(errs)
 	}
@@ -48,7 +48,7 @@ func TestStoreRoundTrip(t *testing.T) {
 		t.Errorf("put at version 0 over an existing agent: %v", err)
 	}
 	off := false
-	next, errs := agents.Validate(ctx, "xtime", agents.PutRequest{Enabled: &off}, got, noURLCheck)
+	next, errs := agents.Validate(ctx, platformOf(t, "xtime"), agents.PutRequest{Enabled: &off}, got, noURLCheck)
 	if errs != nil {
 		t.Fatal(errs)
 	}
@@ -59,7 +59,7 @@ func TestStoreRoundTrip(t *testing.T) {
 		t.Errorf("put at a stale version: %v", err)
 	}
 
-	other, _ := agents.Validate(ctx, "fortellis", validPut("fortellis"), nil, noURLCheck)
+	other, _ := agents.Validate(ctx, platformOf(t, "fortellis"), validPut("fortellis"), nil, noURLCheck)
 	other.DealerID = "d1"
 	if _, err := store.Put(ctx, other); err != nil {
 		t.Fatal(err)
@@ -104,7 +104,7 @@ func TestAgentIsATargetTheRouterFinds(t *testing.T) {
 	env := localtest.New(t)
 	table := env.Table(resources.ConfigTable)
 	store := agents.NewStore(env.DynamoDB, table)
-	a, _ := agents.Validate(ctx, "xtime", validPut("xtime"), nil, noURLCheck)
+	a, _ := agents.Validate(ctx, platformOf(t, "xtime"), validPut("xtime"), nil, noURLCheck)
 	a.DealerID = "d1"
 	if _, err := store.Put(ctx, a); err != nil {
 		t.Fatal(err)

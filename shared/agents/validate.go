@@ -5,11 +5,10 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
-	_ "time/tzdata" // XTime time zones must load on Lambda, whose image has no zoneinfo
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/dealerai/integrations/shared/agents/platform"
 	"github.com/dealerai/integrations/shared/validation"
 )
 
@@ -20,7 +19,8 @@ import (
 //     absent settings object keeps the stored settings (so {"enabled": false} only disables).
 //   - credentials: write-only, so they merge: a key given replaces the stored value, a key
 //     given as "" removes it, a key not given keeps the stored value; an absent credentials
-//     object keeps them all.
+//     object keeps them all — except when a URL setting changes: then every credential the
+//     agent keeps must be given again.
 type PutRequest struct {
 	Enabled     *bool             `json:"enabled,omitempty"`
 	Settings    map[string]string `json:"settings,omitempty"`
@@ -33,25 +33,24 @@ const (
 	MaxCredentialLength = 4096
 )
 
-// XTime reschedule strategies.
-const (
-	CancelAndRebook = "cancel-and-rebook"
-	SkipReschedules = "skip"
-)
-
-// Validate checks a PUT of platform's agent against what is stored (nil when nothing is) and
-// returns the agent to store, or a *validation.Error listing the invalid fields. Every URL setting the request gives is
-// checked with urlCheck (safeurl.Policy.Check: the error's text is the field's message).
+// Validate checks a PUT of an agent of platform p against what is stored (nil when nothing
+// is) and returns the agent to store, or a *validation.Error listing the invalid fields.
+//
+// Beyond the keys the platform declares (required, defaults, lengths, no control characters)
+// and the platform's own Check, credentials stay bound to the platform
+// (docs/agents.md#platform-hosts):
+//   - a URL setting must name one of the platform's hosts (the request's, and, for an agent
+//     that stays enabled, the stored ones it keeps), and a URL the request gives must also
+//     pass urlCheck (safeurl.Policy.Check: the error's text is the field's message);
+//   - changing a URL setting of a stored agent requires every credential it will have in the
+//     same request (else an error naming "credentials"): stored credentials never follow a
+//     URL to a new place.
 //
 // The agent returned has stored's DealerID and Version (the version to store it at: pass it
 // to Store.Put unchanged, so a concurrent write is detected); a new agent has neither — the
 // caller sets DealerID.
-func Validate(ctx context.Context, platform string, in PutRequest, stored *Agent, urlCheck func(ctx context.Context, rawURL string) error) (*Agent, error) {
-	info, ok := Platform(platform)
-	if !ok {
-		return nil, invalid(validation.FieldError{Field: "platform", Message: "unknown platform; one of vinsolutions, dealersocket, fortellis, xtime"})
-	}
-	a := &Agent{Platform: platform, Enabled: true}
+func Validate(ctx context.Context, p platform.Platform, in PutRequest, stored *Agent, urlCheck func(ctx context.Context, rawURL string) error) (*Agent, error) {
+	a := &Agent{Platform: p.ID, Enabled: true, Events: slices.Clone(p.Events)}
 	if stored != nil {
 		a.DealerID, a.Enabled, a.Version, a.UpdatedAt = stored.DealerID, stored.Enabled, stored.Version, stored.UpdatedAt
 	}
@@ -67,10 +66,10 @@ func Validate(ctx context.Context, platform string, in PutRequest, stored *Agent
 		settings = stored.Settings
 	}
 	if givenSettings {
-		errs = append(errs, unknownKeys("settings", settings, info.Settings)...)
+		errs = append(errs, unknownKeys("settings", settings, p.Settings)...)
 	}
 	a.Settings = map[string]string{}
-	for _, spec := range info.Settings {
+	for _, spec := range p.Settings {
 		field := "settings." + spec.Key
 		v := strings.TrimSpace(settings[spec.Key])
 		if v == "" {
@@ -87,7 +86,18 @@ func Validate(ctx context.Context, platform string, in PutRequest, stored *Agent
 			continue
 		}
 		a.Settings[spec.Key] = v
-		if spec.URL && givenSettings && settings[spec.Key] != "" {
+		if !spec.URL {
+			continue
+		}
+		given := givenSettings && settings[spec.Key] != ""
+		if !given && !a.Enabled {
+			continue // a stored URL kept by an agent being disabled
+		}
+		if msg := p.CheckURL(v); msg != "" {
+			errs = append(errs, validation.FieldError{Field: field, Message: msg})
+			continue
+		}
+		if given {
 			if err := urlCheck(ctx, v); err != nil {
 				errs = append(errs, validation.FieldError{Field: field, Message: err.Error()})
 			}
@@ -99,7 +109,7 @@ func Validate(ctx context.Context, platform string, in PutRequest, stored *Agent
 	if stored != nil {
 		maps.Copy(creds, stored.Credentials)
 	}
-	errs = append(errs, unknownKeys("credentials", in.Credentials, info.Credentials)...)
+	errs = append(errs, unknownKeys("credentials", in.Credentials, p.Credentials)...)
 	for k, v := range in.Credentials {
 		if v == "" {
 			delete(creds, k)
@@ -108,7 +118,7 @@ func Validate(ctx context.Context, platform string, in PutRequest, stored *Agent
 		}
 	}
 	a.Credentials = map[string]string{}
-	for _, spec := range info.Credentials {
+	for _, spec := range p.Credentials {
 		field := "credentials." + spec.Key
 		v, ok := creds[spec.Key]
 		if !ok {
@@ -123,58 +133,54 @@ func Validate(ctx context.Context, platform string, in PutRequest, stored *Agent
 		}
 		a.Credentials[spec.Key] = v
 	}
+	if changed := ChangedURLSettings(p, stored, a); len(changed) > 0 {
+		var missing []string
+		for k := range a.Credentials {
+			if in.Credentials[k] == "" {
+				missing = append(missing, k)
+			}
+		}
+		if len(missing) > 0 {
+			slices.Sort(missing)
+			errs = append(errs, validation.FieldError{Field: "credentials", Message: "changing " + strings.Join(changed, ", ") +
+				" requires sending all the agent's credentials again in the same request (missing " + strings.Join(missing, ", ") + ")"})
+		}
+	}
 
-	errs = append(errs, checkPlatform(platform, a, creds)...)
+	if p.Check != nil {
+		errs = append(errs, p.Check(a.Settings, creds)...)
+	}
 	if len(errs) > 0 {
 		return nil, invalid(errs...)
 	}
 	return a, nil
 }
 
+// ChangedURLSettings names the URL settings ("settings.baseUrl") whose value differs
+// between the stored agent and next, the platform's defaults applied to both; none when
+// nothing is stored.
+func ChangedURLSettings(p platform.Platform, stored, next *Agent) []string {
+	if stored == nil {
+		return nil
+	}
+	before, after := p.WithDefaults(stored.Settings), p.WithDefaults(next.Settings)
+	var changed []string
+	for _, k := range p.URLSettings() {
+		if before[k] != after[k] {
+			changed = append(changed, "settings."+k)
+		}
+	}
+	return changed
+}
+
 func invalid(errs ...validation.FieldError) *validation.Error {
 	return &validation.Error{Subject: "agent", Fields: errs}
 }
 
-// checkPlatform holds the rules of one platform beyond required keys and URLs.
-func checkPlatform(platform string, a *Agent, creds map[string]string) []validation.FieldError {
-	var errs []validation.FieldError
-	s := a.Settings
-	switch platform {
-	case VinSolutions:
-		for _, k := range []string{"dealerId", "userId", "leadSourceId"} {
-			if v, ok := s[k]; ok && !isNumber(v) {
-				errs = append(errs, validation.FieldError{Field: "settings." + k, Message: "must be a number"})
-			}
-		}
-	case DealerSocket:
-		_, pub := creds["publicKey"]
-		_, sec := creds["secretKey"]
-		switch {
-		case pub && !sec:
-			errs = append(errs, validation.FieldError{Field: "credentials.secretKey", Message: "is required with publicKey"})
-		case sec && !pub:
-			errs = append(errs, validation.FieldError{Field: "credentials.publicKey", Message: "is required with secretKey"})
-		}
-	case XTime:
-		if tz, ok := s["timezone"]; ok {
-			if _, err := time.LoadLocation(tz); err != nil || tz == "Local" {
-				errs = append(errs, validation.FieldError{Field: "settings.timezone", Message: "must be an IANA time zone such as America/Chicago"})
-			}
-		}
-		if v := s["rescheduleStrategy"]; v != CancelAndRebook && v != SkipReschedules {
-			errs = append(errs, validation.FieldError{Field: "settings.rescheduleStrategy", Message: "must be cancel-and-rebook or skip"})
-		}
-		if p := s["cancelPath"]; !strings.HasPrefix(p, "/") || !strings.Contains(p, "{appointmentId}") {
-			errs = append(errs, validation.FieldError{Field: "settings.cancelPath", Message: "must be a path starting with / that contains {appointmentId}"})
-		}
-	}
-	return errs
-}
-
-func unknownKeys(section string, given map[string]string, specs []KeySpec) []validation.FieldError {
+func unknownKeys(section string, given map[string]string, specs []platform.KeySpec) []validation.FieldError {
 	var unknown []string
 	for k := range given {
-		if !slices.ContainsFunc(specs, func(s KeySpec) bool { return s.Key == k }) {
+		if !slices.ContainsFunc(specs, func(s platform.KeySpec) bool { return s.Key == k }) {
 			unknown = append(unknown, k)
 		}
 	}
@@ -196,16 +202,4 @@ func checkValue(v string, max int) string {
 		return "must not contain control characters"
 	}
 	return ""
-}
-
-func isNumber(v string) bool {
-	if v == "" || len(v) > 18 {
-		return false
-	}
-	for _, c := range v {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
 }

@@ -95,7 +95,7 @@ func (d *AgentDeliverer) Deliver(ctx context.Context, msg *deliveryq.Message, ta
 // requested reports whether a failed attempt reached the platform (or tried to).
 func requested(e *agents.AttemptError) bool {
 	switch e.Class {
-	case connector.ClassPendingDependency, connector.ClassInternal:
+	case connector.ClassPendingDependency, connector.ClassBusy, connector.ClassBlocked, connector.ClassInternal:
 		return e.StatusCode != 0
 	}
 	return true

@@ -13,6 +13,7 @@ import (
 	"github.com/dealerai/integrations/events"
 	"github.com/dealerai/integrations/shared/agents"
 	"github.com/dealerai/integrations/shared/agents/connector"
+	"github.com/dealerai/integrations/shared/agents/registry"
 	"github.com/dealerai/integrations/shared/app"
 	"github.com/dealerai/integrations/shared/delivery"
 	"github.com/dealerai/integrations/shared/deliverylog"
@@ -53,6 +54,12 @@ func (n noCorrelations) Get(context.Context, string, string, string) (*agents.Co
 func (noCorrelations) Save(context.Context, string, string, string, agents.Correlation) error {
 	return nil
 }
+
+func (noCorrelations) Lease(context.Context, string, string, string, string, time.Time) error {
+	return nil
+}
+
+func (noCorrelations) Release(context.Context, string, string, string, string) error { return nil }
 
 func agentTarget(item map[string]types.AttributeValue) *targets.Target {
 	return &targets.Target{Target: deliveryq.Target{Kind: deliveryq.KindAgent, ID: "xtime"}, Enabled: true, Events: []string{"appointment.*"}, Item: item}
@@ -100,11 +107,15 @@ func TestAgentDelivererMapsOutcomes(t *testing.T) {
 			delivery.Outcome{Result: delivery.FailedPermanently, Attempt: deliverylog.Attempt{StatusCode: 422, ErrorClass: "http_status", Error: "XTime booking: HTTP 422"}, Requested: true}},
 		{"pending dependency", connector.Result{}, connector.PendingDependency("no lead yet"),
 			delivery.Outcome{Result: delivery.Failed, Attempt: deliverylog.Attempt{ErrorClass: "pending_dependency", Error: "no lead yet"}}},
+		{"busy", connector.Result{}, &connector.AttemptError{Class: connector.ClassBusy, Message: "another delivery of the lead is running"},
+			delivery.Outcome{Result: delivery.Failed, Attempt: deliverylog.Attempt{ErrorClass: "busy", Error: "another delivery of the lead is running"}}},
+		{"blocked", connector.Result{}, &connector.AttemptError{Class: connector.ClassBlocked, Message: "not one of XTime's hosts", Permanent: true},
+			delivery.Outcome{Result: delivery.FailedPermanently, Attempt: deliverylog.Attempt{ErrorClass: "blocked", Error: "not one of XTime's hosts"}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			stub := &stubConnector{res: c.res, err: c.err}
-			d := &app.AgentDeliverer{Dispatcher: &agents.Dispatcher{Correlations: noCorrelations{}, HTTP: &http.Client{},
+			d := &app.AgentDeliverer{Dispatcher: &agents.Dispatcher{Correlations: noCorrelations{}, HTTP: &http.Client{}, Platforms: registry.Platforms(),
 				Connectors: map[string]connector.Connector{"xtime": stub}}}
 			rec := &deliverylog.Record{Progress: map[string]string{"cancelled": "A0"}}
 			out, err := d.Deliver(ctx, msg, agentTarget(xtimeItem()), 2, rec)
@@ -139,7 +150,7 @@ func TestAgentDelivererInternalErrors(t *testing.T) {
 	ctx := context.Background()
 	msg := appointmentMessage(t)
 	unreachable := errors.New("config table unreachable")
-	d := &app.AgentDeliverer{Dispatcher: &agents.Dispatcher{Correlations: noCorrelations{err: unreachable}, HTTP: &http.Client{},
+	d := &app.AgentDeliverer{Dispatcher: &agents.Dispatcher{Correlations: noCorrelations{err: unreachable}, HTTP: &http.Client{}, Platforms: registry.Platforms(),
 		Connectors: map[string]connector.Connector{"xtime": &stubConnector{}}}}
 	if _, err := d.Deliver(ctx, msg, agentTarget(xtimeItem()), 1, nil); !errors.Is(err, unreachable) {
 		t.Fatalf("correlation store down: %v", err)
@@ -154,7 +165,7 @@ func TestAgentDelivererInternalErrors(t *testing.T) {
 // TestAgentDelivererBoundsTheAttempt: a flow that takes longer than Timeout is cut short.
 func TestAgentDelivererBoundsTheAttempt(t *testing.T) {
 	stub := &stubConnector{wait: time.Minute}
-	d := &app.AgentDeliverer{Timeout: 50 * time.Millisecond, Dispatcher: &agents.Dispatcher{Correlations: noCorrelations{}, HTTP: &http.Client{},
+	d := &app.AgentDeliverer{Timeout: 50 * time.Millisecond, Dispatcher: &agents.Dispatcher{Correlations: noCorrelations{}, HTTP: &http.Client{}, Platforms: registry.Platforms(),
 		Connectors: map[string]connector.Connector{"xtime": stub}}}
 	start := time.Now()
 	out, err := d.Deliver(context.Background(), appointmentMessage(t), agentTarget(xtimeItem()), 1, nil)

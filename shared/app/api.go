@@ -29,10 +29,15 @@ func NewAPI(ctx context.Context, awsCfg aws.Config, cfg Config) (APIHandler, err
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
+	platforms, err := cfg.Platforms()
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
 	ddb := dynamodb.NewFromConfig(awsCfg)
 	handler := httpapi.New(httpapi.Options{
 		Subscriptions:      subscriptions.NewStore(ddb, cfg.ConfigTable),
 		Agents:             agents.NewStore(ddb, cfg.ConfigTable),
+		Platforms:          platforms,
 		Deliveries:         deliverylog.NewStore(ddb, cfg.DeliveryLogTable),
 		Queue:              sqs.NewFromConfig(awsCfg),
 		DeliveriesQueueURL: cfg.DeliveriesQueueURL,

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dealerai/integrations/shared/agents/platform"
+	"github.com/dealerai/integrations/shared/agents/registry"
 	"github.com/dealerai/integrations/shared/safeurl"
 )
 
@@ -26,8 +28,9 @@ type Config struct {
 	DeliveryBackoff []time.Duration
 	// DeliveryTimeout bounds one delivery attempt.
 	DeliveryTimeout time.Duration
-	// Getenv reads further settings (ALLOW_ENDPOINT_CIDRS, ALLOW_HTTP_ENDPOINTS); nil reads
-	// none (the defaults: https, public addresses only).
+	// Getenv reads further settings (ALLOW_ENDPOINT_CIDRS, ALLOW_HTTP_ENDPOINTS,
+	// AGENT_EXTRA_HOSTS); nil reads none (the defaults: https, public addresses only, each
+	// platform's official hosts only).
 	Getenv func(string) string
 	// Logger receives the functions' structured logs; JSON on stdout when nil (what Lambda
 	// sends to CloudWatch Logs). Tests set it to capture them.
@@ -43,6 +46,26 @@ func (c Config) EndpointPolicy() (safeurl.Policy, error) {
 		getenv = func(string) string { return "" }
 	}
 	return safeurl.PolicyFromEnv(getenv)
+}
+
+// Platforms are the integration agents' platforms (registry.Platforms), each with the hosts
+// AGENT_EXTRA_HOSTS adds to its official ones: comma-separated, "host" for every platform,
+// "platform=host" for one (docs/agents.md#platform-hosts). The api's agent URL settings and
+// the delivery function's platform requests are held to them.
+func (c Config) Platforms() (platform.Catalog, error) {
+	getenv := c.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	extra, err := platform.ParseExtraHosts(getenv("AGENT_EXTRA_HOSTS"))
+	if err != nil {
+		return nil, fmt.Errorf("AGENT_EXTRA_HOSTS: %w", err)
+	}
+	catalog, err := registry.Platforms().WithExtraHosts(extra)
+	if err != nil {
+		return nil, fmt.Errorf("AGENT_EXTRA_HOSTS: %w", err)
+	}
+	return catalog, nil
 }
 
 // ConfigFromEnv reads the configuration, applying the documented defaults.

@@ -73,11 +73,15 @@ func NewDeliveryHandler(awsCfg aws.Config, cfg Config, policy safeurl.Policy) (*
 	if cfg.DeliveryTimeout <= 0 {
 		cfg.DeliveryTimeout = 10 * time.Second
 	}
+	platforms, err := cfg.Platforms()
+	if err != nil {
+		return nil, err
+	}
 	db := dynamodb.NewFromConfig(awsCfg)
-	// One SSRF-safe client for webhooks and platform APIs alike; one Dispatcher (and so one
-	// OAuth token cache) per container.
+	// One SSRF-safe client for webhooks and platform APIs alike (each agent delivery narrows
+	// it to its platform's hosts); one Dispatcher (and so one OAuth token cache) per container.
 	client := policy.NewClient(cfg.DeliveryTimeout)
-	dispatcher := agents.NewDispatcher(agents.NewCorrelationStore(db, cfg.ConfigTable), client)
+	dispatcher := agents.NewDispatcher(agents.NewCorrelationStore(db, cfg.ConfigTable), client, platforms)
 	return &delivery.Handler{
 		Targets:  targets.NewCache(&targets.Loader{DB: db, Table: cfg.ConfigTable}, TargetCacheTTL),
 		Log:      deliverylog.NewStore(db, cfg.DeliveryLogTable),

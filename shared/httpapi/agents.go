@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
 	"github.com/dealerai/integrations/shared/agents"
+	"github.com/dealerai/integrations/shared/agents/platform"
 	"github.com/dealerai/integrations/shared/deliveryq"
 	"github.com/dealerai/integrations/shared/validation"
 )
@@ -45,14 +48,13 @@ func (a *API) listAgents(w http.ResponseWriter, r *http.Request) error {
 	for i := range stored {
 		byPlatform[stored[i].Platform] = &stored[i]
 	}
-	platforms := agents.Platforms()
-	items := make([]agents.PublicAgent, 0, len(platforms))
-	for _, p := range platforms {
-		ag := byPlatform[p.Platform]
+	items := make([]agents.PublicAgent, 0, len(a.opts.Platforms))
+	for _, p := range a.opts.Platforms {
+		ag := byPlatform[p.ID]
 		if ag == nil {
-			ag = &agents.Agent{Platform: p.Platform}
+			ag = &agents.Agent{Platform: p.ID}
 		}
-		items = append(items, agents.Public(ag))
+		items = append(items, agents.Public(p, ag))
 	}
 	writeJSON(w, http.StatusOK, struct {
 		Items []agents.PublicAgent `json:"items"`
@@ -61,25 +63,27 @@ func (a *API) listAgents(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getAgent(w http.ResponseWriter, r *http.Request) error {
-	platform, err := agentPlatform(r)
+	p, err := a.agentPlatform(r)
 	if err != nil {
 		return err
 	}
-	ag, err := a.agent(r.Context(), dealerOf(r), platform)
+	ag, err := a.agent(r.Context(), dealerOf(r), p.ID)
 	if err != nil {
 		return err
 	}
 	w.Header().Set("ETag", etag(int64(ag.Version)))
-	writeJSON(w, http.StatusOK, agents.Public(ag))
+	writeJSON(w, http.StatusOK, agents.Public(p, ag))
 	return nil
 }
 
 // putAgent configures an agent: agents.Validate merges the request into what is stored
 // (settings replaced, credentials merged key by key, absent members kept) and the result is
 // written at the version read. With If-Match the write applies to that version only (412);
-// without, a concurrent write makes it read and validate again.
+// without, a concurrent write makes it read and validate again. A change of a URL setting
+// (which Validate lets through only with every credential sent again) is logged with who made
+// it.
 func (a *API) putAgent(w http.ResponseWriter, r *http.Request) error {
-	platform, err := agentPlatform(r)
+	p, err := a.agentPlatform(r)
 	if err != nil {
 		return err
 	}
@@ -97,7 +101,7 @@ func (a *API) putAgent(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, dealer := r.Context(), dealerOf(r)
 	for try := 1; ; try++ {
-		stored, err := a.opts.Agents.Get(ctx, dealer, platform)
+		stored, err := a.opts.Agents.Get(ctx, dealer, p.ID)
 		switch {
 		case errors.Is(err, agents.ErrNotFound):
 			stored = nil
@@ -107,7 +111,7 @@ func (a *API) putAgent(w http.ResponseWriter, r *http.Request) error {
 		if conditional && want != versionOf(stored) {
 			return agents.ErrVersionMismatch
 		}
-		next, err := agents.Validate(ctx, platform, in, stored, a.opts.URLs.Check)
+		next, err := agents.Validate(ctx, p, in, stored, a.opts.URLs.Check)
 		if err != nil {
 			return err
 		}
@@ -122,8 +126,11 @@ func (a *API) putAgent(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		if changed := agents.ChangedURLSettings(p, stored, saved); len(changed) > 0 {
+			a.logURLChange(r, p, changed, saved)
+		}
 		w.Header().Set("ETag", etag(int64(saved.Version)))
-		writeJSON(w, http.StatusOK, agents.Public(saved))
+		writeJSON(w, http.StatusOK, agents.Public(p, saved))
 		return nil
 	}
 }
@@ -132,7 +139,7 @@ func (a *API) putAgent(w http.ResponseWriter, r *http.Request) error {
 // deleted). An agent not configured is already in that state: 204 as well. With If-Match
 // only that version is deleted ("0": only if not configured, i.e. nothing to do).
 func (a *API) deleteAgent(w http.ResponseWriter, r *http.Request) error {
-	platform, err := agentPlatform(r)
+	p, err := a.agentPlatform(r)
 	if err != nil {
 		return err
 	}
@@ -143,17 +150,17 @@ func (a *API) deleteAgent(w http.ResponseWriter, r *http.Request) error {
 	ctx, dealer := r.Context(), dealerOf(r)
 	switch {
 	case !conditional:
-		err = a.opts.Agents.Delete(ctx, dealer, platform)
+		err = a.opts.Agents.Delete(ctx, dealer, p.ID)
 		if errors.Is(err, agents.ErrNotFound) {
 			err = nil
 		}
 	case version == 0:
 		var ag *agents.Agent
-		if ag, err = a.agent(ctx, dealer, platform); err == nil && ag.Version != 0 {
+		if ag, err = a.agent(ctx, dealer, p.ID); err == nil && ag.Version != 0 {
 			err = agents.ErrVersionMismatch
 		}
 	default:
-		err = a.opts.Agents.DeleteVersion(ctx, dealer, platform, version)
+		err = a.opts.Agents.DeleteVersion(ctx, dealer, p.ID, version)
 	}
 	if err != nil {
 		return err
@@ -163,11 +170,11 @@ func (a *API) deleteAgent(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) listAgentDeliveries(w http.ResponseWriter, r *http.Request) error {
-	return a.listDeliveries(w, r, agentTarget)
+	return a.listDeliveries(w, r, a.agentTarget)
 }
 
 func (a *API) getAgentDelivery(w http.ResponseWriter, r *http.Request) error {
-	target, err := agentTarget(r)
+	target, err := a.agentTarget(r)
 	if err != nil {
 		return err
 	}
@@ -182,7 +189,7 @@ func (a *API) getAgentDelivery(w http.ResponseWriter, r *http.Request) error {
 // retryAgentDelivery starts a new delivery of an agent's failed or skipped delivery, as for
 // subscriptions; the agent must be configured and enabled (409 otherwise).
 func (a *API) retryAgentDelivery(w http.ResponseWriter, r *http.Request) error {
-	target, err := agentTarget(r)
+	target, err := a.agentTarget(r)
 	if err != nil {
 		return err
 	}
@@ -221,25 +228,43 @@ func versionOf(ag *agents.Agent) int {
 	return ag.Version
 }
 
-// agentPlatform is the path's {platform}, one of agents.Platforms(); another is not found.
-func agentPlatform(r *http.Request) (string, error) {
-	p := r.PathValue("platform")
-	if _, ok := agents.Platform(p); !ok {
-		names := make([]string, 0, 4)
-		for _, info := range agents.Platforms() {
-			names = append(names, info.Platform)
-		}
-		return "", NewProblem(http.StatusNotFound, "no such agent platform; the platforms are "+strings.Join(names, ", "))
+// agentPlatform is the platform the path's {platform} names, one of Options.Platforms;
+// another is not found.
+func (a *API) agentPlatform(r *http.Request) (platform.Platform, error) {
+	p, ok := a.opts.Platforms.Get(r.PathValue("platform"))
+	if !ok {
+		return platform.Platform{}, NewProblem(http.StatusNotFound, "no such agent platform; the platforms are "+strings.Join(a.opts.Platforms.IDs(), ", "))
 	}
 	return p, nil
 }
 
-func agentTarget(r *http.Request) (deliveryq.Target, error) {
-	p, err := agentPlatform(r)
+func (a *API) agentTarget(r *http.Request) (deliveryq.Target, error) {
+	p, err := a.agentPlatform(r)
 	if err != nil {
 		return deliveryq.Target{}, err
 	}
-	return deliveryq.Target{Kind: deliveryq.KindAgent, ID: p}, nil
+	return deliveryq.Target{Kind: deliveryq.KindAgent, ID: p.ID}, nil
+}
+
+// logURLChange records who pointed an agent at other URLs: the dealer, the token's subject,
+// the settings changed and their new hosts — never a credential.
+func (a *API) logURLChange(r *http.Request, p platform.Platform, changed []string, saved *agents.Agent) {
+	hosts := make([]string, 0, len(changed))
+	for _, field := range changed {
+		host := ""
+		if u, err := url.Parse(saved.Settings[strings.TrimPrefix(field, "settings.")]); err == nil {
+			host = u.Hostname()
+		}
+		hosts = append(hosts, host)
+	}
+	a.log.LogAttrs(r.Context(), slog.LevelWarn, "agent URL settings changed",
+		slog.String("dealerId", dealerOf(r)),
+		slog.String("sub", subjectOf(r)),
+		slog.String("platform", p.ID),
+		slog.Any("settings", changed),
+		slog.Any("hosts", hosts),
+		slog.Int("version", saved.Version),
+	)
 }
 
 // agentIfMatch reads If-Match for an agent: version 0 is the state of an agent not

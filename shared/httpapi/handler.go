@@ -22,6 +22,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/dealerai/integrations/shared/agents/platform"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/deliveryq"
 	"github.com/dealerai/integrations/shared/signing"
@@ -55,7 +56,10 @@ type Queue interface {
 type Options struct {
 	Subscriptions SubscriptionStore
 	// Agents keeps the integration agents' configurations (agents.Store).
-	Agents     AgentStore
+	Agents AgentStore
+	// Platforms are the platforms agents can be configured for (registry.Platforms, with
+	// the deployment's extra hosts): the API's /v1/agents lists them, in order.
+	Platforms  platform.Catalog
 	Deliveries DeliveryLog
 	// Queue and DeliveriesQueueURL receive the deliveries of manual retries and test sends.
 	Queue              Queue
@@ -187,6 +191,15 @@ func infoOf(ctx context.Context) *requestInfo {
 
 // dealerOf is the caller's dealer, set by requireDealer.
 func dealerOf(r *http.Request) string { return infoOf(r.Context()).dealerID }
+
+// subjectOf is the "sub" claim of the request's JWT: who made a change ("" when absent).
+func subjectOf(r *http.Request) string {
+	gw := GatewayRequest(r.Context())
+	if gw == nil || gw.RequestContext.Authorizer == nil || gw.RequestContext.Authorizer.JWT == nil {
+		return ""
+	}
+	return gw.RequestContext.Authorizer.JWT.Claims["sub"]
+}
 
 // requireDealer lets a request through only with the dealer claim of the JWT that API
 // Gateway's authorizer checked: 401 without an authorizer context (the gateway should have

@@ -35,13 +35,19 @@ type Delivery struct {
 	// Progress holds the ids earlier attempts of THIS delivery obtained (steps already done):
 	// a multi-step flow resumes from the step that failed.
 	Progress map[string]string
-	// Known holds the ids saved by earlier events for the same DealerAI lead (lead events) or
-	// appointment (appointment events); nil when there are none.
+	// Known holds the ids saved by earlier events for the same record: the DealerAI lead
+	// (lead.created, lead.received), the appointment (appointment.*), or the last update of
+	// the same kind to the lead (lead and contact updates); nil when there are none.
 	Known map[string]string
-	// Lead holds, for appointment events, the ids saved for the appointment's DealerAI lead
-	// (found by leadId, else contactId); nil when the lead is not known to the platform.
+	// Lead holds, for every event but a lead's own (appointments, lead and contact updates),
+	// the ids saved for the event's DealerAI lead (found by leadId, else contactId). nil means
+	// the platform does not have the lead yet: a connector that needs it creates it first
+	// from the event's own fields and returns its ids in Result.LeadCorrelation, or fails the
+	// attempt with PendingDependency. Deliveries of one DealerAI lead never run at the same
+	// time (the Dispatcher holds a lease on the lead), so the lead is created once.
 	Lead map[string]string
-	// HTTP is the client every platform request goes through (the caller's SSRF-safe client).
+	// HTTP is the client every platform request goes through: the caller's SSRF-safe client,
+	// restricted to the platform's hosts (a request elsewhere fails as ClassBlocked, unsent).
 	HTTP *http.Client
 }
 
@@ -53,8 +59,8 @@ type Result struct {
 	Progress map[string]string
 	// Correlation holds the ids to save for the event's DealerAI lead or appointment.
 	Correlation map[string]string
-	// LeadCorrelation holds, for appointment events, the ids of a platform lead the delivery
-	// created or found, to save for the appointment's DealerAI lead.
+	// LeadCorrelation holds, for events other than a lead's own, the ids of a platform lead
+	// the delivery created or found, to save for the event's DealerAI lead.
 	LeadCorrelation map[string]string
 	// StatusCode is the platform's status of the last request (0 when none was made).
 	StatusCode int
@@ -73,6 +79,8 @@ const (
 	ClassAuth              = "auth"               // the platform refused the credentials or the token
 	ClassPlatform          = "platform"           // the platform answered, but with an error in its own format
 	ClassPendingDependency = "pending_dependency" // needs something an earlier event creates (a CRM lead)
+	ClassBusy              = "busy"               // another delivery of the same DealerAI lead is running
+	ClassBlocked           = "blocked"            // the host is not one of the platform's: nothing was sent
 	ClassInternal          = "internal"           // our side: the event or the config store
 )
 

@@ -10,31 +10,75 @@ import (
 )
 
 // Lead decodes a lead.created body.
-func Lead(ev *events.Event) (*events.LeadCreated, error) {
-	var l events.LeadCreated
-	if err := json.Unmarshal(ev.Body, &l); err != nil {
-		return nil, &AttemptError{Class: ClassInternal, Message: "decode lead.created: " + err.Error(), Permanent: true}
-	}
-	return &l, nil
+func Lead(ev *events.Event) (*events.LeadCreated, error) { return decode[events.LeadCreated](ev) }
+
+// LeadReceived decodes a lead.received body.
+func LeadReceived(ev *events.Event) (*events.LeadReceived, error) {
+	return decode[events.LeadReceived](ev)
+}
+
+// Disposition decodes a lead.update.disposition body.
+func Disposition(ev *events.Event) (*events.LeadDispositionUpdated, error) {
+	return decode[events.LeadDispositionUpdated](ev)
+}
+
+// ContactUpdate decodes a contact.basic.updated body.
+func ContactUpdate(ev *events.Event) (*events.ContactBasicUpdated, error) {
+	return decode[events.ContactBasicUpdated](ev)
+}
+
+// VehicleOfInterest decodes a contact.vehicleofinterest.updated body.
+func VehicleOfInterest(ev *events.Event) (*events.ContactVehicleOfInterestUpdated, error) {
+	return decode[events.ContactVehicleOfInterestUpdated](ev)
 }
 
 // Appointment decodes the body of an appointment.* event.
 func Appointment(ev *events.Event) (*events.AppointmentCreated, error) {
-	var a events.AppointmentCreated
-	if err := json.Unmarshal(ev.Body, &a); err != nil {
+	return decode[events.AppointmentCreated](ev)
+}
+
+// decode reads an event's body as T; a body that does not decode fails the attempt
+// permanently (the router validated it, so it cannot get better).
+func decode[T any](ev *events.Event) (*T, error) {
+	var v T
+	if err := json.Unmarshal(ev.Body, &v); err != nil {
 		return nil, &AttemptError{Class: ClassInternal, Message: "decode " + ev.Type + ": " + err.Error(), Permanent: true}
 	}
-	return &a, nil
+	return &v, nil
+}
+
+// Kind is what an event does to the platform's records, which decides the records its ids
+// are kept for (docs/agents.md#correlation).
+type Kind int
+
+// Kinds of events.
+const (
+	// KindOther: an event the agents keep no ids for.
+	KindOther Kind = iota
+	// KindLead: a DealerAI lead arrives (lead.created, lead.received): its ids are the lead's.
+	KindLead
+	// KindLeadUpdate: a change to a DealerAI lead or its contact (lead.update.disposition,
+	// contact.basic.updated, contact.vehicleofinterest.updated): it needs the lead's ids.
+	KindLeadUpdate
+	// KindAppointment: appointment.*; its ids are the appointment's, and it needs the lead's.
+	KindAppointment
+)
+
+// KindOf is the kind of an event type.
+func KindOf(eventType string) Kind {
+	switch eventType {
+	case events.TypeLeadCreated, events.TypeLeadReceived:
+		return KindLead
+	case events.TypeLeadDispositionUpdated, events.TypeContactBasicUpdated, events.TypeContactVehicleOfInterestUpdated:
+		return KindLeadUpdate
+	case events.TypeAppointmentCreated, events.TypeAppointmentRescheduled, events.TypeAppointmentCancelled:
+		return KindAppointment
+	}
+	return KindOther
 }
 
 // IsAppointment reports whether an event type is one of appointment.*.
-func IsAppointment(eventType string) bool {
-	switch eventType {
-	case events.TypeAppointmentCreated, events.TypeAppointmentRescheduled, events.TypeAppointmentCancelled:
-		return true
-	}
-	return false
-}
+func IsAppointment(eventType string) bool { return KindOf(eventType) == KindAppointment }
 
 // SplitName splits a full name into a first name (the first word) and a last name (the rest).
 func SplitName(full string) (first, last string) {

@@ -72,6 +72,10 @@ func transportError(err error, step string) *AttemptError {
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
+	var refused *HostNotAllowedError
+	if errors.As(err, &refused) {
+		return &AttemptError{Class: ClassBlocked, Message: step + ": " + refused.Error(), Permanent: true}
+	}
 	class := ClassConnection
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || (errors.As(err, &ne) && ne.Timeout()) {
@@ -128,4 +132,45 @@ func RetryAfter(v string, now time.Time) time.Duration {
 		return t.Sub(now)
 	}
 	return 0
+}
+
+// HostNotAllowedError is a request refused before it was sent: its host is not one of the
+// platform's.
+type HostNotAllowedError struct {
+	Host     string
+	Platform string
+}
+
+func (e *HostNotAllowedError) Error() string {
+	return "refused to send a request to " + e.Host + ", which is not one of " + e.Platform + "'s hosts (nothing was sent)"
+}
+
+// RestrictHosts returns a copy of hc whose requests go only to the hosts allow accepts (it
+// gets a URL's Hostname()); any other request fails with a *HostNotAllowedError before
+// anything is sent — a token request, an API call, or a URL the platform returned alike.
+// platform names the platform in the error.
+func RestrictHosts(hc *http.Client, platform string, allow func(host string) bool) *http.Client {
+	c := *hc
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	c.Transport = hostGuard{base: base, platform: platform, allow: allow}
+	return &c
+}
+
+type hostGuard struct {
+	base     http.RoundTripper
+	platform string
+	allow    func(host string) bool
+}
+
+func (g hostGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !g.allow(req.URL.Hostname()) {
+		if req.Body != nil {
+			req.Body.Close() // a RoundTripper closes the body, even on error
+		}
+		return nil, &HostNotAllowedError{Host: req.URL.Hostname(), Platform: g.platform}
+	}
+	return g.base.RoundTrip(req)
 }

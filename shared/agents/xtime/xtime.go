@@ -95,7 +95,7 @@ func (s *session) deliver(ctx context.Context) (connector.Result, error) {
 	if s.d.Known["status"] == "cancelled" {
 		known = ""
 	}
-	skipChanges := s.d.Settings["rescheduleStrategy"] == "skip"
+	skipChanges := s.d.Settings["rescheduleStrategy"] == SkipReschedules
 	switch s.d.Event.Type {
 	case events.TypeAppointmentCreated:
 		if known != "" && s.progress["appointmentId"] == "" {

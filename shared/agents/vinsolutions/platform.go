@@ -1,0 +1,58 @@
+package vinsolutions
+
+import (
+	"github.com/dealerai/integrations/shared/agents/connector"
+	"github.com/dealerai/integrations/shared/agents/platform"
+	"github.com/dealerai/integrations/shared/validation"
+)
+
+// Platform is VinSolutions as the agents core knows it.
+var Platform = platform.Platform{
+	ID:   "vinsolutions",
+	Name: "VinSolutions",
+	Capabilities: []string{
+		"push leads (contact, lead, vehicle of interest)",
+		"add appointment notes (created, rescheduled, cancelled) to leads",
+	},
+	Events: []string{"lead.created", "appointment.*"},
+	Settings: []platform.KeySpec{
+		{Key: "baseUrl", Default: "https://api.vinsolutions.com", URL: true, Description: "VinSolutions API base URL"},
+		{Key: "tokenUrl", Default: "https://authentication.vinsolutions.com/connect/token", URL: true, Description: "OAuth 2.0 token endpoint"},
+		{Key: "dealerId", Required: true, Description: "VinSolutions dealer id (a number)"},
+		{Key: "userId", Required: true, Description: "VinSolutions user id leads are created as (a number)"},
+		{Key: "leadSourceId", Required: true, Description: "VinSolutions lead source id for DealerAI leads (a number)"},
+		{Key: "leadType", Default: "INTERNET", Description: "lead type of the leads created"},
+	},
+	Credentials: []platform.KeySpec{
+		{Key: "clientId", Required: true, Description: "OAuth 2.0 client id"},
+		{Key: "clientSecret", Required: true, Description: "OAuth 2.0 client secret"},
+		{Key: "apiKey", Required: true, Description: "API key (api_key header)"},
+	},
+	// The Lead Management API in production and sandbox, and the token server (docs/agents.md).
+	Hosts:        []string{"api.vinsolutions.com", "sandbox.api.vinsolutions.com", "authentication.vinsolutions.com"},
+	Check:        check,
+	NewConnector: func(deps platform.Deps) connector.Connector { return New(deps.Tokens) },
+}
+
+// check: the ids VinSolutions takes as numbers are numbers.
+func check(settings, _ map[string]string) []validation.FieldError {
+	var errs []validation.FieldError
+	for _, k := range []string{"dealerId", "userId", "leadSourceId"} {
+		if v, ok := settings[k]; ok && !isNumber(v) {
+			errs = append(errs, validation.FieldError{Field: "settings." + k, Message: "must be a number"})
+		}
+	}
+	return errs
+}
+
+func isNumber(v string) bool {
+	if v == "" || len(v) > 18 {
+		return false
+	}
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -43,9 +43,11 @@ func DevConfigFromEnv(getenv func(string) string) DevConfig {
 		SQSPort:      port("SQS_PORT", 9324),
 		Prefix:       "dealerai-local",
 		Defaults: map[string]string{
-			// local-only endpoint exceptions: receivers on this machine, plain http
+			// local-only endpoint exceptions: receivers and fake platforms on this machine,
+			// plain http
 			"ALLOW_ENDPOINT_CIDRS": "127.0.0.0/8,::1/128",
 			"ALLOW_HTTP_ENDPOINTS": "true",
+			"AGENT_EXTRA_HOSTS":    "127.0.0.1,::1,localhost",
 		},
 	}
 }

@@ -261,3 +261,95 @@ func ExampleValidate() {
 	// <nil>
 	// [{settings.defaultOpcode is required} {credentials.apiKey is required}]
 }
+
+// TestValidateHostRules: URL settings name the platform's hosts, or hosts the deployment added
+// to it; a stored URL off those hosts blocks enabling, not disabling.
+func TestValidateHostRules(t *testing.T) {
+	ctx := context.Background()
+	var checked []string
+	check := func(_ context.Context, u string) error { checked = append(checked, u); return nil }
+	for _, p := range registry.Platforms() {
+		for _, k := range p.URLSettings() {
+			in := validPut(p.ID)
+			in.Settings[k] = "https://exfil.example.org/collect"
+			checked = nil
+			_, err := agents.Validate(ctx, p, in, nil, check)
+			if msg := fields(err)["settings."+k]; !strings.Contains(msg, p.Hosts[0]) || slices.Contains(checked, in.Settings[k]) {
+				t.Errorf("%s settings.%s: %q (checked %v)", p.ID, k, msg, checked)
+			}
+			if _, err := agents.Validate(ctx, platformOf(t, p.ID, "exfil.example.org"), in, nil, check); err != nil {
+				t.Errorf("%s with the host added: %v", p.ID, err)
+			}
+		}
+	}
+	// a host added to one platform is not another's
+	catalog, _ := registry.Platforms().WithExtraHosts([]platform.ExtraHost{{Platform: "xtime", Host: "exfil.example.org"}})
+	vs, _ := catalog.Get("vinsolutions")
+	in := validPut("vinsolutions")
+	in.Settings["baseUrl"] = "https://exfil.example.org"
+	if _, err := agents.Validate(ctx, vs, in, nil, check); fields(err)["settings.baseUrl"] == "" {
+		t.Errorf("vinsolutions took xtime's extra host: %v", err)
+	}
+
+	// an agent stored before the rule, pointing elsewhere
+	stored := &agents.Agent{DealerID: "d1", Platform: "xtime", Enabled: true, Version: 1,
+		Settings:    map[string]string{"baseUrl": "https://exfil.example.org", "tokenUrl": "https://auth.coxautoinc.com/token", "dealerCode": "X", "timezone": "UTC", "defaultOpcode": "O"},
+		Credentials: map[string]string{"clientId": "id", "clientSecret": "secret", "apiKey": "key"}}
+	xt := platformOf(t, "xtime")
+	off, on := false, true
+	if _, err := agents.Validate(ctx, xt, agents.PutRequest{Enabled: &off}, stored, check); err != nil {
+		t.Errorf("disabling it: %v", err)
+	}
+	if _, err := agents.Validate(ctx, xt, agents.PutRequest{Enabled: &on}, stored, check); fields(err)["settings.baseUrl"] == "" {
+		t.Errorf("enabling it: %v", err)
+	}
+}
+
+// TestValidateURLChangeNeedsTheCredentials: changing a URL setting of a stored agent needs
+// every credential it keeps in the same request; other changes do not.
+func TestValidateURLChangeNeedsTheCredentials(t *testing.T) {
+	ctx := context.Background()
+	ds := platformOf(t, "dealersocket")
+	stored, err := agents.Validate(ctx, ds, validPut("dealersocket"), nil, noURLCheck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored.DealerID, stored.Version = "d1", 1
+	stored.Credentials["publicKey"], stored.Credentials["secretKey"] = "pub", "sec"
+
+	moved := func(creds map[string]string) agents.PutRequest {
+		in := validPut("dealersocket")
+		in.Settings["activityUrl"] = "https://iapi.dealersocket.com/api/DealerSocket/Activity"
+		in.Credentials = creds
+		return in
+	}
+	all := map[string]string{"directLeadKey": "k", "username": "u", "password": "p", "publicKey": "pub", "secretKey": "sec"}
+	_, err = agents.Validate(ctx, ds, moved(map[string]string{"directLeadKey": "k", "username": "u", "password": "p"}), stored, noURLCheck)
+	if msg := fields(err)["credentials"]; msg != "changing settings.activityUrl requires sending all the agent's credentials again in the same request (missing publicKey, secretKey)" {
+		t.Errorf("without the activity keys: %q", msg)
+	}
+	if _, err := agents.Validate(ctx, ds, moved(nil), stored, noURLCheck); fields(err)["credentials"] == "" {
+		t.Errorf("without credentials: %v", err)
+	}
+	if a, err := agents.Validate(ctx, ds, moved(all), stored, noURLCheck); err != nil || a.Settings["activityUrl"] != "https://iapi.dealersocket.com/api/DealerSocket/Activity" {
+		t.Errorf("with every credential: %v", err)
+	}
+	// dropping the activity keys while moving: only what the agent keeps is needed
+	if _, err := agents.Validate(ctx, ds, moved(map[string]string{"directLeadKey": "k", "username": "u", "password": "p", "publicKey": "", "secretKey": ""}), stored, noURLCheck); err != nil {
+		t.Errorf("moving without the activity keys: %v", err)
+	}
+	// the same URLs (given, or defaults) and other settings: no credentials needed
+	same := validPut("dealersocket")
+	same.Credentials = nil
+	same.Settings["activityType"] = "Visit"
+	same.Settings["baseUrl"] = "https://oemwebsecure.dealersocket.com"
+	if _, err := agents.Validate(ctx, ds, same, stored, noURLCheck); err != nil {
+		t.Errorf("no URL changed: %v", err)
+	}
+	if got := agents.ChangedURLSettings(ds, stored, &agents.Agent{Settings: map[string]string{"baseUrl": "https://api.dealersocket.com"}}); !slices.Equal(got, []string{"settings.baseUrl"}) {
+		t.Errorf("changed %v", got)
+	}
+	if got := agents.ChangedURLSettings(ds, nil, stored); got != nil {
+		t.Errorf("a new agent changed %v", got)
+	}
+}

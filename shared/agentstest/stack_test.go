@@ -65,7 +65,8 @@ func newStack(t testing.TB) *stack {
 	vars := env.Names.Env()
 	vars["ALLOW_ENDPOINT_CIDRS"] = "127.0.0.0/8,::1/128" // what make dev sets: fakes on this machine
 	vars["ALLOW_HTTP_ENDPOINTS"] = "true"
-	vars["DELIVERY_BACKOFF"] = "1s,1s,1s" // what DELIVERY_BACKOFF=1s,1s,1s make dev sets
+	vars["AGENT_EXTRA_HOSTS"] = "127.0.0.1" // what make dev sets: the fake platforms' host
+	vars["DELIVERY_BACKOFF"] = "1s,1s,1s"   // what DELIVERY_BACKOFF=1s,1s,1s make dev sets
 	cfg, err := app.ConfigFromEnv(func(k string) string { return vars[k] })
 	if err != nil {
 		t.Fatal(err)

@@ -170,7 +170,7 @@ func TestAgentPutGetDelete(t *testing.T) {
 	// new settings replace the old ones (absent keys back to defaults); credentials without
 	// the key kept; one credential replaced
 	r = at.do("PUT", path, tok, map[string]any{
-		"settings": map[string]string{"baseUrl": "https://crm.example.net/x2", "tokenUrl": "https://hooks.example.com/t2",
+		"settings": map[string]string{"baseUrl": "https://crm.example.net/xtime", "tokenUrl": "https://hooks.example.com/xtime/token",
 			"dealerCode": "XT2", "timezone": "America/New_York", "defaultOpcode": "TIRE", "rescheduleStrategy": "skip"},
 		"credentials": map[string]string{"apiKey": "xt-apikey-rotated"},
 	})

@@ -20,6 +20,8 @@ import (
 	"github.com/dealerai/integrations/infra/local"
 	"github.com/dealerai/integrations/infra/local/localtest"
 	"github.com/dealerai/integrations/shared/agents"
+	"github.com/dealerai/integrations/shared/agents/platform"
+	"github.com/dealerai/integrations/shared/agents/registry"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/httpapi"
 	"github.com/dealerai/integrations/shared/resources"
@@ -48,6 +50,21 @@ var resolver = fakeResolver{
 	"loopback.example.com": {netip.MustParseAddr("127.0.0.1")},
 	"metadata.example.com": {netip.MustParseAddr("169.254.169.254")},
 	"mixed.example.com":    {netip.MustParseAddr("93.184.215.14"), netip.MustParseAddr("10.0.0.5")},
+}
+
+// testPlatforms are the registry's platforms as a deployment that added the test hosts
+// crm.example.net and hooks.example.com (AGENT_EXTRA_HOSTS) configures them.
+func testPlatforms(t testing.TB) platform.Catalog {
+	t.Helper()
+	extra, err := platform.ParseExtraHosts("crm.example.net,hooks.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	catalog, err := registry.Platforms().WithExtraHosts(extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return catalog
 }
 
 // apiTest is the API on fresh tables and queues of the emulators, behind the local stack's
@@ -84,6 +101,7 @@ func newAPITest(t testing.TB) *apiTest {
 	at.handler = httpapi.New(httpapi.Options{
 		Subscriptions:      at.store,
 		Agents:             at.agents,
+		Platforms:          testPlatforms(t),
 		Deliveries:         at.log,
 		Queue:              env.SQS,
 		DeliveriesQueueURL: env.QueueURL(resources.DeliveriesQueue),

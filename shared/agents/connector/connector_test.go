@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dealerai/integrations/events"
 	"github.com/dealerai/integrations/shared/agents/connector"
+	"github.com/dealerai/integrations/shared/internal/agenttest"
 )
 
 func TestSendNeverShowsTheURL(t *testing.T) {
@@ -84,5 +86,64 @@ func TestSplitName(t *testing.T) {
 		if f, l := connector.SplitName(in); f != want[0] || l != want[1] {
 			t.Errorf("SplitName(%q) = %q, %q", in, f, l)
 		}
+	}
+}
+
+func TestRestrictHosts(t *testing.T) {
+	var hits int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits++ }))
+	defer srv.Close()
+	base := &http.Client{Timeout: 7 * time.Second}
+	hc := connector.RestrictHosts(base, "TestCRM", func(h string) bool { return h == "127.0.0.1" })
+	if hc.Timeout != base.Timeout || base.Transport != nil {
+		t.Fatalf("the copy lost the timeout, or the original changed")
+	}
+	req, _ := connector.NewRequest(context.Background(), http.MethodPost, srv.URL+"/ok", "text/plain", []byte("x"), "call")
+	if resp, err := connector.Send(hc, req, "call"); err != nil || resp.StatusCode != 200 || hits != 1 {
+		t.Fatalf("allowed host: %v %v", resp, err)
+	}
+	other := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) + "/key-in-path"
+	req, _ = connector.NewRequest(context.Background(), http.MethodPost, other, "text/plain", []byte("secret body"), "TestCRM lead")
+	_, err := connector.Send(hc, req, "TestCRM lead")
+	var ae *connector.AttemptError
+	if !errors.As(err, &ae) || ae.Class != connector.ClassBlocked || !ae.Permanent || hits != 1 ||
+		ae.Message != "TestCRM lead: refused to send a request to localhost, which is not one of TestCRM's hosts (nothing was sent)" {
+		t.Fatalf("other host: %#v, %d requests", err, hits)
+	}
+}
+
+func TestKinds(t *testing.T) {
+	for typ, want := range map[string]connector.Kind{
+		"lead.created": connector.KindLead, "lead.received": connector.KindLead,
+		"lead.update.disposition": connector.KindLeadUpdate, "contact.basic.updated": connector.KindLeadUpdate,
+		"contact.vehicleofinterest.updated": connector.KindLeadUpdate,
+		"appointment.created":               connector.KindAppointment, "appointment.cancelled": connector.KindAppointment,
+		"contact.created": connector.KindOther, "conversation.started": connector.KindOther,
+	} {
+		if got := connector.KindOf(typ); got != want {
+			t.Errorf("KindOf(%s) = %v, want %v", typ, got, want)
+		}
+	}
+}
+
+func TestDecodeLeadLifecycleEvents(t *testing.T) {
+	ev := func(name string) *events.Event { return agenttest.Event(t, name, nil) }
+	if l, err := connector.LeadReceived(ev("lead.received")); err != nil || l.LeadID == "" {
+		t.Errorf("lead.received: %+v %v", l, err)
+	}
+	if d, err := connector.Disposition(ev("lead.update.disposition")); err != nil || d.DispositionCode != "APPT_SET" || d.Notes == "" {
+		t.Errorf("disposition: %+v %v", d, err)
+	}
+	if c, err := connector.ContactUpdate(ev("contact.basic.updated")); err != nil || c.ContactID == "" || c.Email == "" {
+		t.Errorf("contact update: %+v %v", c, err)
+	}
+	if v, err := connector.VehicleOfInterest(ev("contact.vehicleofinterest.updated")); err != nil || v.VehicleInterest == nil || v.VehicleInterest.Model == "" {
+		t.Errorf("vehicle of interest: %+v %v", v, err)
+	}
+	bad := ev("lead.update.disposition")
+	bad.Body = []byte(`{"notes": 5}`)
+	var ae *connector.AttemptError
+	if _, err := connector.Disposition(bad); !errors.As(err, &ae) || !ae.Permanent || !strings.Contains(ae.Message, "lead.update.disposition") {
+		t.Errorf("undecodable: %v", err)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/dealerai/integrations/shared/agents/platform"
+	"github.com/dealerai/integrations/shared/agents/registry"
 	"github.com/dealerai/integrations/shared/resources"
 )
 
@@ -61,6 +63,11 @@ type Config struct {
 	// passed to the delivery function as DELIVERY_BACKOFF and DELIVERY_TIMEOUT.
 	DeliveryBackoff string
 	DeliveryTimeout string
+	// AgentExtraHosts (context agentExtraHosts, comma-separated or a JSON array) are hosts the
+	// integration agents' URL settings may name besides each platform's official ones:
+	// "host" for every platform, "platform=host" for one. Passed to the api and delivery
+	// functions as AGENT_EXTRA_HOSTS; empty (the default): the official hosts only.
+	AgentExtraHosts []string
 }
 
 // Context keys.
@@ -76,6 +83,7 @@ const (
 	CtxCORSOrigins         = "corsOrigins"
 	CtxDeliveryBackoff     = "deliveryBackoff"
 	CtxDeliveryTimeout     = "deliveryTimeout"
+	CtxAgentExtraHosts     = "agentExtraHosts"
 )
 
 // Defaults is the configuration of a deployment that sets no context.
@@ -225,6 +233,17 @@ func ConfigFromValues(get func(key string) any) (Config, error) {
 	d, err := time.ParseDuration(c.DeliveryTimeout)
 	if err != nil || d <= 0 || d >= resources.DeliveryTimeout {
 		return c, fmt.Errorf("context %s: %q must be a duration below the delivery function's timeout (%s)", CtxDeliveryTimeout, c.DeliveryTimeout, resources.DeliveryTimeout)
+	}
+	if c.AgentExtraHosts, err = list(CtxAgentExtraHosts); err != nil {
+		return c, err
+	}
+	// checked as the functions will read it
+	extra, err := platform.ParseExtraHosts(strings.Join(c.AgentExtraHosts, ","))
+	if err == nil {
+		_, err = registry.Platforms().WithExtraHosts(extra)
+	}
+	if err != nil {
+		return c, fmt.Errorf("context %s: %w", CtxAgentExtraHosts, err)
 	}
 	return c, nil
 }

@@ -15,6 +15,7 @@ var configuredContext = map[string]any{
 	CtxMaxConcurrency:      "router=10,delivery=40",
 	CtxReservedConcurrency: "router=10,delivery=60",
 	CtxCORSOrigins:         "https://portal.dealerai.example",
+	CtxAgentExtraHosts:     "xtime=api.xtime-prod.example,sandbox.example.net",
 }
 
 func TestConfigFromValues(t *testing.T) {
@@ -35,7 +36,8 @@ func TestConfigFromValues(t *testing.T) {
 	if c.JWTIssuer != "https://auth.dealerai.example/" || strings.Join(c.JWTAudience, "|") != "portal|partner-portal" ||
 		c.DealerIDClaim != "dealer" || c.AlarmEmail != "oncall@dealerai.example" ||
 		!reflect.DeepEqual(c.MaxConcurrency, map[string]int{FuncRouter: 10, FuncDelivery: 40}) ||
-		!reflect.DeepEqual(c.ReservedConcurrency, map[string]int{FuncRouter: 10, FuncDelivery: 60}) {
+		!reflect.DeepEqual(c.ReservedConcurrency, map[string]int{FuncRouter: 10, FuncDelivery: 60}) ||
+		strings.Join(c.AgentExtraHosts, ",") != "xtime=api.xtime-prod.example,sandbox.example.net" {
 		t.Errorf("configured: %+v", c)
 	}
 
@@ -55,17 +57,19 @@ func TestConfigFromValues(t *testing.T) {
 	}
 
 	for name, bad := range map[string]map[string]any{
-		"http issuer":             {CtxJWTIssuer: "http://auth.example"},
-		"bad email":               {CtxAlarmEmail: "not an address"},
-		"concurrency below 2":     {CtxMaxConcurrency: "1"},
-		"unknown function":        {CtxMaxConcurrency: "api=5"},
-		"garbage":                 {CtxMaxConcurrency: "lots"},
-		"reserved below max":      {CtxReservedConcurrency: "delivery=10"},
-		"reserved zero":           {CtxReservedConcurrency: "api=0"},
-		"negative rate":           {CtxAPIRateLimit: "-1"},
-		"backoff":                 {CtxDeliveryBackoff: "30s,soon,1m"},
-		"two waits":               {CtxDeliveryBackoff: "30s,5m"},
-		"timeout beyond function": {CtxDeliveryTimeout: "2m"},
+		"http issuer":               {CtxJWTIssuer: "http://auth.example"},
+		"bad email":                 {CtxAlarmEmail: "not an address"},
+		"concurrency below 2":       {CtxMaxConcurrency: "1"},
+		"unknown function":          {CtxMaxConcurrency: "api=5"},
+		"garbage":                   {CtxMaxConcurrency: "lots"},
+		"reserved below max":        {CtxReservedConcurrency: "delivery=10"},
+		"reserved zero":             {CtxReservedConcurrency: "api=0"},
+		"negative rate":             {CtxAPIRateLimit: "-1"},
+		"backoff":                   {CtxDeliveryBackoff: "30s,soon,1m"},
+		"two waits":                 {CtxDeliveryBackoff: "30s,5m"},
+		"timeout beyond function":   {CtxDeliveryTimeout: "2m"},
+		"extra host a URL":          {CtxAgentExtraHosts: "https://evil.example"},
+		"extra host of no platform": {CtxAgentExtraHosts: "salesforce=api.salesforce.example"},
 	} {
 		if _, err := ConfigFromValues(values(bad)); err == nil {
 			t.Errorf("%s: accepted %v", name, bad)
@@ -115,5 +119,11 @@ func TestConfiguredStack(t *testing.T) {
 	vars := props(s.resource[s.logicalID(s.st.Functions[FuncAPI])])["Environment"].(map[string]any)["Variables"].(map[string]any)
 	if vars["DEALER_ID_CLAIM"] != "dealer" {
 		t.Errorf("DEALER_ID_CLAIM %v", vars["DEALER_ID_CLAIM"])
+	}
+	for _, fn := range []string{FuncAPI, FuncDelivery, FuncRouter} {
+		vars := props(s.resource[s.logicalID(s.st.Functions[fn])])["Environment"].(map[string]any)["Variables"].(map[string]any)
+		if got, want := vars["AGENT_EXTRA_HOSTS"], map[string]any{FuncAPI: configuredContext[CtxAgentExtraHosts], FuncDelivery: configuredContext[CtxAgentExtraHosts]}[fn]; got != want {
+			t.Errorf("%s AGENT_EXTRA_HOSTS %v, want %v", fn, got, want)
+		}
 	}
 }

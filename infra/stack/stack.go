@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -212,6 +213,14 @@ func (s *Stack) functions(codeDir func(string) string) {
 			env: map[string]string{"DELIVERY_BACKOFF": cfg.DeliveryBackoff, "DELIVERY_TIMEOUT": cfg.DeliveryTimeout,
 				"GOMAXPROCS": resources.PipelineGOMAXPROCS},
 		},
+	}
+	if len(cfg.AgentExtraHosts) > 0 {
+		// the api checks agent URL settings against them, the delivery function its requests
+		for _, d := range defs {
+			if d.name == FuncAPI || d.name == FuncDelivery {
+				d.env["AGENT_EXTRA_HOSTS"] = strings.Join(cfg.AgentExtraHosts, ",")
+			}
+		}
 	}
 	for _, d := range defs {
 		logs := awslogs.NewLogGroup(s.Stack, jsii.String(d.name+"Logs"), &awslogs.LogGroupProps{

@@ -217,7 +217,7 @@ func checkHosts(p platform.Platform, settings map[string]string) error {
 		}
 		if !p.AllowsHost(host) {
 			return &AttemptError{Class: connector.ClassBlocked, Permanent: true,
-				Message: fmt.Sprintf("settings.%s names %s, which is not one of %s's hosts: nothing was sent (configure the agent again with an allowed URL and its credentials)", k, host, p.Name)}
+				Message: fmt.Sprintf("settings.%s names %s, which is not a %s host: nothing was sent (configure the agent again with an allowed URL and its credentials)", k, host, p.Name)}
 		}
 	}
 	return nil

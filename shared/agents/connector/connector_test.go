@@ -107,7 +107,7 @@ func TestRestrictHosts(t *testing.T) {
 	_, err := connector.Send(hc, req, "TestCRM lead")
 	var ae *connector.AttemptError
 	if !errors.As(err, &ae) || ae.Class != connector.ClassBlocked || !ae.Permanent || hits != 1 ||
-		ae.Message != "TestCRM lead: refused to send a request to localhost, which is not one of TestCRM's hosts (nothing was sent)" {
+		ae.Message != "TestCRM lead: refused to send a request to localhost, which is not a TestCRM host (nothing was sent)" {
 		t.Fatalf("other host: %#v, %d requests", err, hits)
 	}
 }

@@ -142,7 +142,7 @@ type HostNotAllowedError struct {
 }
 
 func (e *HostNotAllowedError) Error() string {
-	return "refused to send a request to " + e.Host + ", which is not one of " + e.Platform + "'s hosts (nothing was sent)"
+	return "refused to send a request to " + e.Host + ", which is not a " + e.Platform + " host (nothing was sent)"
 }
 
 // RestrictHosts returns a copy of hc whose requests go only to the hosts allow accepts (it

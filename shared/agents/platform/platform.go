@@ -108,7 +108,7 @@ func (p Platform) CheckURL(rawURL string) string {
 		return "must be an absolute URL"
 	}
 	if !p.AllowsHost(u.Hostname()) {
-		return fmt.Sprintf("must be on one of %s's hosts (%s)", p.Name, strings.Join(p.Hosts, ", "))
+		return fmt.Sprintf("must be a URL on one of the %s hosts (%s)", p.Name, strings.Join(p.Hosts, ", "))
 	}
 	return ""
 }

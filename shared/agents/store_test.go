@@ -127,6 +127,19 @@ func TestAgentIsATargetTheRouterFinds(t *testing.T) {
 	if err != nil || back.Credentials["apiKey"] != "key" || back.Version != 1 {
 		t.Errorf("FromItem = %+v, %v", back, err)
 	}
+
+	// A platform that comes to take more events: the loader's AgentEvents (the catalog's)
+	// wins over the events stored with the agent, without the agent being written again.
+	wider := func(platform string) ([]string, bool) {
+		if platform != "xtime" {
+			return nil, false
+		}
+		return []string{"appointment.*", "lead.update.disposition"}, true
+	}
+	all, err = (&targets.Loader{DB: env.DynamoDB, Table: table, AgentEvents: wider}).Load(ctx, "d1")
+	if err != nil || len(all) != 1 || !all[0].Matches("lead.update.disposition") || !all[0].Matches("appointment.created") {
+		t.Errorf("with the catalog's events: %+v, %v", all, err)
+	}
 }
 
 func TestCorrelationStoreKeepsTheNewestEvent(t *testing.T) {

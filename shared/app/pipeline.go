@@ -37,8 +37,13 @@ func NewRouter(ctx context.Context, awsCfg aws.Config, cfg Config) (SQSHandler, 
 	if err := cfg.Require("CONFIG_TABLE", "DELIVERIES_QUEUE_URL", "EVENTS_DLQ_URL"); err != nil {
 		return nil, err
 	}
+	platforms, err := cfg.Platforms()
+	if err != nil {
+		return nil, err
+	}
+	loader := &targets.Loader{DB: dynamodb.NewFromConfig(awsCfg), Table: cfg.ConfigTable, AgentEvents: platforms.Events}
 	r := &routing.Router{
-		Targets:            targets.NewCache(&targets.Loader{DB: dynamodb.NewFromConfig(awsCfg), Table: cfg.ConfigTable}, RouterTargetCacheTTL),
+		Targets:            targets.NewCache(loader, RouterTargetCacheTTL),
 		SQS:                sqs.NewFromConfig(awsCfg),
 		DeliveriesQueueURL: cfg.DeliveriesQueueURL,
 		EventsDLQURL:       cfg.EventsDLQURL,
@@ -83,7 +88,7 @@ func NewDeliveryHandler(awsCfg aws.Config, cfg Config, policy safeurl.Policy) (*
 	client := policy.NewClient(cfg.DeliveryTimeout)
 	dispatcher := agents.NewDispatcher(agents.NewCorrelationStore(db, cfg.ConfigTable), client, platforms)
 	return &delivery.Handler{
-		Targets:  targets.NewCache(&targets.Loader{DB: db, Table: cfg.ConfigTable}, TargetCacheTTL),
+		Targets:  targets.NewCache(&targets.Loader{DB: db, Table: cfg.ConfigTable, AgentEvents: platforms.Events}, TargetCacheTTL),
 		Log:      deliverylog.NewStore(db, cfg.DeliveryLogTable),
 		Queue:    sqs.NewFromConfig(awsCfg),
 		QueueURL: cfg.DeliveriesQueueURL,

@@ -50,6 +50,11 @@ type Querier interface {
 type Loader struct {
 	DB    Querier
 	Table string
+	// AgentEvents gives a platform's current event filters (its catalog entry's); an agent
+	// target takes them rather than those stored with it, so a platform that comes to take
+	// more events gets them without every dealer's agent being written again. Nil, or false
+	// for a platform: the stored ones.
+	AgentEvents func(platform string) ([]string, bool)
 }
 
 // Load returns all of a dealer's targets, enabled or not: one Query (more only past 1 MB).
@@ -70,6 +75,11 @@ func (l *Loader) Load(ctx context.Context, dealerID string) ([]Target, error) {
 		}
 		for _, item := range page.Items {
 			if t, ok := decode(item); ok {
+				if t.Kind == deliveryq.KindAgent && l.AgentEvents != nil {
+					if evs, ok := l.AgentEvents(t.ID); ok {
+						t.Events = evs
+					}
+				}
 				out = append(out, t)
 			}
 		}

@@ -133,6 +133,12 @@ func (c Catalog) Get(id string) (Platform, bool) {
 	return Platform{}, false
 }
 
+// Events is the event filters of the platform id (targets.Loader.AgentEvents).
+func (c Catalog) Events(id string) ([]string, bool) {
+	p, ok := c.Get(id)
+	return p.Events, ok
+}
+
 // IDs lists the platforms' ids, in order.
 func (c Catalog) IDs() []string {
 	ids := make([]string, len(c))

@@ -23,13 +23,19 @@ import (
 // DevConfig is what `make dev` can be told through the environment.
 type DevConfig struct {
 	APIPort, DynamoDBPort, SQSPort int
+	// UIPort serves the Integrations page's standalone host page (PageServer).
+	UIPort int
+	// CORSOrigins are more origins the local API answers CORS for (CORS_ORIGINS,
+	// comma-separated), besides the standalone page's own.
+	CORSOrigins []string
 	// Prefix of the local tables and queues.
 	Prefix string
 	// Defaults are the function settings make dev sets unless the caller did.
 	Defaults map[string]string
 }
 
-// DevConfigFromEnv reads API_PORT, DYNAMODB_PORT and SQS_PORT (defaults 8080, 8000, 9324).
+// DevConfigFromEnv reads API_PORT, DYNAMODB_PORT, SQS_PORT and UI_PORT (defaults 8080, 8000,
+// 9324, 8081) and CORS_ORIGINS.
 func DevConfigFromEnv(getenv func(string) string) DevConfig {
 	port := func(name string, def int) int {
 		if v, err := strconv.Atoi(getenv(name)); err == nil && v > 0 {
@@ -41,6 +47,8 @@ func DevConfigFromEnv(getenv func(string) string) DevConfig {
 		APIPort:      port("API_PORT", 8080),
 		DynamoDBPort: port("DYNAMODB_PORT", 8000),
 		SQSPort:      port("SQS_PORT", 9324),
+		UIPort:       port("UI_PORT", 8081),
+		CORSOrigins:  splitList(getenv("CORS_ORIGINS")),
 		Prefix:       "dealerai-local",
 		Defaults: map[string]string{
 			// local-only endpoint exceptions: receivers and fake platforms on this machine,
@@ -90,6 +98,7 @@ func RunDev(ctx context.Context, dc DevConfig, out io.Writer) error {
 	env["AWS_ACCESS_KEY_ID"] = AccessKeyID
 	env["AWS_SECRET_ACCESS_KEY"] = SecretAccessKey
 	env["API_URL"] = fmt.Sprintf("http://127.0.0.1:%d", dc.APIPort)
+	env["UI_URL"] = fmt.Sprintf("http://127.0.0.1:%d", dc.UIPort)
 	for k, v := range env {
 		if err := os.Setenv(k, v); err != nil {
 			return err
@@ -126,7 +135,15 @@ func RunDev(ctx context.Context, dc DevConfig, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("API port: %w", err)
 	}
-	server := &http.Server{Handler: &Gateway{Issuer: issuer, API: api}, ReadHeaderTimeout: 10 * time.Second}
+	uiLn, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", dc.UIPort))
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("UI port: %w", err)
+	}
+	origins := append([]string{env["UI_URL"]}, dc.CORSOrigins...)
+	server := &http.Server{Handler: &Gateway{Issuer: issuer, API: api, CORSOrigins: origins}, ReadHeaderTimeout: 10 * time.Second}
+	page := &PageServer{Dir: filepath.Join(root, "build", "web"), APIURL: env["API_URL"], Issuer: issuer, DealerClaim: os.Getenv("DEALER_ID_CLAIM")}
+	uiServer := &http.Server{Handler: page, ReadHeaderTimeout: 10 * time.Second}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -139,32 +156,41 @@ func RunDev(ctx context.Context, dc DevConfig, out io.Writer) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); p.Run(runCtx) }()
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("api server", "error", err.Error())
-			cancel()
-		}
-	}()
+	serve := []struct {
+		name   string
+		server *http.Server
+		ln     net.Listener
+	}{{"api server", server, ln}, {"ui server", uiServer, uiLn}}
+	for _, s := range serve {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.server.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Error(s.name, "error", err.Error())
+				cancel()
+			}
+		}()
+	}
 
 	if err := writeStackEnv(root, env, out); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "ready: API at %s — token: make token DEALER=<id>; Ctrl-C stops everything\n", env["API_URL"])
+	fmt.Fprintf(out, "Integrations page (local stack, pick a dealer there): %s\n", env["UI_URL"])
 
 	<-runCtx.Done()
 	fmt.Fprintln(out, "stopping...")
 	shutdown, cancelShutdown := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancelShutdown()
 	_ = server.Shutdown(shutdown)
+	_ = uiServer.Shutdown(shutdown)
 	wg.Wait()
 	return nil
 }
 
 // stackEnvKeys are the variables .local/stack.env carries (docs/local-stack.md).
 var stackEnvKeys = []string{
-	"API_URL", "EVENTS_QUEUE_URL", "EVENTS_DLQ_URL", "DELIVERIES_QUEUE_URL", "DELIVERIES_DLQ_URL",
+	"API_URL", "UI_URL", "EVENTS_QUEUE_URL", "EVENTS_DLQ_URL", "DELIVERIES_QUEUE_URL", "DELIVERIES_DLQ_URL",
 	"CONFIG_TABLE", "DELIVERY_LOG_TABLE", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB",
 	"AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
 }
@@ -200,4 +226,15 @@ func ReadStackEnv(root string) (map[string]string, error) {
 		}
 	}
 	return env, nil
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -23,14 +24,23 @@ type APIFunc func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGa
 // Gateway plays API Gateway's HTTP API in front of the api function: it matches the route
 // table, checks the JWT like the JWT authorizer (401 {"message":"Unauthorized"}), and hands
 // the function a payload v2 request with the claims in requestContext.authorizer.jwt.claims.
+// With CORSOrigins it answers CORS like an HTTP API with a CORS configuration of
+// httpapi.CORS and those origins.
 type Gateway struct {
 	Issuer *Issuer
 	API    APIFunc
+	// CORSOrigins are the origins browsers may call the API from: exact origins
+	// ("http://127.0.0.1:8081"), "*", or a scheme wildcard ("https://*"), as in the
+	// HTTP API's allowOrigins. Empty: no CORS configuration.
+	CORSOrigins []string
 }
 
 const maxGatewayBody = 10 << 20 // API Gateway's payload limit
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if g.cors(w, r) {
+		return
+	}
 	route, params, ok := matchRoute(r.Method, r.URL.Path)
 	if !ok {
 		gatewayMessage(w, http.StatusNotFound, "Not Found")
@@ -92,11 +102,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for k, v := range resp.Headers {
-		w.Header().Set(k, v)
+		if !g.corsHeader(k) {
+			w.Header().Set(k, v)
+		}
 	}
 	for k, vs := range resp.MultiValueHeaders {
 		for _, v := range vs {
-			w.Header().Add(k, v)
+			if !g.corsHeader(k) {
+				w.Header().Add(k, v)
+			}
 		}
 	}
 	out := []byte(resp.Body)
@@ -178,4 +192,56 @@ func gatewayMessage(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = fmt.Fprintf(w, `{"message":%q}`, msg)
+}
+
+// cors applies the CORS configuration: it answers a preflight request itself (for any path,
+// as API Gateway does even without an OPTIONS route) and reports true; on any other request
+// from an allowed origin it sets the headers every response carries.
+func (g *Gateway) cors(w http.ResponseWriter, r *http.Request) (answered bool) {
+	if len(g.CORSOrigins) == 0 {
+		return false
+	}
+	origin := r.Header.Get("Origin")
+	allowed := g.allowOrigin(origin)
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	if r.Method == http.MethodOptions && origin != "" && r.Header.Get("Access-Control-Request-Method") != "" {
+		if allowed != "" {
+			h.Set("Access-Control-Allow-Origin", allowed)
+			h.Set("Access-Control-Allow-Methods", strings.Join(httpapi.CORS.AllowMethods, ","))
+			h.Set("Access-Control-Allow-Headers", strings.Join(httpapi.CORS.AllowHeaders, ","))
+			h.Set("Access-Control-Max-Age", strconv.Itoa(int(httpapi.CORS.MaxAge.Seconds())))
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return true
+	}
+	if allowed != "" {
+		h.Set("Access-Control-Allow-Origin", allowed)
+		h.Set("Access-Control-Expose-Headers", strings.Join(httpapi.CORS.ExposeHeaders, ","))
+	}
+	return false
+}
+
+// allowOrigin is the Access-Control-Allow-Origin value for origin, "" when it is not allowed.
+func (g *Gateway) allowOrigin(origin string) string {
+	if origin == "" {
+		return ""
+	}
+	for _, o := range g.CORSOrigins {
+		switch {
+		case o == "*":
+			return "*"
+		case strings.EqualFold(o, origin):
+			return origin
+		case strings.HasSuffix(o, "://*") && len(origin) > len(o)-1 && strings.EqualFold(origin[:len(o)-1], o[:len(o)-1]):
+			return origin
+		}
+	}
+	return ""
+}
+
+// corsHeader reports whether a response header of the function is one a CORS configuration
+// replaces (API Gateway ignores the integration's CORS headers when CORS is configured).
+func (g *Gateway) corsHeader(name string) bool {
+	return len(g.CORSOrigins) > 0 && strings.HasPrefix(strings.ToLower(name), "access-control-")
 }

@@ -145,3 +145,78 @@ func TestGatewayPassesBodyQueryAndHeaders(t *testing.T) {
 		t.Fatalf("request not passed through: %+v", got)
 	}
 }
+
+func TestGatewayAnswersCORSLikeTheHTTPAPI(t *testing.T) {
+	issuer, err := NewEphemeralIssuer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		// an integration's own CORS headers are ignored when CORS is configured
+		return events.APIGatewayV2HTTPResponse{StatusCode: 200, Body: `{"status":"ok"}`, Headers: map[string]string{
+			"Content-Type": "application/json", "ETag": `"3"`, "Access-Control-Allow-Origin": "https://evil.example"}}, nil
+	}
+	const page = "http://127.0.0.1:8081"
+	gw := httptest.NewServer(&Gateway{Issuer: issuer, API: api, CORSOrigins: []string{page, "https://*"}})
+	defer gw.Close()
+	send := func(method, path string, header map[string]string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, gw.URL+path, nil)
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	preflight := map[string]string{"Origin": page, "Access-Control-Request-Method": "PATCH", "Access-Control-Request-Headers": "authorization,if-match"}
+
+	// A preflight is answered by the gateway, for any path, without a token.
+	resp := send("OPTIONS", "/v1/subscriptions/sub_1", preflight)
+	h := resp.Header
+	if resp.StatusCode != 204 || h.Get("Access-Control-Allow-Origin") != page ||
+		!strings.Contains(h.Get("Access-Control-Allow-Methods"), "PATCH") || !strings.Contains(h.Get("Access-Control-Allow-Headers"), "if-match") ||
+		h.Get("Access-Control-Max-Age") != "3600" {
+		t.Errorf("preflight: %d %v", resp.StatusCode, h)
+	}
+	// A scheme wildcard allows every origin of that scheme; another origin gets no CORS headers.
+	if got := send("OPTIONS", "/healthz", map[string]string{"Origin": "https://portal.example", "Access-Control-Request-Method": "GET"}).Header.Get("Access-Control-Allow-Origin"); got != "https://portal.example" {
+		t.Errorf("https://* allowed %q", got)
+	}
+	if resp := send("OPTIONS", "/healthz", map[string]string{"Origin": "http://elsewhere.example", "Access-Control-Request-Method": "GET"}); resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("a foreign origin was allowed: %v", resp.Header)
+	}
+
+	// Responses to an allowed origin carry its CORS headers, the gateway's own 401 too, and
+	// the integration's CORS headers are dropped.
+	resp = send("GET", "/healthz", map[string]string{"Origin": page})
+	if resp.Header.Get("Access-Control-Allow-Origin") != page || !strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "etag") || resp.Header.Get("ETag") != `"3"` {
+		t.Errorf("GET: %v", resp.Header)
+	}
+	resp = send("GET", "/v1/subscriptions", map[string]string{"Origin": page})
+	if resp.StatusCode != 401 || resp.Header.Get("Access-Control-Allow-Origin") != page {
+		t.Errorf("401: %d %v", resp.StatusCode, resp.Header)
+	}
+	if got := send("GET", "/healthz", map[string]string{"Origin": "http://elsewhere.example"}).Header.Get("Access-Control-Allow-Origin"); got != "" {
+		t.Errorf("foreign origin GET allowed: %q", got)
+	}
+
+	// Without CORS origins an OPTIONS request is an unknown route, as on an HTTP API without CORS.
+	plain := httptest.NewServer(&Gateway{Issuer: issuer, API: api})
+	defer plain.Close()
+	req, _ := http.NewRequest("OPTIONS", plain.URL+"/healthz", nil)
+	for k, v := range preflight {
+		req.Header.Set(k, v)
+	}
+	r2, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2.Body.Close()
+	if r2.StatusCode != 404 || r2.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("no CORS configured: %d %v", r2.StatusCode, r2.Header)
+	}
+}

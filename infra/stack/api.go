@@ -102,16 +102,17 @@ func (s *Stack) api() {
 		CreateDefaultStage: jsii.Bool(false),
 	}
 	if len(cfg.CORSOrigins) > 0 {
+		cors := httpapi.CORS
+		methods := make([]awsapigatewayv2.CorsHttpMethod, len(cors.AllowMethods))
+		for i, m := range cors.AllowMethods {
+			methods[i] = awsapigatewayv2.CorsHttpMethod(m)
+		}
 		apiProps.CorsPreflight = &awsapigatewayv2.CorsPreflightOptions{
 			AllowOrigins:  jsii.Strings(cfg.CORSOrigins...),
-			AllowHeaders:  jsii.Strings("authorization", "content-type", "if-match"),
-			ExposeHeaders: jsii.Strings("etag", "location"),
-			AllowMethods: &[]awsapigatewayv2.CorsHttpMethod{
-				awsapigatewayv2.CorsHttpMethod_GET, awsapigatewayv2.CorsHttpMethod_POST,
-				awsapigatewayv2.CorsHttpMethod_PUT, awsapigatewayv2.CorsHttpMethod_PATCH,
-				awsapigatewayv2.CorsHttpMethod_DELETE,
-			},
-			MaxAge: awscdk.Duration_Hours(jsii.Number(1)),
+			AllowHeaders:  jsii.Strings(cors.AllowHeaders...),
+			ExposeHeaders: jsii.Strings(cors.ExposeHeaders...),
+			AllowMethods:  &methods,
+			MaxAge:        seconds(cors.MaxAge),
 		}
 	}
 	api := awsapigatewayv2.NewHttpApi(s.Stack, jsii.String("HttpApi"), apiProps)

@@ -1,5 +1,7 @@
 package httpapi
 
+import "time"
+
 // Route is one entry of the API's route table, which the handler, the OpenAPI test and the
 // CDK stack's HTTP API routes are all built from.
 type Route struct {
@@ -37,4 +39,27 @@ var Routes = []Route{
 	{"GET", "/v1/agents/{platform}/deliveries", true, "listAgentDeliveries"},
 	{"GET", "/v1/agents/{platform}/deliveries/{deliveryId}", true, "getAgentDelivery"},
 	{"POST", "/v1/agents/{platform}/deliveries/{deliveryId}/retry", true, "retryAgentDelivery"},
+}
+
+// CORSPolicy is how the API answers browsers that call it from other origins (the
+// Integrations page embedded in the dealership portal). The allowed origins belong to each
+// deployment; the rest is the API's and the same everywhere.
+type CORSPolicy struct {
+	// AllowHeaders are the request headers pages may send.
+	AllowHeaders []string
+	// ExposeHeaders are the response headers pages may read (ETag for If-Match).
+	ExposeHeaders []string
+	// AllowMethods are the methods of the route table.
+	AllowMethods []string
+	// MaxAge is how long browsers may cache a preflight answer.
+	MaxAge time.Duration
+}
+
+// CORS is the API's CORS policy, rendered by the CDK stack's HTTP API and answered by the
+// local stack's gateway.
+var CORS = CORSPolicy{
+	AllowHeaders:  []string{"authorization", "content-type", "if-match"},
+	ExposeHeaders: []string{"etag", "location"},
+	AllowMethods:  []string{"GET", "POST", "PUT", "PATCH", "DELETE"},
+	MaxAge:        time.Hour,
 }

@@ -50,12 +50,12 @@ export class DealerAIIntegrations extends LitElement {
   private generation = 0;
   private moveFocus = false;
 
-  override connectedCallback() {
-    super.connectedCallback();
-    this.view = { name: this.initialTab === "subscriptions" ? "subscriptions" : "agents" };
-  }
+  private navigated = false;
 
   override willUpdate(changed: PropertyValues<this>) {
+    if (changed.has("initialTab") && !this.navigated) {
+      this.view = { name: this.initialTab === "subscriptions" ? "subscriptions" : "agents" };
+    }
     if (changed.has("apiUrl") || changed.has("getToken") || changed.has("pageSize") || !this.ctx) {
       this.ctx = this.makeCtx();
       this.generation++; // a new dealer or API: every part reloads
@@ -96,6 +96,7 @@ export class DealerAIIntegrations extends LitElement {
   }
 
   private navigate(view: View) {
+    this.navigated = true;
     this.view = view;
     this.moveFocus = true;
   }
@@ -110,6 +111,7 @@ export class DealerAIIntegrations extends LitElement {
   }
 
   private selectTab(tab: Tab, focus = false) {
+    this.navigated = true;
     if (tabOf(this.view) !== tab) this.view = { name: tab };
     if (focus) void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>(`#tab-${tab}`)?.focus());
   }

@@ -307,7 +307,9 @@ export class SubscriptionDetail extends Panel {
       await navigator.clipboard.writeText(this.secret.secret);
       this.secretMsg = "The signing secret is copied to the clipboard.";
     } catch {
-      this.secretMsg = "The browser did not allow copying: select the secret and copy it.";
+      const out = this.querySelector("#secret-value");
+      if (out) getSelection()?.selectAllChildren(out);
+      this.secretMsg = "The browser did not allow copying. The secret is selected: copy it with your keyboard.";
     }
     this.ctx.announce(this.secretMsg);
   }

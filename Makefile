@@ -4,32 +4,44 @@ GO ?= go
 STACK := $(GO) run ./infra/local/cmd/stack
 FUNCTIONS := api router delivery
 NODE_STAMP := infra/node_modules/.package-lock.json
+WEB_STAMP := web/node_modules/.package-lock.json
 CDK := infra/node_modules/.bin/cdk
 FUZZTIME ?= 30s
 CDK_OUTDIR ?= cdk.out
 # jsii (the CDK's Go bindings run the construct library in Node) warns on Node 20; it works.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test build token fmt vet fuzz synth deploy bench bench-load test-faults node clean
+.PHONY: dev test build token fmt vet fuzz synth deploy bench bench-load test-faults node web web-node screenshots clean
 
 # Node tools pinned in infra/package-lock.json: DynamoDB Local, the SQS emulator, the CDK CLI.
 $(NODE_STAMP): infra/package.json infra/package-lock.json
 	cd infra && npm ci --no-audit --no-fund --loglevel=error
 node: $(NODE_STAMP)
 
+# The Integrations page's packages, pinned in web/package-lock.json: lit, esbuild, TypeScript,
+# and for the browser tests @sparticuz/chromium and axe-core.
+$(WEB_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+web-node: $(WEB_STAMP)
+
+## web: the Integrations page's bundle and standalone page in build/web/
+web: web-node
+	cd web && node build.mjs
+
 ## dev: run the whole system locally until Ctrl-C (writes .local/stack.env)
-dev: node
+dev: node web
 	$(STACK) dev
 
 ## test: every test (unit, integration against the emulators, fuzz seed corpora, CDK stack)
-test: node
+test: node web-node
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 	$(GO) vet ./...
+	cd web && node_modules/.bin/tsc --noEmit -p .
 	$(STACK) emulators -- $(GO) test -count=1 -timeout 30m ./...
 
-## build: each function as a linux/arm64 bootstrap in build/<name>/
-build:
+## build: each function as a linux/arm64 bootstrap in build/<name>/, the page's bundle in build/web/
+build: web
 	@for f in $(FUNCTIONS); do \
 		echo "build/$$f/bootstrap"; \
 		CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w" -o build/$$f/bootstrap ./functions/$$f || exit 1; \
@@ -68,12 +80,17 @@ test-faults: node
 	FAULTS=long FAULTS_REPORT=$(CURDIR)/.local/faults-long.md $(STACK) emulators -- $(GO) test -count=1 -v -run Fault -timeout 30m ./shared/faultsuite/
 
 ## bench: the performance report (local figures): cost, CPU beside a bare POST, latency, cold start
-bench: node
+bench: node web-node
+	@cd web && node build.mjs --size
 	$(STACK) emulators -- $(GO) run ./infra/local/cmd/bench $(BENCH_ARGS)
 
 ## bench-load: 20,000 events × fan-out 3 over 50 dealers through the local stack
 bench-load: node
 	$(STACK) emulators -- $(GO) run ./infra/local/cmd/bench -load $(BENCH_ARGS)
+
+## screenshots: the Integrations page's screenshots in docs/images/, taken by its browser tests
+screenshots: node web-node
+	SCREENSHOTS=$(CURDIR)/docs/images $(STACK) emulators -- $(GO) test -count=1 -run TestIntegrationsPage ./web/browsertest/
 
 clean:
 	rm -rf build cdk.out .local

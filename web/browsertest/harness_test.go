@@ -68,12 +68,15 @@ type suite struct {
 
 func newSuite(t *testing.T) *suite {
 	t.Helper()
+	localtest.Integration(t)
 	if _, err := os.Stat(filepath.Join(webDir, "node_modules", "lit")); err != nil {
 		t.Fatal("web/node_modules is missing: run `make test` (it runs npm ci in web/)")
 	}
 	s := &suite{shots: os.Getenv("SCREENSHOTS")}
 	if s.shots == "" {
 		s.shots = t.TempDir()
+	} else if err := os.MkdirAll(s.shots, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	bundle := t.TempDir()
 	node(t, "build.mjs", "--outdir", bundle)

@@ -4,6 +4,13 @@ import { ApiError, messageOf, type Agent, type KeySpec, type SyncStatus } from "
 import "./deliveries.js";
 import { Panel, define, errorSummary, fieldError, fmtTime, humanize, loadError, loading } from "./shared.js";
 
+/** A specification's description as a sentence: capitalized, with a full stop. */
+function sentence(text = ""): string {
+  const t = text.trim();
+  if (!t) return "";
+  return t[0].toUpperCase() + t.slice(1) + (/[.!?)]$/.test(t) ? "" : ".");
+}
+
 const notInPlan = "Not in your plan — contact your account manager to enable it.";
 
 function agentBadge(a: Agent) {
@@ -261,7 +268,7 @@ export class AgentDetail extends Panel {
     const err = fieldError(this.error, `settings.${s.key}`);
     return html`<div class="field" data-setting=${s.key}>
       <label for=${id}>${humanize(s.key)}${s.required ? html` <span class="req" aria-hidden="true">*</span>` : nothing}</label>
-      <p class="hint" id=${id + "-hint"}>${s.description ?? ""}${s.default ? html` Default: <code>${s.default}</code>` : nothing}</p>
+      <p class="hint" id=${id + "-hint"}>${sentence(s.description)}${s.default ? html` Default: <code>${s.default}</code>` : nothing}</p>
       <input id=${id} name=${s.key} type=${s.url ? "url" : "text"} autocomplete="off" spellcheck="false"
         .value=${this.settings[s.key] ?? ""} placeholder=${s.default ?? ""}
         aria-required=${s.required ? "true" : "false"} aria-invalid=${err ? "true" : "false"}
@@ -282,7 +289,7 @@ export class AgentDetail extends Panel {
         <label for=${id}>${humanize(s.key)}${s.required ? html` <span class="req" aria-hidden="true">*</span>` : nothing}</label>
         <span class="badge ${isSet ? "ok" : ""}" id=${id + "-state"}>${edit.remove ? "Will be removed" : isSet ? "Set" : "Not set"}</span>
       </div>
-      <p class="hint" id=${id + "-hint"}>${s.description ?? ""}</p>
+      <p class="hint" id=${id + "-hint"}>${sentence(s.description)}</p>
       <div class="row">
         <input id=${id} name=${s.key} type="password" autocomplete="new-password" spellcheck="false"
           .value=${edit.value} ?disabled=${edit.remove} placeholder=${isSet ? "Enter a new value to replace it" : "Enter the value"}

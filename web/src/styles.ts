@@ -85,11 +85,11 @@ export const base = css`
 
   /* surfaces */
   .card { background: var(--_surface); border: 1px solid var(--_border); border-radius: var(--_radius); padding: 20px; margin-bottom: 16px; }
-  .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); gap: 16px; }
+  .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(250px, 1fr)); gap: 16px; list-style: none; margin: 0 0 16px; padding: 0; }
   .grid .card { margin: 0; display: flex; flex-direction: column; }
   .card-head { display: flex; align-items: flex-start; justify-content: space-between; gap: 12px; margin-bottom: 8px; }
   .card-head h2, .card-head h3 { margin: 0; }
-  .card ul.caps { margin: 0 0 12px; padding-left: 18px; color: var(--_muted); }
+  ul.caps { margin: 0 0 12px; padding-left: 18px; color: var(--_muted); list-style: disc; }
   .card .actions { margin-top: auto; }
   .toolbar { display: flex; align-items: center; justify-content: space-between; gap: 12px; flex-wrap: wrap; margin-bottom: 16px; }
   .toolbar h2 { margin: 0; }
@@ -135,7 +135,8 @@ export const base = css`
   /* forms */
   form { margin: 0; }
   .field { margin-bottom: 16px; }
-  .field > label, .label { display: block; font-weight: 600; margin-bottom: 2px; }
+  .field label, .label { display: block; font-weight: 600; margin-bottom: 2px; }
+  .field label.check { display: flex; }
   .hint { color: var(--_muted); font-size: 0.875em; margin: 0 0 4px; }
   .req { color: var(--_danger); }
   .field-error { color: var(--_danger); font-size: 0.875em; font-weight: 600; margin: 4px 0 0; }

@@ -57,8 +57,13 @@ type Config struct {
 	APIRateLimit  float64
 	APIBurstLimit int
 	// CORSOrigins (context corsOrigins, comma-separated) enables CORS preflight answers for
-	// these origins; empty: no CORS configuration.
+	// these origins; empty: no CORS configuration. The dealership portal's origins, from which
+	// the Integrations page calls the API.
 	CORSOrigins []string
+	// IntegrationsPage (context integrationsPage=true) publishes the Integrations page's
+	// bundle behind CloudFront for the portal to load (its CORS allows CORSOrigins, which
+	// must then be set). Default off.
+	IntegrationsPage bool
 	// DeliveryBackoff and DeliveryTimeout (context deliveryBackoff, deliveryTimeout) are
 	// passed to the delivery function as DELIVERY_BACKOFF and DELIVERY_TIMEOUT.
 	DeliveryBackoff string
@@ -81,6 +86,7 @@ const (
 	CtxAPIRateLimit        = "apiRateLimit"
 	CtxAPIBurstLimit       = "apiBurstLimit"
 	CtxCORSOrigins         = "corsOrigins"
+	CtxIntegrationsPage    = "integrationsPage"
 	CtxDeliveryBackoff     = "deliveryBackoff"
 	CtxDeliveryTimeout     = "deliveryTimeout"
 	CtxAgentExtraHosts     = "agentExtraHosts"
@@ -211,6 +217,16 @@ func ConfigFromValues(get func(key string) any) (Config, error) {
 	}
 	if c.CORSOrigins, err = list(CtxCORSOrigins); err != nil {
 		return c, err
+	}
+	if s, err := str(CtxIntegrationsPage); err != nil {
+		return c, err
+	} else if s != "" {
+		if c.IntegrationsPage, err = strconv.ParseBool(s); err != nil {
+			return c, fmt.Errorf("context %s: %q: want true or false", CtxIntegrationsPage, s)
+		}
+		if c.IntegrationsPage && len(c.CORSOrigins) == 0 {
+			return c, fmt.Errorf("context %s=true needs %s: the dealership portal's origins, which load the page and call the API from it", CtxIntegrationsPage, CtxCORSOrigins)
+		}
 	}
 	if s, err := str(CtxDeliveryBackoff); err != nil {
 		return c, err

@@ -58,6 +58,8 @@ func TestConfigFromValues(t *testing.T) {
 
 	for name, bad := range map[string]map[string]any{
 		"http issuer":               {CtxJWTIssuer: "http://auth.example"},
+		"page without origins":      {CtxIntegrationsPage: "true"},
+		"page flag not a bool":      {CtxIntegrationsPage: "maybe", CtxCORSOrigins: "https://portal.example"},
 		"bad email":                 {CtxAlarmEmail: "not an address"},
 		"concurrency below 2":       {CtxMaxConcurrency: "1"},
 		"unknown function":          {CtxMaxConcurrency: "api=5"},

@@ -9,6 +9,7 @@
 package stack
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,12 +18,14 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfront"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -40,6 +43,9 @@ type Props struct {
 	// Config is the deployment's settings; the zero value is not valid, start from
 	// Defaults() or ConfigFromContext.
 	Config Config
+	// PageDir holds the Integrations page's bundle (PageBundle), published when
+	// Config.IntegrationsPage is set. Empty: build/web (what `make build` writes).
+	PageDir string
 }
 
 // BuildDir returns a CodeDir that reads root/<name>/ (what `make build` writes) and fails
@@ -70,6 +76,10 @@ type Stack struct {
 	ProducerPolicy awsiam.ManagedPolicy
 	// AlarmTopic receives every alarm.
 	AlarmTopic awssns.Topic
+	// PageBucket and PageDistribution publish the Integrations page (nil unless
+	// Config.IntegrationsPage).
+	PageBucket       awss3.Bucket
+	PageDistribution awscloudfront.Distribution
 
 	httpAPI awsapigatewayv2.HttpApi
 }
@@ -109,6 +119,9 @@ func NewStack(scope constructs.Construct, id string, props *Props) *Stack {
 	s.api()
 	s.producerPolicy()
 	s.operations()
+	if props.Config.IntegrationsPage {
+		s.integrationsPage(cmp.Or(props.PageDir, filepath.Join("build", "web")))
+	}
 	s.suppressions()
 	return s
 }

@@ -42,6 +42,24 @@ func placeholderCode(name string) string {
 	return dir
 }
 
+// placeholderBundle stands in for the Integrations page's bundle.
+const placeholderBundle = "export class DealerAIIntegrations {}\n"
+
+// placeholderPage is a folder holding a placeholder bundle (and a standalone page, which is
+// not published).
+func placeholderPage() string {
+	dir := filepath.Join(codeRoot, "web")
+	if err := os.MkdirAll(filepath.Join(dir, "standalone"), 0o755); err != nil {
+		panic(err)
+	}
+	for name, body := range map[string]string{PageBundle: placeholderBundle, "standalone/index.html": "<!doctype html>"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			panic(err)
+		}
+	}
+	return dir
+}
+
 // cdkJSONContext is the "context" object of the repository's cdk.json (feature flags), so
 // the tests synthesize what `cdk synth` does.
 func cdkJSONContext() map[string]any {
@@ -114,7 +132,7 @@ func synth(t *testing.T, extra map[string]any) *synthesized {
 				s.err = fmt.Errorf("synthesis failed (cdk-nag findings, if any, are printed above): %v", r)
 			}
 		}()
-		s.st = NewStack(app, "Test", &Props{CodeDir: placeholderCode, Config: cfg})
+		s.st = NewStack(app, "Test", &Props{CodeDir: placeholderCode, Config: cfg, PageDir: placeholderPage()})
 		AddChecks(app)
 		s.tmpl = assertions.Template_FromStack(s.st.Stack, nil)
 		s.json = *s.tmpl.ToJSON()

@@ -16,13 +16,26 @@ import (
 // as its own dealer, on one stack and one browser.
 func TestIntegrationsPage(t *testing.T) {
 	s := newSuite(t)
-	t.Run("ConfigureAndEnableAnAgent", func(t *testing.T) { configureAndEnableAnAgent(t, s) })
-	t.Run("SubscriptionSecretAndTestEvent", func(t *testing.T) { subscriptionSecretAndTestEvent(t, s) })
-	t.Run("FailingEndpointAndRetry", func(t *testing.T) { failingEndpointAndRetry(t, s) })
-	t.Run("ConflictDisabledReasonAndDelete", func(t *testing.T) { conflictDisabledReasonAndDelete(t, s) })
-	t.Run("KeyboardOnlyCreate", func(t *testing.T) { keyboardOnlyCreate(t, s) })
-	t.Run("Pagination", func(t *testing.T) { pagination(t, s) })
-	t.Run("StrictContentSecurityPolicy", func(t *testing.T) { strictContentSecurityPolicy(t, s) })
+	tests := []struct {
+		name string
+		run  func(*testing.T, *suite)
+	}{
+		{"ConfigureAndEnableAnAgent", configureAndEnableAnAgent},
+		{"SubscriptionSecretAndTestEvent", subscriptionSecretAndTestEvent},
+		{"FailingEndpointAndRetry", failingEndpointAndRetry},
+		{"ConflictDisabledReasonAndDelete", conflictDisabledReasonAndDelete},
+		{"KeyboardOnlyCreate", keyboardOnlyCreate},
+		{"Pagination", pagination},
+		{"StrictContentSecurityPolicy", strictContentSecurityPolicy},
+	}
+	// Two tabs at a time: the tests wait on the pipeline (the failing endpoint's backoff)
+	// more than they work, and each is its own dealer.
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.run(t, s)
+		})
+	}
 }
 
 // attr is an attribute (or property) of the component's first element matching selector.
@@ -87,6 +100,23 @@ func configureAndEnableAnAgent(t *testing.T, s *suite) {
 
 	tb.click(button("← All integration agents"))
 	tb.waitFor("Fortellis shown as enabled", root+`.querySelector('[data-platform="fortellis"] .badge.ok')`)
+
+	// Removing the configuration asks first, then erases settings and credentials.
+	tb.click(in(`[data-platform="fortellis"]`, "button"))
+	tb.click(button("Remove configuration"))
+	tb.waitFor("the confirmation dialog", root+`.querySelector("dialog[open]")`)
+	tb.click(q("[data-confirm]"))
+	tb.waitFor("the removal notice", root+`.querySelector(".notice.success")?.textContent.includes("settings and credentials are erased")`)
+	var removed struct {
+		Enabled        bool
+		Settings       map[string]string
+		CredentialsSet []string
+		UpdatedAt      *string
+	}
+	s.call(t, "GET", "/v1/agents/fortellis", dealer, nil, nil).decode(t, &removed)
+	if removed.Enabled || len(removed.CredentialsSet) != 0 || len(removed.Settings) != 0 || removed.UpdatedAt != nil {
+		t.Errorf("after removal the API has %+v", removed)
+	}
 }
 
 func subscriptionSecretAndTestEvent(t *testing.T, s *suite) {
@@ -317,6 +347,14 @@ func pagination(t *testing.T, s *suite) {
 	tb.waitFor("the second page", root+`.querySelectorAll("tr[data-subscription]").length === 3`)
 	tb.waitFor("no more pages", "!"+string(button("Load more subscriptions")))
 	tb.screenshot("subscriptions")
+
+	// The dark theme keeps its contrast (the screenshot checks accessibility first).
+	dark := s.open(t, dealer, "&tab=subscriptions&theme=dark")
+	dark.waitFor("the list", root+`.querySelectorAll("tr[data-subscription]").length === 3`)
+	if got := eval[string](dark, `document.querySelector("dealerai-integrations").getAttribute("theme")`); got != "dark" {
+		t.Errorf("theme attribute %q", got)
+	}
+	dark.screenshot("subscriptions-dark")
 }
 
 func strictContentSecurityPolicy(t *testing.T, s *suite) {

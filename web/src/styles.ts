@@ -87,9 +87,10 @@ export const base = css`
   .card { background: var(--_surface); border: 1px solid var(--_border); border-radius: var(--_radius); padding: 20px; margin-bottom: 16px; }
   .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(250px, 1fr)); gap: 16px; list-style: none; margin: 0 0 16px; padding: 0; }
   .grid .card { margin: 0; display: flex; flex-direction: column; }
-  .card-head { display: flex; align-items: flex-start; justify-content: space-between; gap: 12px; margin-bottom: 8px; }
+  .card-head { display: flex; align-items: flex-start; justify-content: space-between; gap: 4px 12px; flex-wrap: wrap; margin-bottom: 8px; }
   .card-head h2, .card-head h3 { margin: 0; }
-  ul.caps { margin: 0 0 12px; padding-left: 18px; color: var(--_muted); list-style: disc; }
+  ul.caps { margin: 0 0 12px; padding-left: 18px; color: var(--_muted); list-style: disc; font-size: 0.93em; }
+  ul.caps li::first-letter { text-transform: uppercase; }
   .card .actions { margin-top: auto; }
   .toolbar { display: flex; align-items: center; justify-content: space-between; gap: 12px; flex-wrap: wrap; margin-bottom: 16px; }
   .toolbar h2 { margin: 0; }

@@ -1,8 +1,8 @@
 import { html, nothing } from "lit";
 import { property, state } from "lit/decorators.js";
-import { ApiError, messageOf, type Agent, type KeySpec, type SyncStatus } from "./api.js";
+import { ApiError, apiError, messageOf, type Agent, type KeySpec, type SyncStatus } from "./api.js";
 import "./deliveries.js";
-import { Panel, define, errorSummary, fieldError, fmtTime, humanize, loadError, loading } from "./shared.js";
+import { Panel, define, errorSummary, fieldError, fmtTime, focusFirstProblem, humanize, loadError, loading } from "./shared.js";
 
 /** A specification's description as a sentence: capitalized, with a full stop. */
 function sentence(text = ""): string {
@@ -25,12 +25,7 @@ export class AgentList extends Panel {
   @state() private agents: Agent[] | null = null;
   @state() private error: unknown = null;
 
-  override connectedCallback() {
-    super.connectedCallback();
-    void this.load();
-  }
-
-  private async load() {
+  protected override async load() {
     this.error = null;
     try {
       this.agents = (await this.ctx.api.get<{ items: Agent[] }>("/v1/agents")).data.items;
@@ -92,12 +87,7 @@ export class AgentDetail extends Panel {
   @state() private sync: SyncStatus | null = null;
   @state() private syncMsg = "";
 
-  override connectedCallback() {
-    super.connectedCallback();
-    void this.load();
-  }
-
-  private async load() {
+  protected override async load() {
     this.loadErr = null;
     try {
       const one = await this.ctx.api.get<Agent>(`/v1/agents/${encodeURIComponent(this.platform)}`);
@@ -165,11 +155,9 @@ export class AgentDetail extends Panel {
       this.saved = r.data.enabled ? `${a.name} is saved and enabled.` : `${a.name} is saved (disabled).`;
       this.ctx.announce(this.saved);
     } catch (err) {
-      this.error = err instanceof ApiError ? err : new ApiError(0, messageOf(err));
+      this.error = apiError(err);
       if (this.error.conflict) await this.load();
-      await this.updateComplete;
-      const invalid = this.querySelector<HTMLElement>('[aria-invalid="true"]');
-      (invalid ?? this.querySelector<HTMLElement>("[data-summary]"))?.focus();
+      await focusFirstProblem(this);
     } finally {
       this.saving = false;
     }
@@ -191,7 +179,7 @@ export class AgentDetail extends Panel {
       this.error = null;
       await this.load();
     } catch (err) {
-      this.error = err instanceof ApiError ? err : new ApiError(0, messageOf(err));
+      this.error = apiError(err);
       if (this.error.conflict) await this.load();
     }
   }

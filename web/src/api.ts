@@ -219,3 +219,8 @@ export function messageOf(e: unknown): string {
   if (e instanceof ApiError) return e.message;
   return "Something went wrong. Try again.";
 }
+
+/** A thrown value as an ApiError (status 0 when it is not one). */
+export function apiError(e: unknown): ApiError {
+  return e instanceof ApiError ? e : new ApiError(0, messageOf(e));
+}

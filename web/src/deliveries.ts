@@ -1,6 +1,6 @@
 import { html, nothing } from "lit";
 import { property, state } from "lit/decorators.js";
-import { ApiError, messageOf, type Delivery, type DeliveryDetail, type Page } from "./api.js";
+import { ApiError, apiError, messageOf, type Delivery, type DeliveryDetail, type Page } from "./api.js";
 import { Panel, define, fmtTime, loadError, statusBadge } from "./shared.js";
 
 const statuses = ["", "pending", "succeeded", "failed", "skipped"] as const;
@@ -34,9 +34,8 @@ export class DeliveryLog extends Panel {
   private timer?: number;
   private watchUntil = 0;
 
-  override connectedCallback() {
-    super.connectedCallback();
-    void this.reload();
+  protected override load() {
+    return this.reload();
   }
 
   override disconnectedCallback() {
@@ -103,7 +102,7 @@ export class DeliveryLog extends Panel {
       const { data } = await this.ctx.api.get<DeliveryDetail>(`${this.base}/deliveries/${encodeURIComponent(id)}`);
       this.open = new Map(this.open).set(id, data);
     } catch (e) {
-      this.open = new Map(this.open).set(id, e instanceof ApiError ? e : new ApiError(0, messageOf(e)));
+      this.open = new Map(this.open).set(id, apiError(e));
     }
   }
 

@@ -33,6 +33,12 @@ export class Panel extends LitElement {
   protected override createRenderRoot() {
     return this;
   }
+  override connectedCallback() {
+    super.connectedCallback();
+    void this.load();
+  }
+  /** Reads what the part shows from the API, when it is added to the page. */
+  protected async load(): Promise<void> {}
 }
 
 /** Defines a custom element once (a host may load the bundle twice). */
@@ -108,8 +114,9 @@ export function loadError(err: unknown, retry: () => void): TemplateResult {
   </div>`;
 }
 
-/** Moves focus to the first element of root matching selector, after it has rendered. */
-export async function focusAfterRender(el: LitElement, selector: string) {
-  await el.updateComplete;
-  (el.querySelector(selector) as HTMLElement | null)?.focus();
+/** After a form was refused: the focus goes to its first invalid field, else to its error summary. */
+export async function focusFirstProblem(form: LitElement) {
+  await form.updateComplete;
+  const invalid = form.querySelector<HTMLElement>('input[aria-invalid="true"], fieldset[aria-invalid="true"] input:not([disabled])');
+  (invalid ?? form.querySelector<HTMLElement>("[data-summary]"))?.focus();
 }

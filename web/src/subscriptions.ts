@@ -1,11 +1,11 @@
 import { html, nothing } from "lit";
 import { property, state } from "lit/decorators.js";
-import { ApiError, messageOf, type EventType, type Page, type Secret, type Subscription } from "./api.js";
+import { ApiError, apiError, messageOf, type EventType, type Page, type Secret, type Subscription } from "./api.js";
 import type { DeliveryLog } from "./deliveries.js";
 import "./deliveries.js";
 import { groupName, groups } from "./picker.js";
 import "./picker.js";
-import { Panel, define, errorSummary, fieldError, fmtTime, loadError, loading, statusBadge } from "./shared.js";
+import { Panel, define, errorSummary, fieldError, fmtTime, focusFirstProblem, loadError, loading, statusBadge } from "./shared.js";
 
 /** Whether filter (an exact type, a prefix wildcard such as "lead.*", or "*") matches type. */
 export function matches(filter: string, type: string): boolean {
@@ -32,12 +32,7 @@ export class SubscriptionList extends Panel {
   @state() private busy = false;
   @state() private error: unknown = null;
 
-  override connectedCallback() {
-    super.connectedCallback();
-    void this.load();
-  }
-
-  private async load(cursor?: string) {
+  protected override async load(cursor?: string) {
     this.busy = true;
     this.error = null;
     try {
@@ -106,12 +101,7 @@ export class SubscriptionForm extends Panel {
   @state() private error: ApiError | null = null;
   @state() private saving = false;
 
-  override connectedCallback() {
-    super.connectedCallback();
-    void this.load();
-  }
-
-  private async load() {
+  protected override async load() {
     this.loadErr = null;
     try {
       const [types, sub] = await Promise.all([
@@ -152,11 +142,9 @@ export class SubscriptionForm extends Panel {
         });
       }
     } catch (err) {
-      this.error = err instanceof ApiError ? err : new ApiError(0, messageOf(err));
+      this.error = apiError(err);
       if (this.error.conflict) await this.load();
-      await this.updateComplete;
-      const invalid = this.querySelector<HTMLElement>('input[aria-invalid="true"], fieldset[aria-invalid="true"] input:not([disabled])');
-      (invalid ?? this.querySelector<HTMLElement>("[data-summary]"))?.focus();
+      await focusFirstProblem(this);
     } finally {
       this.saving = false;
     }
@@ -229,12 +217,11 @@ export class SubscriptionDetail extends Panel {
   @state() private busy = false;
 
   override connectedCallback() {
-    super.connectedCallback();
     if (this.createdSecret) this.secret = { secret: this.createdSecret };
-    void this.load();
+    super.connectedCallback();
   }
 
-  private async load() {
+  protected override async load() {
     this.loadErr = null;
     try {
       const [sub, types] = await Promise.all([this.ctx.api.get<Subscription>(path(this.subId)), this.ctx.eventTypes()]);
@@ -250,7 +237,7 @@ export class SubscriptionDetail extends Panel {
   }
 
   private fail(e: unknown) {
-    this.actionErr = e instanceof ApiError ? e : new ApiError(0, messageOf(e));
+    this.actionErr = apiError(e);
     this.ctx.announce(this.actionErr.message);
     if (this.actionErr.conflict) void this.load();
   }

@@ -118,7 +118,7 @@ func TestValidateRefuses(t *testing.T) {
 		{"dealersocket", func(r *agents.PutRequest) { delete(r.Settings, "vendorName") }, "settings.vendorName"},
 		{"dealersocket", func(r *agents.PutRequest) { r.Credentials["publicKey"] = "pub" }, "credentials.secretKey"},
 		{"dealersocket", func(r *agents.PutRequest) { r.Credentials["secretKey"] = "sec" }, "credentials.publicKey"},
-		{"dealersocket", func(r *agents.PutRequest) { r.Settings["activityUrl"] = "https://10.0.0.8/x" }, "settings.activityUrl"},
+		{"dealersocket", func(r *agents.PutRequest) { r.Settings["apiUrl"] = "https://10.0.0.8/x" }, "settings.apiUrl"},
 		{"dealersocket", func(r *agents.PutRequest) { r.Credentials["password"] = "a\r\nX-Injected: 1" }, "credentials.password"},
 		{"fortellis", func(r *agents.PutRequest) { delete(r.Settings, "subscriptionId") }, "settings.subscriptionId"},
 		{"fortellis", func(r *agents.PutRequest) { delete(r.Credentials, "apiSecret") }, "credentials.apiSecret"},
@@ -319,19 +319,19 @@ func TestValidateURLChangeNeedsTheCredentials(t *testing.T) {
 
 	moved := func(creds map[string]string) agents.PutRequest {
 		in := validPut("dealersocket")
-		in.Settings["activityUrl"] = "https://iapi.dealersocket.com/api/DealerSocket/Activity"
+		in.Settings["apiUrl"] = "https://iapi.dealersocket.com/api/DealerSocket"
 		in.Credentials = creds
 		return in
 	}
 	all := map[string]string{"directLeadKey": "k", "username": "u", "password": "p", "publicKey": "pub", "secretKey": "sec"}
 	_, err = agents.Validate(ctx, ds, moved(map[string]string{"directLeadKey": "k", "username": "u", "password": "p"}), stored, noURLCheck)
-	if msg := fields(err)["credentials"]; msg != "changing settings.activityUrl requires sending all the agent's credentials again in the same request (missing publicKey, secretKey)" {
+	if msg := fields(err)["credentials"]; msg != "changing settings.apiUrl requires sending all the agent's credentials again in the same request (missing publicKey, secretKey)" {
 		t.Errorf("without the activity keys: %q", msg)
 	}
 	if _, err := agents.Validate(ctx, ds, moved(nil), stored, noURLCheck); fields(err)["credentials"] == "" {
 		t.Errorf("without credentials: %v", err)
 	}
-	if a, err := agents.Validate(ctx, ds, moved(all), stored, noURLCheck); err != nil || a.Settings["activityUrl"] != "https://iapi.dealersocket.com/api/DealerSocket/Activity" {
+	if a, err := agents.Validate(ctx, ds, moved(all), stored, noURLCheck); err != nil || a.Settings["apiUrl"] != "https://iapi.dealersocket.com/api/DealerSocket" {
 		t.Errorf("with every credential: %v", err)
 	}
 	// dropping the activity keys while moving: only what the agent keeps is needed

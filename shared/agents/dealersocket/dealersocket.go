@@ -1,29 +1,33 @@
-// Package dealersocket pushes DealerAI leads and appointments into the DealerSocket CRM.
+// Package dealersocket pushes DealerAI leads, their lifecycle and their appointments into the
+// DealerSocket CRM. DealerSocket publishes no API documentation; every call follows published
+// integrations, and the parts they disagree on are settings (docs/agents.md#dealersocket).
 //
 // Leads go as ADF 1.0 XML to the OEM lead endpoint, POST <baseUrl>/DSOEMLead/US/DCP/ADF/1/
 // SalesLead/<directLeadKey>, authenticated with "Authorization: <username>:<password>" (raw,
-// not Basic). DealerSocket answers a LeadResponse: Success and DSLeadId, or an ErrorCode and
-// ErrorMessage; DUPLICATE_LEAD means DealerSocket has the lead already (DSExistingLeadId) and
-// counts as delivered.
+// not Basic). DealerSocket answers a LeadResponse: the new sales event's DSLeadId and its
+// customer's DSCustomerId; or, for a lead it has already, DSExistingLeadId (with DSLeadId
+// "0", as Success=true or as ErrorCode DUPLICATE_LEAD). Both ids are kept, as "leadId" (the
+// sales event's EventId) and "customerId" (the customer's EntityId).
 //
-// Appointments become activities on the DealerSocket lead, POST <activityUrl>, signed with
-// "Authentication: <publicKey>:<base64 HMAC-SHA256(secretKey, body)>". An appointment whose
-// lead DealerSocket does not have yet is first sent as an ADF lead (DealerSocket's duplicate
-// detection makes that safe when the lead's own delivery arrives later).
+// Everything else goes through DealerSocket's signed APIs under apiUrl, XML signed with
+// "Authentication: <publicKey>:<base64 HMAC-SHA256(secretKey, body)>": appointments are
+// activities (POST /Activity to insert, PUT /Activity to update), a disposition sets the
+// sales event's status (POST /eventsales, STAR ProcessSalesLead) and adds a work note
+// (POST /WorkNote), a contact update rewrites the customer (PUT /Customer, STAR
+// ProcessCustomerInformation UC, after reading it with POST /SearchEntity), a vehicle of
+// interest goes on the sales event (POST /eventsales). Every one of them needs both ids; a
+// customer DealerSocket did not name (a duplicate's DSCustomerId "0") is found with
+// SearchEntity and confirmed with the event search (POST <eventSearchUrl>, signed JSON).
 package dealersocket
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/xml"
 	"maps"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/dealerai/integrations/events"
 	"github.com/dealerai/integrations/shared/agents/adf"
@@ -39,6 +43,8 @@ const DuplicateLead = "DUPLICATE_LEAD"
 // Connector is the DealerSocket connector.
 type Connector struct{}
 
+var _ connector.Connector = (*Connector)(nil)
+
 // New returns the connector.
 func New() *Connector { return &Connector{} }
 
@@ -48,13 +54,27 @@ func (c *Connector) Deliver(ctx context.Context, d *connector.Delivery) (connect
 	maps.Copy(s.progress, d.Progress)
 	var res connector.Result
 	var err error
-	switch {
-	case d.Event.Type == events.TypeLeadCreated:
-		res, err = s.pushLead(ctx)
-	case connector.IsAppointment(d.Event.Type):
-		res, err = s.recordAppointment(ctx)
+	switch t := d.Event.Type; {
+	case t == events.TypeLeadCreated:
+		res, err = s.pushLead(ctx, func() (*events.LeadCreated, error) { return connector.Lead(d.Event) })
+	case t == events.TypeLeadReceived:
+		res, err = s.pushLead(ctx, func() (*events.LeadCreated, error) {
+			l, err := connector.LeadReceived(d.Event)
+			if err != nil {
+				return nil, err
+			}
+			return &events.LeadCreated{Base: l.Base, LeadFields: l.LeadFields}, nil
+		})
+	case t == events.TypeLeadDispositionUpdated:
+		res, err = s.disposition(ctx)
+	case t == events.TypeContactBasicUpdated:
+		res, err = s.contactUpdate(ctx)
+	case t == events.TypeContactVehicleOfInterestUpdated:
+		res, err = s.vehicleOfInterest(ctx)
+	case connector.IsAppointment(t):
+		res, err = s.appointment(ctx)
 	default:
-		return connector.Skip("DealerSocket does not take " + d.Event.Type), nil
+		return connector.Skip("DealerSocket does not take " + t), nil
 	}
 	if err != nil {
 		return connector.Result{}, connector.WithProgress(err, s.progress)
@@ -62,18 +82,40 @@ func (c *Connector) Deliver(ctx context.Context, d *connector.Delivery) (connect
 	if !res.Skipped {
 		res.Progress = s.progress
 		res.StatusCode = s.status
+		if s.leadChanged() {
+			res.LeadCorrelation = s.leadIDs()
+		}
 	}
 	return res, nil
 }
 
+// session is one attempt of one delivery.
 type session struct {
 	d        *connector.Delivery
 	progress map[string]string
 	status   int
 }
 
-func (s *session) pushLead(ctx context.Context) (connector.Result, error) {
-	l, err := connector.Lead(s.d.Event)
+// leadIDKeys are the ids kept for a DealerAI lead: its DealerSocket lead (the sales event's
+// EventId, DSLeadId) and that lead's customer (EntityId, DSCustomerId).
+var leadIDKeys = []string{"leadId", "customerId"}
+
+// leadChanged reports whether this delivery (any of its attempts) created the DealerAI
+// lead's DealerSocket lead or found one of its ids: they are saved for the DealerAI lead
+// (Result.LeadCorrelation).
+func (s *session) leadChanged() bool {
+	for _, k := range leadIDKeys {
+		if v := s.progress[k]; v != "" && v != s.d.Lead[k] {
+			return true
+		}
+	}
+	return false
+}
+
+// ---- leads ----
+
+func (s *session) pushLead(ctx context.Context, decode func() (*events.LeadCreated, error)) (connector.Result, error) {
+	l, err := decode()
 	if err != nil {
 		return connector.Result{}, err
 	}
@@ -85,62 +127,37 @@ func (s *session) pushLead(ctx context.Context) (connector.Result, error) {
 			return connector.Result{}, err
 		}
 	}
-	return connector.Result{
-		Correlation: map[string]string{"leadId": s.progress["leadId"]},
-		Summary:     s.leadSummary(),
-	}, nil
+	return connector.Result{Correlation: s.leadIDs(), Summary: s.leadSummary()}, nil
 }
 
-func (s *session) recordAppointment(ctx context.Context) (connector.Result, error) {
-	a, err := connector.Appointment(s.d.Event)
-	if err != nil {
-		return connector.Result{}, err
+// ensureLead returns the DealerSocket lead of the event's DealerAI lead, sending it as an
+// ADF lead (built by doc) when DealerSocket does not have it yet.
+func (s *session) ensureLead(ctx context.Context, doc func() *adf.Document) (string, error) {
+	if id := s.leadID(); id != "" {
+		return id, nil
 	}
-	if s.d.Credentials["publicKey"] == "" || s.d.Credentials["secretKey"] == "" {
-		return connector.Skip("DealerSocket appointments need the activity API keys (credentials publicKey and secretKey)"), nil
+	if err := s.sendLead(ctx, doc()); err != nil {
+		return "", err
 	}
-	leadID := firstOf(s.d.Lead["leadId"], s.d.Known["leadId"])
-	var leadCorrelation map[string]string
-	if leadID == "" {
-		if s.progress["leadId"] == "" {
-			if err := s.sendLead(ctx, adf.FromAppointment(s.d.Event.Type, a, s.adfOptions())); err != nil {
-				return connector.Result{}, err
-			}
+	return s.progress["leadId"], nil
+}
+
+// leadID is the DealerSocket lead (sales event) of the event's DealerAI lead: saved, or
+// obtained by this delivery.
+func (s *session) leadID() string { return firstOf(s.progress["leadId"], s.d.Lead["leadId"]) }
+
+// leadIDs are the DealerSocket ids of the event's DealerAI lead, as saved for it.
+func (s *session) leadIDs() map[string]string {
+	ids := maps.Clone(s.d.Lead)
+	if ids == nil {
+		ids = map[string]string{}
+	}
+	for _, k := range leadIDKeys {
+		if v := s.progress[k]; v != "" {
+			ids[k] = v
 		}
-		leadID = s.progress["leadId"]
-		leadCorrelation = map[string]string{"leadId": leadID}
 	}
-	if s.progress["activity"] == "" {
-		status := s.d.Settings["activityStatus"]
-		if s.d.Event.Type == events.TypeAppointmentCancelled {
-			status = s.d.Settings["cancelledActivityStatus"]
-		}
-		body := activity{
-			DealerNumberID: s.d.Settings["dealerNumberId"],
-			LeadID:         leadID,
-			ActivityType:   s.d.Settings["activityType"],
-			ActivityStatus: status,
-			Notes:          connector.DescribeAppointment(s.d.Event.Type, a),
-			ExternalID:     a.AppointmentID,
-		}
-		if !a.AppointmentTime.IsZero() {
-			body.DueDate = a.AppointmentTime.UTC().Format(time.RFC3339)
-		}
-		id, err := s.sendActivity(ctx, body)
-		if err != nil {
-			return connector.Result{}, err
-		}
-		s.progress["activity"] = firstOf(id, "added")
-	}
-	ids := map[string]string{"leadId": leadID}
-	if id := s.progress["activity"]; id != "added" {
-		ids["activityId"] = id
-	}
-	summary := "appointment " + connector.Verb(s.d.Event.Type) + " added as an activity to DealerSocket lead " + leadID
-	if leadCorrelation != nil {
-		summary = s.leadSummary() + "; " + summary
-	}
-	return connector.Result{Correlation: ids, LeadCorrelation: leadCorrelation, Summary: summary}, nil
+	return ids
 }
 
 func (s *session) adfOptions() adf.Options {
@@ -152,12 +169,14 @@ func (s *session) adfOptions() adf.Options {
 
 func (s *session) leadSummary() string {
 	if dup := s.progress["duplicateOf"]; dup != "" {
-		return "DealerSocket already had this lead (" + dup + "): counted as delivered"
+		return "DealerSocket already had this lead (" + dup + "): resolved to it"
 	}
 	return "DealerSocket lead " + s.progress["leadId"]
 }
 
-// sendLead posts an ADF document and records the lead id DealerSocket answers.
+// sendLead posts an ADF document and records the ids DealerSocket answers: the lead
+// (DSLeadId, or DSExistingLeadId for a duplicate; never "0") and its customer (DSCustomerId,
+// when not "0").
 func (s *session) sendLead(ctx context.Context, doc *adf.Document) error {
 	const step = "DealerSocket lead"
 	body, err := doc.Marshal()
@@ -178,84 +197,34 @@ func (s *session) sendLead(ctx context.Context, doc *adf.Document) error {
 	}
 	s.status = resp.StatusCode
 	r, ok := ParseLeadResponse(resp.Body)
+	duplicate := r.DSExistingLeadID != "" && r.DSLeadID == "" && (r.Success || r.ErrorCode == DuplicateLead)
 	switch {
 	case !ok && !resp.OK():
 		return connector.StatusError(resp, step)
 	case !ok:
-		return &connector.AttemptError{Class: connector.ClassPlatform, StatusCode: resp.StatusCode,
-			Message: step + ": the answer is not a LeadResponse", Snippet: connector.Snippet(resp.Body)}
+		return platformError(resp, step+": the answer is not a LeadResponse")
 	case r.Success && r.DSLeadID != "":
 		s.progress["leadId"] = r.DSLeadID
-		return nil
-	case r.ErrorCode == DuplicateLead && r.DSExistingLeadID != "":
+	case duplicate:
 		s.progress["leadId"] = r.DSExistingLeadID
 		s.progress["duplicateOf"] = r.DSExistingLeadID
-		return nil
-	case r.Success:
-		return &connector.AttemptError{Class: connector.ClassPlatform, StatusCode: resp.StatusCode,
-			Message: step + ": the answer holds no DSLeadId", Snippet: connector.Snippet(resp.Body)}
+	case r.Success || r.ErrorCode == DuplicateLead:
+		return platformError(resp, step+": the answer names no lead (DSLeadId and DSExistingLeadId are 0)")
+	default:
+		return refused(resp, step, r.ErrorCode, r.ErrorMessage)
 	}
-	e := &connector.AttemptError{Class: connector.ClassPlatform, StatusCode: resp.StatusCode,
-		Message: step + ": DealerSocket refused the lead", Snippet: connector.Snippet(resp.Body)}
-	if r.ErrorCode != "" {
-		e.Message += " (" + r.ErrorCode + ")"
+	if r.DSCustomerID != "" {
+		s.progress["customerId"] = r.DSCustomerID
 	}
-	if r.ErrorMessage != "" {
-		e.Message += ": " + r.ErrorMessage
-	}
-	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-		e.Class = connector.ClassAuth
-	}
-	return e
+	return nil
 }
 
-// activity is the activity insert's body (field names ours: the API is not published).
-type activity struct {
-	DealerNumberID string `json:"DealerNumberId"`
-	LeadID         string `json:"LeadId"`
-	ActivityType   string `json:"ActivityType"`
-	ActivityStatus string `json:"ActivityStatus"`
-	DueDate        string `json:"DueDate,omitempty"`
-	Notes          string `json:"Notes"`
-	ExternalID     string `json:"ExternalId,omitempty"`
-}
-
-func (s *session) sendActivity(ctx context.Context, a activity) (string, error) {
-	const step = "DealerSocket activity"
-	body, err := json.Marshal(a)
-	if err != nil {
-		return "", err
-	}
-	req, err := connector.NewRequest(ctx, http.MethodPost, s.d.Settings["activityUrl"], "application/json", body, step)
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Authentication", Sign(s.d.Credentials["publicKey"], s.d.Credentials["secretKey"], body))
-	resp, err := connector.Send(s.d.HTTP, req, step)
-	if err != nil {
-		return "", err
-	}
-	s.status = resp.StatusCode
-	if !resp.OK() {
-		return "", connector.StatusError(resp, step)
-	}
-	return ParseActivityID(resp.Body), nil
-}
-
-// Sign is the Authentication header of an activity request: the public key and the base64
-// HMAC-SHA256 of the body under the secret key.
-func Sign(publicKey, secretKey string, body []byte) string {
-	mac := hmac.New(sha256.New, []byte(secretKey))
-	mac.Write(body)
-	return publicKey + ":" + base64.StdEncoding.EncodeToString(mac.Sum(nil))
-}
-
-// LeadResponse is DealerSocket's answer to a lead.
+// LeadResponse is DealerSocket's answer to a lead. Ids DealerSocket answers as "0" are "".
 type LeadResponse struct {
 	Success          bool
 	DSLeadID         string
 	DSExistingLeadID string
+	DSCustomerID     string
 	ErrorCode        string
 	ErrorMessage     string
 }
@@ -267,6 +236,7 @@ func ParseLeadResponse(body []byte) (r LeadResponse, ok bool) {
 		Success          string   `xml:"Success"`
 		DSLeadID         string   `xml:"DSLeadId"`
 		DSExistingLeadID string   `xml:"DSExistingLeadId"`
+		DSCustomerID     string   `xml:"DSCustomerId"`
 		ErrorCode        string   `xml:"ErrorCode"`
 		ErrorMessage     string   `xml:"ErrorMessage"`
 	}
@@ -274,47 +244,176 @@ func ParseLeadResponse(body []byte) (r LeadResponse, ok bool) {
 		return LeadResponse{}, false
 	}
 	return LeadResponse{
-		Success:          strings.EqualFold(strings.TrimSpace(raw.Success), "true"),
-		DSLeadID:         clean(raw.DSLeadID, 64),
-		DSExistingLeadID: clean(raw.DSExistingLeadID, 64),
+		Success:          isTrue(raw.Success),
+		DSLeadID:         id(raw.DSLeadID),
+		DSExistingLeadID: id(raw.DSExistingLeadID),
+		DSCustomerID:     id(raw.DSCustomerID),
 		ErrorCode:        clean(raw.ErrorCode, 64),
 		ErrorMessage:     clean(raw.ErrorMessage, 200),
 	}, true
 }
 
-// ParseActivityID reads ActivityId (a string or a number) from a JSON answer; "" when absent.
-func ParseActivityID(body []byte) string {
-	var r struct {
-		ActivityID json.RawMessage `json:"ActivityId"`
-	}
-	if json.Unmarshal(body, &r) != nil || len(r.ActivityID) == 0 {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(r.ActivityID, &s) == nil {
-		return clean(s, 64)
-	}
-	var n json.Number
-	if json.Unmarshal(r.ActivityID, &n) == nil {
-		return clean(n.String(), 64)
-	}
-	return ""
-}
+// ---- the customer of a lead ----
 
-// clean trims a value from the platform and bounds its length.
-func clean(s string, n int) string {
-	s = strings.TrimSpace(s)
-	if len(s) > n {
-		s = strings.ToValidUTF8(s[:n], "") + "..."
-	}
-	return s
-}
+// MaxCandidates bounds the customers a search may check for the one holding a lead.
+const MaxCandidates = 5
 
-func firstOf(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
+// ensureCustomer returns the customer (EntityId) of the DealerSocket lead eventID: saved,
+// answered with the lead, or found: the customers SearchEntity finds by the event's email
+// (else its phone), the first whose sales events include the lead.
+func (s *session) ensureCustomer(ctx context.Context, eventID, email, phone string) (string, error) {
+	if id := firstOf(s.progress["customerId"], s.d.Lead["customerId"]); id != "" {
+		return id, nil
+	}
+	checked := map[string]bool{}
+	for _, by := range []*starPerson{emailSearch(email), phoneSearch(phone)} {
+		if by == nil {
+			continue
+		}
+		found, err := s.searchCustomers(ctx, "", by)
+		if err != nil {
+			return "", err
+		}
+		for _, c := range found {
+			if checked[c.EntityID] || len(checked) == MaxCandidates {
+				continue
+			}
+			checked[c.EntityID] = true
+			ok, err := s.holdsEvent(ctx, c.EntityID, eventID)
+			if err != nil {
+				return "", err
+			}
+			if ok {
+				s.progress["customerId"] = c.EntityID
+				return c.EntityID, nil
+			}
 		}
 	}
-	return ""
+	return "", &connector.AttemptError{Class: connector.ClassPlatform, StatusCode: s.status,
+		Message: "DealerSocket customer search: no customer found by the event's email or phone holds DealerSocket lead " + eventID}
+}
+
+func emailSearch(email string) *starPerson {
+	if email = strings.TrimSpace(email); email == "" {
+		return nil
+	}
+	return &starPerson{Emails: []starEmailAddr{{URIID: email, ChannelCode: "Email Address"}}}
+}
+
+func phoneSearch(phone string) *starPerson {
+	if d := PhoneDigits(phone); d != "" {
+		return &starPerson{Phones: []starPhone{{CompleteNumber: d}}}
+	}
+	return nil
+}
+
+// searchCustomers is POST /SearchEntity: the customer partyID, or those matching person.
+func (s *session) searchCustomers(ctx context.Context, partyID string, person *starPerson) ([]Customer, error) {
+	const step = "DealerSocket customer search"
+	doc := &getCustomerInformation{ApplicationArea: s.applicationArea()}
+	doc.Party.PartyID, doc.Party.Person = partyID, person
+	body, err := marshalXML(doc)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := s.call(ctx, http.MethodPost, s.apiURL(PathSearchEntity), "application/xml", body, step)
+	if err != nil {
+		return nil, err
+	}
+	if r, ok := ParseResult(resp.Body); ok && !r.Success {
+		return nil, refused(resp, step, r.ErrorCode, r.ErrorMessage)
+	}
+	if !resp.OK() {
+		return nil, connector.StatusError(resp, step)
+	}
+	found, ok := ParseCustomers(resp.Body)
+	if !ok {
+		return nil, platformError(resp, step+": the answer is not a ShowCustomerInformation")
+	}
+	return found, nil
+}
+
+// eventSearch is the body of the event search: one customer's sales events.
+type eventSearch struct {
+	Vendor        string      `json:"vendor"`
+	DealerID      string      `json:"dealerId"`
+	EntityID      json.Number `json:"entityId"`
+	EventCategory string      `json:"eventCategory"`
+}
+
+// holdsEvent reports whether the customer entityID's sales events include eventID.
+func (s *session) holdsEvent(ctx context.Context, entityID, eventID string) (bool, error) {
+	const step = "DealerSocket event search"
+	if !digitsOnly(entityID) {
+		return false, nil // the event search takes numeric entity ids only
+	}
+	body, err := json.Marshal(eventSearch{Vendor: s.d.Settings["apiVendor"], DealerID: s.d.Settings["dealerNumberId"],
+		EntityID: json.Number(entityID), EventCategory: "Sales"})
+	if err != nil {
+		return false, err
+	}
+	resp, err := s.call(ctx, http.MethodPost, s.d.Settings["eventSearchUrl"], "application/json", body, step)
+	if err != nil {
+		return false, err
+	}
+	if !resp.OK() {
+		return false, connector.StatusError(resp, step)
+	}
+	found, err := ParseEventSearch(resp.Body)
+	if err != nil {
+		return false, platformError(resp, step+": "+err.Error())
+	}
+	for _, e := range found {
+		if e == eventID {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// ParseEventSearch reads the event search's answer: the customer's event ids (numbers or
+// strings), or the error it names.
+func ParseEventSearch(body []byte) ([]string, error) {
+	var raw struct {
+		ErrorCode    string `json:"errorCode"`
+		ErrorMessage string `json:"errorMessage"`
+		Events       []struct {
+			EventID json.RawMessage `json:"eventId"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return nil, errAnswer("the answer is not a JSON object")
+	}
+	if raw.ErrorCode != "" || raw.ErrorMessage != "" {
+		return nil, errAnswer("DealerSocket refused it (" + clean(raw.ErrorCode, 64) + "): " + clean(raw.ErrorMessage, 200))
+	}
+	var ids []string
+	for _, e := range raw.Events {
+		var v json.Number
+		if json.Unmarshal(e.EventID, &v) == nil {
+			ids = append(ids, id(v.String()))
+			continue
+		}
+		var str string
+		if json.Unmarshal(e.EventID, &str) == nil {
+			ids = append(ids, id(str))
+		}
+	}
+	return ids, nil
+}
+
+type errAnswer string
+
+func (e errAnswer) Error() string { return string(e) }
+
+func digitsOnly(v string) bool {
+	if v == "" {
+		return false
+	}
+	for _, r := range v {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }

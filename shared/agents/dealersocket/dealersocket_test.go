@@ -1,226 +1,165 @@
 package dealersocket_test
 
+// The shapes these tests check come from platform-apis §3 (DealerSocket) and §5 (ADF), all
+// [CODE]-level: S16 (a CRM pusher's LeadResponse handling), S17 (t2modus/dealersocket-client:
+// lib/xml/*.rb and its tests' fixtures), S18 (bakaphp/kanvas-ecosystem-api's DealerSocket
+// clients), S19 (api-evangelist's notes: no public spec). The fake (dealersockettest)
+// enforces them.
+
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
-	"encoding/xml"
 	"errors"
-	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
+	"reflect"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/dealerai/integrations/shared/agents/adf"
 	"github.com/dealerai/integrations/shared/agents/connector"
 	"github.com/dealerai/integrations/shared/agents/dealersocket"
-	"github.com/dealerai/integrations/shared/agents/internal/dtd"
+	"github.com/dealerai/integrations/shared/agents/dealersocket/dealersockettest"
 	"github.com/dealerai/integrations/shared/internal/agenttest"
 )
 
-const (
-	directLeadKey = "dlk-5f2a"
-	username      = "dealerai"
-	password      = "p@ss:word"
-	publicKey     = "pub-123"
-	secretKey     = "sec-456"
+var cfg = dealersockettest.Config{
+	DirectLeadKey: "dlk-5f2a", Username: "dealerai", Password: "p@ss:word",
+	PublicKey: "pub-123", SecretKey: "sec-456", DealerID: "3250_0", Vendor: "DealerAI",
+}
+
+var (
+	leadPath     = dealersocket.LeadPath + cfg.DirectLeadKey
+	activityPath = dealersockettest.APIPath + dealersocket.PathActivity
+	notePath     = dealersockettest.APIPath + dealersocket.PathWorkNote
+	salesPath    = dealersockettest.APIPath + dealersocket.PathEventSales
+	customerPath = dealersockettest.APIPath + dealersocket.PathCustomer
+	searchPath   = dealersockettest.APIPath + dealersocket.PathSearchEntity
 )
 
-// fakeDealerSocket checks what DealerSocket checks: the direct lead key in the path, the raw
-// "username:password" Authorization, an application/xml ADF 1.0 document valid against the
-// DTD (duplicates by email answer DUPLICATE_LEAD); for activities the HMAC-SHA256
-// Authentication signature of the exact body and the required fields.
-type fakeDealerSocket struct {
-	*httptest.Server
-	adf    *dtd.DTD
-	rec    agenttest.Recorder
-	faults agenttest.Faults
+func newFake(t *testing.T) *dealersockettest.Server { return dealersockettest.New(t, cfg) }
 
-	mu     sync.Mutex
-	leads  map[string]string // email -> DSLeadId
-	nextID int
-}
-
-func newFake(t *testing.T) *fakeDealerSocket {
-	raw, err := os.ReadFile(filepath.Join(agenttest.Testdata(), "agents", "adf-1.0.dtd"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := dtd.Parse(string(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fakeDealerSocket{adf: d, leads: map[string]string{}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+dealersocket.LeadPath+"{key}", f.lead)
-	mux.HandleFunc("POST /api/DealerSocket/Activity", f.activity)
-	f.Server = httptest.NewServer(mux)
-	t.Cleanup(f.Close)
-	return f
-}
-
-func leadResponse(w http.ResponseWriter, status int, inner string) {
-	w.Header().Set("Content-Type", "application/xml")
-	w.WriteHeader(status)
-	fmt.Fprintf(w, `<?xml version="1.0" encoding="utf-8"?><LeadResponse>%s</LeadResponse>`, inner)
-}
-
-func (f *fakeDealerSocket) lead(w http.ResponseWriter, r *http.Request) {
-	body := f.rec.Record(r).Body
-	refuse := func(status int, code, msg string) {
-		leadResponse(w, status, fmt.Sprintf(`<Success>false</Success><ErrorCode>%s</ErrorCode><ErrorMessage>%s</ErrorMessage>`, code, msg))
-	}
-	switch {
-	case r.PathValue("key") != directLeadKey:
-		refuse(http.StatusNotFound, "INVALID_LEAD_KEY", "unknown direct lead key")
-		return
-	case r.Header.Get("Authorization") != username+":"+password:
-		refuse(http.StatusUnauthorized, "UNAUTHORIZED", "bad credentials")
-		return
-	case r.Header.Get("Content-Type") != "application/xml":
-		refuse(http.StatusUnsupportedMediaType, "BAD_CONTENT_TYPE", "application/xml expected")
-		return
-	case !bytes.Contains(body, []byte(`<?adf version="1.0"?>`)):
-		refuse(http.StatusBadRequest, "INVALID_ADF", "not ADF 1.0")
-		return
-	}
-	if err := f.adf.Validate(body, "adf"); err != nil {
-		refuse(http.StatusBadRequest, "INVALID_ADF", err.Error())
-		return
-	}
-	if f.faults.Serve(w, r) {
-		return
-	}
-	var doc struct {
-		Email string `xml:"prospect>customer>contact>email"`
-	}
-	_ = xml.Unmarshal(body, &doc)
-	f.mu.Lock()
-	existing, dup := f.leads[doc.Email]
-	if !dup {
-		f.nextID++
-		f.leads[doc.Email] = fmt.Sprintf("DS%d", 7000+f.nextID)
-	}
-	id := f.leads[doc.Email]
-	f.mu.Unlock()
-	if dup {
-		leadResponse(w, http.StatusOK, `<Success>false</Success><ErrorCode>DUPLICATE_LEAD</ErrorCode><ErrorMessage>Lead already exists</ErrorMessage><DSExistingLeadId>`+existing+`</DSExistingLeadId>`)
-		return
-	}
-	leadResponse(w, http.StatusOK, `<Success>true</Success><DSLeadId>`+id+`</DSLeadId>`)
-}
-
-func (f *fakeDealerSocket) activity(w http.ResponseWriter, r *http.Request) {
-	body := f.rec.Record(r).Body
-	pub, sig, _ := strings.Cut(r.Header.Get("Authentication"), ":")
-	mac := hmac.New(sha256.New, []byte(secretKey))
-	mac.Write(body)
-	want := base64.StdEncoding.EncodeToString(mac.Sum(nil))
-	if pub != publicKey || !hmac.Equal([]byte(sig), []byte(want)) {
-		w.WriteHeader(http.StatusUnauthorized)
-		fmt.Fprint(w, `{"Message":"signature mismatch"}`)
-		return
-	}
-	if r.Header.Get("Content-Type") != "application/json" {
-		w.WriteHeader(http.StatusUnsupportedMediaType)
-		return
-	}
-	if f.faults.Serve(w, r) {
-		return
-	}
-	var a map[string]any
-	if json.Unmarshal(body, &a) != nil || a["LeadId"] == "" || a["DealerNumberId"] == "" || a["ActivityType"] == "" {
-		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprint(w, `{"Message":"LeadId, DealerNumberId and ActivityType are required"}`)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprint(w, `{"ActivityId":99001}`)
-}
-
-func (f *fakeDealerSocket) delivery(t *testing.T, event string, edits map[string]any) *connector.Delivery {
+func delivery(t *testing.T, f *dealersockettest.Server, event string, edits map[string]any) *connector.Delivery {
+	settings := dealersocket.Platform.WithDefaults(f.Settings())
+	settings["dispositionStatuses"] = "APPT_SET=Contacted,LOST=Lost"
 	return &connector.Delivery{
 		Event:    agenttest.Event(t, event, edits),
 		DealerID: "dlr_42",
-		Settings: map[string]string{
-			"baseUrl": f.URL, "activityUrl": f.URL + "/api/DealerSocket/Activity",
-			"vendorName": "Austin Toyota", "dealerNumberId": "DS-77",
-			"activityType": "Appointment", "activityStatus": "Scheduled", "cancelledActivityStatus": "Cancelled",
-		},
+		Settings: settings,
 		Credentials: map[string]string{
-			"directLeadKey": directLeadKey, "username": username, "password": password,
-			"publicKey": publicKey, "secretKey": secretKey,
+			"directLeadKey": cfg.DirectLeadKey, "username": cfg.Username, "password": cfg.Password,
+			"publicKey": cfg.PublicKey, "secretKey": cfg.SecretKey,
 		},
 		Attempt: 1,
 		HTTP:    &http.Client{},
 	}
 }
 
-func TestLeadCreated(t *testing.T) {
-	f := newFake(t)
-	res, err := dealersocket.New().Deliver(context.Background(), f.delivery(t, "lead.created", nil))
+func deliver(t *testing.T, d *connector.Delivery) connector.Result {
+	t.Helper()
+	res, err := dealersocket.New().Deliver(context.Background(), d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reqs := f.rec.Requests(dealersocket.LeadPath + directLeadKey)
+	return res
+}
+
+func attemptError(t *testing.T, err error) *connector.AttemptError {
+	t.Helper()
+	var ae *connector.AttemptError
+	if !errors.As(err, &ae) {
+		t.Fatalf("err = %v, want an AttemptError", err)
+	}
+	return ae
+}
+
+// pushLead delivers the lead.created example and returns the DealerSocket lead's ids.
+func pushLead(t *testing.T, f *dealersockettest.Server) map[string]string {
+	t.Helper()
+	return deliver(t, delivery(t, f, "lead.created", nil)).Correlation
+}
+
+// ---- leads (§3 lead intake, §5 ADF) ----
+
+func TestLeadIsAnADFLeadKeepingBothIDs(t *testing.T) {
+	f := newFake(t)
+	res := deliver(t, delivery(t, f, "lead.created", nil))
+	reqs := f.Requests(leadPath)
 	if len(reqs) != 1 {
 		t.Fatalf("%d lead requests, want 1", len(reqs))
 	}
 	agenttest.Golden(t, "dealersocket/lead.created.xml", reqs[0].Body)
-	if !bytes.HasPrefix(reqs[0].Body, []byte(adf.Header)) {
-		t.Error("missing ADF header")
+	if !bytes.HasPrefix(reqs[0].Body, []byte(adf.Header)) || reqs[0].Header.Get("Authorization") != cfg.Username+":"+cfg.Password {
+		t.Error("not ADF 1.0 with the raw Authorization")
 	}
-	if res.Correlation["leadId"] != "DS7001" {
-		t.Errorf("correlation = %v", res.Correlation)
-	}
-}
-
-func TestDuplicateLeadCountsAsDelivered(t *testing.T) {
-	f := newFake(t)
-	c := dealersocket.New()
-	if _, err := c.Deliver(context.Background(), f.delivery(t, "lead.created", nil)); err != nil {
-		t.Fatal(err)
-	}
-	res, err := c.Deliver(context.Background(), f.delivery(t, "lead.created", map[string]any{"eventId": "evt_other", "leadId": "other"}))
-	if err != nil {
-		t.Fatalf("a duplicate must count as delivered: %v", err)
-	}
-	if res.Skipped || res.Correlation["leadId"] != "DS7001" || res.Progress["duplicateOf"] != "DS7001" {
-		t.Errorf("result = %+v", res)
-	}
-	if !strings.Contains(res.Summary, "already had") {
-		t.Errorf("summary = %q", res.Summary)
+	ev := f.Events()
+	// [CODE S17 fixture] DSLeadId is the sales event (EventId), DSCustomerId the customer (EntityId)
+	if len(ev) != 1 || res.Correlation["leadId"] != ev[0].EventID || res.Correlation["customerId"] != ev[0].EntityID {
+		t.Errorf("correlation = %v, DealerSocket has %+v", res.Correlation, ev)
 	}
 }
 
-func TestOtherLeadErrorsFailTheAttempt(t *testing.T) {
+func TestDuplicateLeadResolvesToTheExistingLeadNeverZero(t *testing.T) {
+	for name, style := range map[string]dealersockettest.DuplicateStyle{
+		"Success=true DSLeadId=0 DSCustomerId=0 [CODE S17 fixture]": dealersockettest.DuplicateSuccess,
+		"Success=false DUPLICATE_LEAD [CODE S16]":                   dealersockettest.DuplicateError,
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFake(t)
+			f.Duplicates = style
+			first := pushLead(t, f)
+			res := deliver(t, delivery(t, f, "lead.created", map[string]any{"eventId": "evt_other", "leadId": "other"}))
+			if res.Skipped || res.Correlation["leadId"] != first["leadId"] || res.Progress["duplicateOf"] != first["leadId"] {
+				t.Errorf("result = %+v, want lead %s", res, first["leadId"])
+			}
+			if _, ok := res.Correlation["customerId"]; ok {
+				t.Errorf("DSCustomerId 0 was kept: %v", res.Correlation)
+			}
+			if !strings.Contains(res.Summary, "already had") || len(f.Events()) != 1 {
+				t.Errorf("summary %q, %d events", res.Summary, len(f.Events()))
+			}
+		})
+	}
+}
+
+func TestLeadResponseWithoutAnyIDFails(t *testing.T) {
 	f := newFake(t)
-	f.faults.Add(dealersocket.LeadPath+directLeadKey, agenttest.Fault{Status: http.StatusOK,
+	f.Faults.Add(leadPath, agenttest.Fault{Status: http.StatusOK,
+		Body: `<LeadResponse><DSExistingLeadId>0</DSExistingLeadId><DSLeadId>0</DSLeadId><DSCustomerId>0</DSCustomerId><Success>true</Success></LeadResponse>`})
+	_, err := dealersocket.New().Deliver(context.Background(), delivery(t, f, "lead.created", nil))
+	ae := attemptError(t, err)
+	if ae.Class != connector.ClassPlatform || ae.Progress["leadId"] != "" || !strings.Contains(ae.Message, "names no lead") {
+		t.Fatalf("err = %+v, want a platform error and no lead id", ae)
+	}
+}
+
+func TestLeadErrorsFailTheAttempt(t *testing.T) {
+	f := newFake(t)
+	f.Faults.Add(leadPath, agenttest.Fault{Status: http.StatusOK,
 		Body: `<LeadResponse><Success>false</Success><ErrorCode>INVALID_DEALER</ErrorCode><ErrorMessage>Dealer is inactive</ErrorMessage></LeadResponse>`})
-	_, err := dealersocket.New().Deliver(context.Background(), f.delivery(t, "lead.created", nil))
-	var ae *connector.AttemptError
-	if !errors.As(err, &ae) || ae.Class != connector.ClassPlatform || !strings.Contains(ae.Message, "INVALID_DEALER") || !strings.Contains(ae.Message, "inactive") {
-		t.Fatalf("err = %v, want a platform error with DealerSocket's code and message", err)
+	// [CODE S16] the deactivated account's answer, verbatim
+	f.Faults.Add(leadPath, agenttest.Fault{Status: http.StatusOK,
+		Body: `<LeadResponse xmlns:i="http://www.w3.org/2001/XMLSchema-instance"><DSExistingLeadId>0</DSExistingLeadId><DSLeadId>0</DSLeadId><ErrorCode>ACCOUNT_DEACTIVATED</ErrorCode><ErrorMessage>Dealer Account previously setup turned off at CRM level</ErrorMessage><StackTrace i:nil="true" /><Success>false</Success></LeadResponse>`})
+	c := dealersocket.New()
+	_, err := c.Deliver(context.Background(), delivery(t, f, "lead.created", nil))
+	if ae := attemptError(t, err); ae.Class != connector.ClassPlatform || ae.Permanent || !strings.Contains(ae.Message, "INVALID_DEALER") || !strings.Contains(ae.Message, "inactive") {
+		t.Errorf("err = %v, want a platform error with DealerSocket's code and message", err)
+	}
+	_, err = c.Deliver(context.Background(), delivery(t, f, "lead.created", nil))
+	if ae := attemptError(t, err); !ae.Permanent || !strings.Contains(ae.Message, "ACCOUNT_DEACTIVATED") {
+		t.Errorf("err = %+v, want a permanent failure", ae)
 	}
 }
 
 func TestWrongPasswordIsAnAuthErrorWithoutCredentials(t *testing.T) {
 	f := newFake(t)
-	d := f.delivery(t, "lead.created", nil)
+	d := delivery(t, f, "lead.created", nil)
 	d.Credentials["password"] = "hunter2-wrong"
 	_, err := dealersocket.New().Deliver(context.Background(), d)
-	var ae *connector.AttemptError
-	if !errors.As(err, &ae) || ae.Class != connector.ClassAuth {
+	ae := attemptError(t, err)
+	if ae.Class != connector.ClassAuth {
 		t.Fatalf("err = %v, want auth", err)
 	}
-	for _, secret := range []string{"hunter2-wrong", directLeadKey, username} {
+	for _, secret := range []string{"hunter2-wrong", cfg.DirectLeadKey, cfg.Username} {
 		if strings.Contains(ae.Error()+ae.Snippet, secret) {
 			t.Errorf("the error shows a credential (%s): %v", secret, ae)
 		}
@@ -229,77 +168,324 @@ func TestWrongPasswordIsAnAuthErrorWithoutCredentials(t *testing.T) {
 
 func TestConnectionErrorDoesNotShowTheLeadKey(t *testing.T) {
 	f := newFake(t)
-	d := f.delivery(t, "lead.created", nil)
+	d := delivery(t, f, "lead.created", nil)
 	f.Close() // nothing listens any more
 	_, err := dealersocket.New().Deliver(context.Background(), d)
-	var ae *connector.AttemptError
-	if !errors.As(err, &ae) || ae.Class != connector.ClassConnection {
-		t.Fatalf("err = %v, want connection", err)
-	}
-	if strings.Contains(err.Error(), directLeadKey) {
-		t.Errorf("the error shows the direct lead key: %v", err)
+	if ae := attemptError(t, err); ae.Class != connector.ClassConnection || strings.Contains(err.Error(), cfg.DirectLeadKey) {
+		t.Fatalf("err = %v, want connection without the key", err)
 	}
 }
 
-func TestAppointmentOfAKnownLeadIsASignedActivity(t *testing.T) {
+// A lead created but whose answer was lost is sent again; DealerSocket's duplicate answer
+// resolves the retry to the same lead (§3: DSExistingLeadId).
+func TestLeadWhoseAnswerWasLostIsNotCreatedTwice(t *testing.T) {
 	f := newFake(t)
-	d := f.delivery(t, "appointment.created", nil)
-	d.Lead = map[string]string{"leadId": "DS7001"}
-	res, err := dealersocket.New().Deliver(context.Background(), d)
-	if err != nil {
-		t.Fatal(err)
+	f.LoseAnswer(leadPath, 0)
+	c := dealersocket.New()
+	d := delivery(t, f, "lead.created", nil)
+	_, err := c.Deliver(context.Background(), d)
+	if ae := attemptError(t, err); ae.Class != connector.ClassConnection {
+		t.Fatalf("attempt 1: %v, want a connection error", err)
 	}
-	if n := len(f.rec.Requests(dealersocket.LeadPath + directLeadKey)); n != 0 {
-		t.Errorf("%d ADF leads sent, want 0", n)
+	d.Attempt, d.Progress = 2, attemptError(t, err).Progress
+	res := deliver(t, d)
+	ev := f.Events()
+	if len(ev) != 1 || len(f.Customers()) != 1 || res.Correlation["leadId"] != ev[0].EventID {
+		t.Fatalf("%d events, %d customers, correlation %v", len(ev), len(f.Customers()), res.Correlation)
 	}
-	acts := f.rec.Requests("/api/DealerSocket/Activity")
-	if len(acts) != 1 {
-		t.Fatalf("%d activities, want 1", len(acts))
+}
+
+func TestLeadReceivedIsALeadOnce(t *testing.T) {
+	f := newFake(t)
+	d := delivery(t, f, "lead.received", nil)
+	res := deliver(t, d)
+	if len(f.Requests(leadPath)) != 1 || res.Correlation["leadId"] == "" || res.Correlation["customerId"] == "" {
+		t.Fatalf("result %+v", res)
 	}
-	agenttest.Golden(t, "dealersocket/appointment.created.activity.json", agenttest.Indent(t, acts[0].Body))
-	if res.Correlation["activityId"] != "99001" || res.LeadCorrelation != nil {
-		t.Errorf("result = %+v", res)
+	agenttest.Golden(t, "dealersocket/lead.received.xml", f.Requests(leadPath)[0].Body)
+	d = delivery(t, f, "lead.received", nil)
+	d.Known = res.Correlation
+	if res := deliver(t, d); !res.Skipped || len(f.Requests("")) != 1 {
+		t.Fatalf("a lead DealerSocket has: %+v", res)
 	}
+}
+
+// ---- appointments: ActivityInsert (§3 signed APIs; S17 lib/xml/activity.rb, S18 ActivityClient) ----
+
+func TestAppointmentOfAKnownLeadIsASignedActivityInsert(t *testing.T) {
+	f := newFake(t)
+	lead := pushLead(t, f)
+	d := delivery(t, f, "appointment.created", nil)
+	d.Lead = lead
+	res := deliver(t, d)
+	acts := f.Requests(activityPath)
+	if len(acts) != 1 || len(f.Requests(leadPath)) != 1 {
+		t.Fatalf("requests %v", paths(f.Requests("")))
+	}
+	a := acts[0]
+	if a.Method != http.MethodPost || a.Header.Get("Content-Type") != "application/xml" ||
+		a.Header.Get("Authentication") != dealersocket.Sign(cfg.PublicKey, cfg.SecretKey, a.Body) {
+		t.Errorf("activity %s, %q, %q", a.Method, a.Header.Get("Content-Type"), a.Header.Get("Authentication"))
+	}
+	agenttest.Golden(t, "dealersocket/appointment.created.activity.xml", a.Body)
+	stored := f.Activities()
+	if len(stored) != 1 || res.Correlation["activityId"] != stored[0].ActivityID || stored[0].EventID != lead["leadId"] || stored[0].EntityID != lead["customerId"] {
+		t.Errorf("result %+v, activities %+v", res, stored)
+	}
+	if res.LeadCorrelation != nil {
+		t.Errorf("lead correlation %v for a lead already saved", res.LeadCorrelation)
+	}
+}
+
+func TestRescheduleAndCancelUpdateTheActivity(t *testing.T) {
+	f := newFake(t)
+	lead := pushLead(t, f)
+	d := delivery(t, f, "appointment.created", nil)
+	d.Lead = lead
+	created := deliver(t, d)
+
+	d = delivery(t, f, "appointment.rescheduled", nil)
+	d.Lead, d.Known = lead, created.Correlation
+	res := deliver(t, d)
+	put := f.Requests(activityPath)[1]
+	if put.Method != http.MethodPut || res.Correlation["activityId"] != created.Correlation["activityId"] {
+		t.Fatalf("reschedule: %s, %+v", put.Method, res)
+	}
+	agenttest.Golden(t, "dealersocket/appointment.rescheduled.activity.xml", put.Body)
+
+	d = delivery(t, f, "appointment.cancelled", map[string]any{"appointmentId": "apt_7c1e90d4", "appointmentType": "sales"})
+	d.Lead, d.Known = lead, res.Correlation
+	deliver(t, d)
+	acts := f.Activities()
+	if len(acts) != 1 || acts[0].Updates != 2 || acts[0].Status != "Cancelled" || len(f.Requests(activityPath)) != 3 {
+		t.Fatalf("activities %+v", acts)
+	}
+}
+
+func TestCancelOfAnAppointmentWithoutActivityIsAWorkNote(t *testing.T) {
+	f := newFake(t)
+	lead := pushLead(t, f)
+	d := delivery(t, f, "appointment.cancelled", nil)
+	d.Lead = lead
+	res := deliver(t, d)
+	notes := f.WorkNotes()
+	if len(notes) != 1 || len(f.Activities()) != 0 || !strings.Contains(notes[0].Note, "cancelled") || !strings.Contains(res.Summary, "work note") {
+		t.Fatalf("notes %+v, summary %q", notes, res.Summary)
+	}
+	agenttest.Golden(t, "dealersocket/appointment.cancelled.worknote.xml", f.Requests(notePath)[0].Body)
 }
 
 func TestAppointmentOfAnUnknownLeadSendsTheLeadFirstAndResumes(t *testing.T) {
 	f := newFake(t)
 	c := dealersocket.New()
-	f.faults.Add("/api/DealerSocket/Activity", agenttest.Fault{Status: http.StatusBadGateway, Body: "upstream"})
-	d := f.delivery(t, "appointment.cancelled", nil) // the trade-in example
+	f.Faults.Add(activityPath, agenttest.Fault{Status: http.StatusBadGateway, Body: "upstream"})
+	d := delivery(t, f, "appointment.cancelled", map[string]any{"eventType": "appointment.created"}) // the trade-in example
 	_, err := c.Deliver(context.Background(), d)
-	var ae *connector.AttemptError
-	if !errors.As(err, &ae) || ae.StatusCode != http.StatusBadGateway || ae.Progress["leadId"] != "DS7001" {
-		t.Fatalf("attempt 1: err = %+v, want 502 with the lead in progress", err)
+	ae := attemptError(t, err)
+	if ae.StatusCode != http.StatusBadGateway || ae.Progress["leadId"] == "" || ae.Progress["customerId"] == "" {
+		t.Fatalf("attempt 1: err = %+v, want 502 with the lead in progress", ae)
 	}
 	d.Attempt, d.Progress = 2, ae.Progress
-	res, err := c.Deliver(context.Background(), d)
-	if err != nil {
-		t.Fatal(err)
+	res := deliver(t, d)
+	if n := len(f.Requests(leadPath)); n != 1 {
+		t.Fatalf("%d ADF leads sent, want 1 (the retry resumes at the activity)", n)
 	}
-	leads := f.rec.Requests(dealersocket.LeadPath + directLeadKey)
-	if len(leads) != 1 {
-		t.Fatalf("%d ADF leads sent, want 1 (the retry resumes at the activity)", len(leads))
-	}
-	agenttest.Golden(t, "dealersocket/appointment.cancelled.tradein.xml", leads[0].Body)
-	acts := f.rec.Requests("/api/DealerSocket/Activity")
-	agenttest.Golden(t, "dealersocket/appointment.cancelled.activity.json", agenttest.Indent(t, acts[len(acts)-1].Body))
-	if res.LeadCorrelation["leadId"] != "DS7001" || res.Correlation["leadId"] != "DS7001" {
-		t.Errorf("result = %+v", res)
+	agenttest.Golden(t, "dealersocket/appointment.created.tradein.xml", f.Requests(leadPath)[0].Body)
+	ev := f.Events()
+	want := map[string]string{"leadId": ev[0].EventID, "customerId": ev[0].EntityID}
+	if res.LeadCorrelation["leadId"] != want["leadId"] || res.LeadCorrelation["customerId"] != want["customerId"] || res.Correlation["activityId"] == "" {
+		t.Errorf("result = %+v, want lead ids %v", res, want)
 	}
 }
 
-func TestAppointmentWithoutActivityKeysIsSkipped(t *testing.T) {
+// A lead DealerSocket reported as a duplicate comes without its customer (DSCustomerId 0):
+// the appointment finds it with SearchEntity and the event search [CODE S17, S18].
+func TestAppointmentFindsTheCustomerOfADuplicate(t *testing.T) {
 	f := newFake(t)
-	d := f.delivery(t, "appointment.created", nil)
+	existing := f.AddCustomer(dealersockettest.Customer{GivenName: "Ana", FamilyName: "Diaz", Emails: []string{"ana.diaz@example.com"}})
+	// another customer with the same email but without the lead: passed over
+	f.AddCustomer(dealersockettest.Customer{GivenName: "Ana", FamilyName: "D.", Emails: []string{"ana.diaz@example.com"}})
+	lead := pushLead(t, f)
+	if lead["leadId"] != existing || lead["customerId"] != "" {
+		t.Fatalf("duplicate lead: %v", lead)
+	}
+	d := delivery(t, f, "appointment.created", nil)
+	d.Lead = lead
+	res := deliver(t, d)
+	owner := f.Events()[0].EntityID
+	if res.LeadCorrelation["customerId"] != owner || res.LeadCorrelation["leadId"] != existing || f.Activities()[0].EntityID != owner {
+		t.Fatalf("result %+v, want customer %s", res, owner)
+	}
+	agenttest.Golden(t, "dealersocket/customer.search.email.xml", f.Requests(searchPath)[0].Body)
+	searches := f.Requests(dealersockettest.EventSearchPath)
+	if len(searches) == 0 || searches[0].Header.Get("Authentication") != dealersocket.Sign(cfg.PublicKey, cfg.SecretKey, searches[0].Body) {
+		t.Fatalf("event searches %v", paths(f.Requests("")))
+	}
+	agenttest.Golden(t, "dealersocket/customer.eventsearch.json", agenttest.Indent(t, searches[0].Body))
+}
+
+func TestAppointmentWithoutSignedAPIKeysIsSkipped(t *testing.T) {
+	f := newFake(t)
+	d := delivery(t, f, "appointment.created", nil)
 	delete(d.Credentials, "publicKey")
 	delete(d.Credentials, "secretKey")
-	res, err := dealersocket.New().Deliver(context.Background(), d)
-	if err != nil || !res.Skipped {
-		t.Fatalf("res = %+v, err = %v; want skipped", res, err)
+	if res := deliver(t, d); !res.Skipped || len(f.Requests("")) != 0 {
+		t.Fatalf("res = %+v, %d requests; want skipped without requests", res, len(f.Requests("")))
 	}
-	if n := len(f.rec.Requests("")); n != 0 {
-		t.Errorf("%d requests, want 0", n)
+}
+
+// [CODE S17 test] a refused insert answers Success=false, EVENTID_INVALID and ActivityId 0.
+func TestRefusedActivityFailsWithDealerSocketsError(t *testing.T) {
+	f := newFake(t)
+	lead := pushLead(t, f)
+	d := delivery(t, f, "appointment.created", nil)
+	d.Lead = map[string]string{"leadId": "999", "customerId": lead["customerId"]}
+	_, err := dealersocket.New().Deliver(context.Background(), d)
+	ae := attemptError(t, err)
+	if ae.Class != connector.ClassPlatform || !strings.Contains(ae.Message, "EVENTID_INVALID") || ae.Progress["activityId"] != "" {
+		t.Fatalf("err = %+v", ae)
+	}
+	f.Faults.Add(activityPath, agenttest.Fault{Status: http.StatusOK, Body: `<ActivityResponse xmlns="http://www.dealersocket.com"><Success>true</Success><ActivityId>0</ActivityId></ActivityResponse>`})
+	d.Lead = lead
+	_, err = dealersocket.New().Deliver(context.Background(), d)
+	if ae := attemptError(t, err); !strings.Contains(ae.Message, "no ActivityId") {
+		t.Fatalf("an ActivityId of 0: %v", err)
+	}
+}
+
+// ---- dispositions: eventsales LeadStatus (S17 lib/xml/event.rb, S18 LeadClient) and WorkNote (S18) ----
+
+func TestDispositionSetsTheStatusAndAppendsAWorkNote(t *testing.T) {
+	f := newFake(t)
+	lead := pushLead(t, f)
+	d := delivery(t, f, "lead.update.disposition", nil)
+	d.Lead = lead
+	res := deliver(t, d)
+	if got := paths(f.Requests("")[1:]); strings.Join(got, ",") != "POST "+salesPath+",POST "+notePath {
+		t.Fatalf("requests %v", got)
+	}
+	agenttest.Golden(t, "dealersocket/lead.update.disposition.eventsales.xml", f.Requests(salesPath)[0].Body)
+	agenttest.Golden(t, "dealersocket/lead.update.disposition.worknote.xml", f.Requests(notePath)[0].Body)
+	ev := f.Events()[0]
+	if ev.LeadStatus != "Contacted" || res.Correlation["leadStatus"] != "Contacted" || res.Correlation["dispositionCode"] != "APPT_SET" {
+		t.Errorf("event %+v, correlation %v", ev, res.Correlation)
+	}
+	if n := f.WorkNotes(); len(n) != 1 || !strings.Contains(n[0].Note, "Test drive booked") {
+		t.Errorf("work notes %+v", n)
+	}
+
+	// a code dispositionStatuses does not map: only the note
+	d = delivery(t, f, "lead.update.disposition", map[string]any{"eventId": "evt_disp_2", "dispositionCode": "CALLBACK", "dispositionName": "Call back"})
+	d.Lead = lead
+	res = deliver(t, d)
+	if len(f.Requests(salesPath)) != 1 || len(f.WorkNotes()) != 2 || res.Correlation["leadStatus"] != "" || f.Events()[0].StatusChanges != 1 {
+		t.Errorf("unmapped code: %+v", res)
+	}
+}
+
+func TestDispositionResumesWithoutSettingTheStatusTwice(t *testing.T) {
+	f := newFake(t)
+	lead := pushLead(t, f)
+	f.Faults.Add(notePath, agenttest.Fault{Status: http.StatusServiceUnavailable, Body: "busy"})
+	c := dealersocket.New()
+	d := delivery(t, f, "lead.update.disposition", nil)
+	d.Lead = lead
+	_, err := c.Deliver(context.Background(), d)
+	ae := attemptError(t, err)
+	d.Attempt, d.Progress = 2, ae.Progress
+	deliver(t, d)
+	if ev := f.Events()[0]; ev.StatusChanges != 1 || len(f.WorkNotes()) != 1 {
+		t.Fatalf("event %+v, %d notes", ev, len(f.WorkNotes()))
+	}
+}
+
+func TestDispositionOfAnUnknownLeadSendsTheLeadFirst(t *testing.T) {
+	f := newFake(t)
+	res := deliver(t, delivery(t, f, "lead.update.disposition", nil))
+	ev := f.Events()
+	if len(ev) != 1 || res.LeadCorrelation["leadId"] != ev[0].EventID || res.LeadCorrelation["customerId"] != ev[0].EntityID || ev[0].LeadStatus != "Contacted" {
+		t.Fatalf("result %+v, events %+v", res, ev)
+	}
+	if body := string(f.Requests(leadPath)[0].Body); !strings.Contains(body, "DealerAI disposition: Appointment set (APPT_SET).") {
+		t.Errorf("ADF comments: %s", body)
+	}
+}
+
+func TestDispositionStatusesSetting(t *testing.T) {
+	got, err := dealersocket.ParseDispositionStatuses(" APPT_SET = Store Visit , LOST=Lost,")
+	if err != nil || len(got) != 2 || got["APPT_SET"] != "Store Visit" || got["LOST"] != "Lost" {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	for _, bad := range []string{"APPT_SET", "=Lost", "LOST=", "A=x,A=y"} {
+		if _, err := dealersocket.ParseDispositionStatuses(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	errs := dealersocket.Platform.Check(map[string]string{"dispositionStatuses": "oops", "activityTypeElement": "Type"}, map[string]string{"publicKey": "p"})
+	var fields []string
+	for _, e := range errs {
+		fields = append(fields, e.Field)
+	}
+	if strings.Join(fields, ",") != "credentials.secretKey,settings.activityTypeElement,settings.dispositionStatuses" {
+		t.Errorf("check: %v", errs)
+	}
+}
+
+// ---- contact updates: Customer UC (S17 Customer#update, S18 CustomerClient), SearchEntity ----
+
+func TestContactUpdateKeepsTheRestOfTheCustomer(t *testing.T) {
+	f := newFake(t)
+	lead := pushLead(t, f)
+	// what DealerSocket's users added to the customer: an address and a work phone
+	f.UpdateCustomer(lead["customerId"], func(c *dealersockettest.Customer) {
+		c.Address = dealersockettest.Address{LineOne: "1200 Barton Springs Rd", CityName: "Austin", Postcode: "78704", State: "TX"}
+		c.Phones = append(c.Phones, dealersockettest.Phone{Number: "5125550100", UseCode: "Work"})
+	})
+	d := delivery(t, f, "contact.basic.updated", map[string]any{"contactId": "ct_51d0e7b2"})
+	d.Lead = lead
+	res := deliver(t, d)
+	if got := paths(f.Requests("")[1:]); strings.Join(got, ",") != "POST "+searchPath+",PUT "+customerPath {
+		t.Fatalf("requests %v", got)
+	}
+	agenttest.Golden(t, "dealersocket/customer.search.id.xml", f.Requests(searchPath)[0].Body)
+	agenttest.Golden(t, "dealersocket/contact.basic.updated.customer.xml", f.Requests(customerPath)[0].Body)
+	c := f.Customers()[0]
+	want := dealersockettest.Customer{EntityID: lead["customerId"], GivenName: "Sofia", FamilyName: "Rossi-Baker",
+		Emails:  []string{"sofia.rb@example.com", "ana.diaz@example.com"},
+		Phones:  []dealersockettest.Phone{{Number: "5125550186", UseCode: "Cell"}, {Number: "5125550199", UseCode: "Home"}, {Number: "5125550100", UseCode: "Work"}},
+		Address: dealersockettest.Address{LineOne: "1200 Barton Springs Rd", CityName: "Austin", Postcode: "78704", State: "TX"}}
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("customer after the update:\n got %+v\nwant %+v", c, want)
+	}
+	if res.Correlation["customerId"] != c.EntityID {
+		t.Errorf("correlation %v", res.Correlation)
+	}
+}
+
+func TestContactUpdateOfAnUnknownLeadWaitsOnceThenSkips(t *testing.T) {
+	f := newFake(t)
+	d := delivery(t, f, "contact.basic.updated", nil)
+	_, err := dealersocket.New().Deliver(context.Background(), d)
+	if ae := attemptError(t, err); ae.Class != connector.ClassPendingDependency {
+		t.Fatalf("attempt 1: %v", err)
+	}
+	d.Attempt = 2
+	if res := deliver(t, d); !res.Skipped || len(f.Requests("")) != 0 {
+		t.Fatalf("attempt 2: %+v, %d requests", res, len(f.Requests("")))
+	}
+}
+
+// ---- vehicle of interest: eventsales SalesActivity/Vehicle (S17 lib/xml/event.rb, S18 LeadClient) ----
+
+func TestVehicleOfInterestGoesOnTheSalesEvent(t *testing.T) {
+	f := newFake(t)
+	lead := pushLead(t, f)
+	d := delivery(t, f, "contact.vehicleofinterest.updated", nil)
+	d.Lead = lead
+	deliver(t, d)
+	agenttest.Golden(t, "dealersocket/contact.vehicleofinterest.updated.eventsales.xml", f.Requests(salesPath)[0].Body)
+	if v := f.Events()[0].Vehicle; v.Model != "RAV4 XLE" || v.Stock != "T24117" || f.Events()[0].LeadStatus != "" {
+		t.Fatalf("event %+v", f.Events()[0])
 	}
 }
 
@@ -309,4 +495,12 @@ func TestSign(t *testing.T) {
 	if want := "pub:97yD9DBThCSxMpjmqm+xQ+9NWaFJRhdZl0edvC0aPNg="; got != want {
 		t.Errorf("Sign = %s, want %s", got, want)
 	}
+}
+
+func paths(reqs []agenttest.Request) []string {
+	out := make([]string, len(reqs))
+	for i, r := range reqs {
+		out[i] = r.Method + " " + r.Path
+	}
+	return out
 }

@@ -11,25 +11,35 @@ var Platform = platform.Platform{
 	ID:   "dealersocket",
 	Name: "DealerSocket",
 	Capabilities: []string{
-		"push leads as ADF 1.0 (contact, vehicle of interest, comments); a lead DealerSocket reports as a duplicate counts as delivered",
-		"add appointments (created, rescheduled, cancelled) as activities on leads (needs publicKey and secretKey); an appointment whose lead DealerSocket does not have yet is first sent as an ADF lead",
+		"push leads as ADF 1.0 (contact, vehicle of interest, comments); a lead DealerSocket reports as a duplicate resolves to the existing lead",
+		"add appointments as activities on the lead (created: insert; rescheduled and cancelled: update of that activity); an appointment whose lead DealerSocket does not have yet first sends the lead",
+		"set the sales event's status from a disposition (dispositionStatuses) and append the disposition as a work note",
+		"update the customer's name, email and phone (keeping the rest of the DealerSocket record) and the sales event's vehicle of interest",
+		"the appointment, disposition and contact operations need the signed API keys (publicKey and secretKey)",
 	},
-	Events: []string{"lead.created", "appointment.*"},
+	Events: []string{
+		"lead.created", "lead.received", "lead.update.disposition",
+		"contact.basic.updated", "contact.vehicleofinterest.updated", "appointment.*",
+	},
 	Settings: []platform.KeySpec{
-		{Key: "baseUrl", Default: "https://oemwebsecure.dealersocket.com", URL: true, Description: "DealerSocket OEM lead endpoint base URL"},
-		{Key: "activityUrl", Default: "https://api.dealersocket.com/api/DealerSocket/Activity", URL: true, Description: "DealerSocket activity insert URL"},
+		{Key: "baseUrl", Default: "https://oemwebsecure.dealersocket.com", URL: true, Description: "DealerSocket OEM lead endpoint base URL (ADF leads)"},
+		{Key: "apiUrl", Default: "https://api.dealersocket.com/api/DealerSocket", URL: true, Description: "base URL of DealerSocket's signed APIs (Activity, WorkNote, eventsales, Customer, SearchEntity)"},
+		{Key: "eventSearchUrl", Default: "https://iapi.dealersocket.com/webapi/EventSearch", URL: true, Description: "DealerSocket event search URL (finds which customer holds a lead)"},
 		{Key: "vendorName", Required: true, Description: "the dealership's name in ADF leads (vendor > vendorname)"},
-		{Key: "dealerNumberId", Required: true, Description: "DealerSocket dealer number"},
-		{Key: "activityType", Default: "Appointment", Description: "activity type of appointment activities"},
-		{Key: "activityStatus", Default: "Scheduled", Description: "activity status of created and rescheduled appointments"},
-		{Key: "cancelledActivityStatus", Default: "Cancelled", Description: "activity status of cancelled appointments"},
+		{Key: "dealerNumberId", Required: true, Description: "the dealership's DealerSocket dealer id (DealerId, DealerNumberID)"},
+		{Key: "apiVendor", Default: "DealerAI", Description: "the vendor name DealerSocket assigned to DealerAI for its signed APIs (Vendor, CreatorNameCode)"},
+		{Key: "activityType", Default: "Appointment", Description: "type of the activities appointments become"},
+		{Key: "activityTypeElement", Default: ElementActivityTaskType, Description: "the element the activity type is sent in: ActivityTaskType or ActivityType"},
+		{Key: "activityStatus", Description: "Status of the activities of created and rescheduled appointments (none when empty)"},
+		{Key: "cancelledActivityStatus", Default: "Cancelled", Description: "Status an appointment's activity takes when it is cancelled"},
+		{Key: "dispositionStatuses", Description: "sales event status (LeadStatus) per DealerAI disposition code, e.g. APPT_SET=Contacted,LOST=Lost; a code not listed only adds a work note"},
 	},
 	Credentials: []platform.KeySpec{
 		{Key: "directLeadKey", Required: true, Description: "direct lead key (part of the lead URL)"},
 		{Key: "username", Required: true, Description: "lead endpoint user name"},
 		{Key: "password", Required: true, Description: "lead endpoint password"},
-		{Key: "publicKey", Description: "activity API public key (with secretKey; needed for appointments)"},
-		{Key: "secretKey", Description: "activity API secret key (with publicKey; needed for appointments)"},
+		{Key: "publicKey", Description: "signed API public key (with secretKey; needed for everything but leads)"},
+		{Key: "secretKey", Description: "signed API private key (with publicKey; needed for everything but leads)"},
 	},
 	// The OEM lead endpoint, the signed APIs and the event search API (docs/agents.md).
 	Hosts:        []string{"oemwebsecure.dealersocket.com", "api.dealersocket.com", "iapi.dealersocket.com"},
@@ -37,15 +47,29 @@ var Platform = platform.Platform{
 	NewConnector: func(platform.Deps) connector.Connector { return New() },
 }
 
-// check: the activity API keys come as a pair.
-func check(_, creds map[string]string) []validation.FieldError {
+// The elements an activity's type may be sent in.
+const (
+	ElementActivityTaskType = "ActivityTaskType"
+	ElementActivityType     = "ActivityType"
+)
+
+// check: the signed API keys come as a pair; the activity type element and the disposition
+// statuses are well formed.
+func check(settings, creds map[string]string) []validation.FieldError {
+	var errs []validation.FieldError
 	_, pub := creds["publicKey"]
 	_, sec := creds["secretKey"]
 	switch {
 	case pub && !sec:
-		return []validation.FieldError{{Field: "credentials.secretKey", Message: "is required with publicKey"}}
+		errs = append(errs, validation.FieldError{Field: "credentials.secretKey", Message: "is required with publicKey"})
 	case sec && !pub:
-		return []validation.FieldError{{Field: "credentials.publicKey", Message: "is required with secretKey"}}
+		errs = append(errs, validation.FieldError{Field: "credentials.publicKey", Message: "is required with secretKey"})
 	}
-	return nil
+	if e := settings["activityTypeElement"]; e != "" && e != ElementActivityTaskType && e != ElementActivityType {
+		errs = append(errs, validation.FieldError{Field: "settings.activityTypeElement", Message: "must be ActivityTaskType or ActivityType"})
+	}
+	if _, err := ParseDispositionStatuses(settings["dispositionStatuses"]); err != nil {
+		errs = append(errs, validation.FieldError{Field: "settings.dispositionStatuses", Message: err.Error()})
+	}
+	return errs
 }

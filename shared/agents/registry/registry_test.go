@@ -24,10 +24,11 @@ func TestPlatformsMatchTheDesign(t *testing.T) {
 			defaults: map[string]string{"baseUrl": "https://api.vinsolutions.com", "tokenUrl": "https://authentication.vinsolutions.com/connect/token", "leadType": "INTERNET"},
 		},
 		"dealersocket": {
-			events:    []string{"lead.created", "appointment.*"},
+			events:    []string{"lead.created", "lead.received", "lead.update.disposition", "contact.basic.updated", "contact.vehicleofinterest.updated", "appointment.*"},
 			requiredS: []string{"vendorName", "dealerNumberId"}, requiredC: []string{"directLeadKey", "username", "password"},
-			defaults:  map[string]string{"baseUrl": "https://oemwebsecure.dealersocket.com", "activityUrl": "https://api.dealersocket.com/api/DealerSocket/Activity"},
-			optionalS: []string{"activityType", "activityStatus"}, optionalC: []string{"publicKey", "secretKey"},
+			defaults: map[string]string{"baseUrl": "https://oemwebsecure.dealersocket.com", "apiUrl": "https://api.dealersocket.com/api/DealerSocket",
+				"eventSearchUrl": "https://iapi.dealersocket.com/webapi/EventSearch", "apiVendor": "DealerAI", "activityType": "Appointment"},
+			optionalS: []string{"activityStatus", "dispositionStatuses"}, optionalC: []string{"publicKey", "secretKey"},
 		},
 		"fortellis": {
 			events:    []string{"lead.created", "appointment.*"},

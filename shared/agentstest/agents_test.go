@@ -202,10 +202,8 @@ func TestDealerSocketAndFortellis(t *testing.T) {
 	if !strings.Contains(string(leads[0].Body), "<adf>") || !strings.Contains(string(leads[0].Body), "Diaz") {
 		t.Errorf("ADF lead %s", leads[0].Body)
 	}
-	for _, a := range activities {
-		if m := a.JSON(t); m["LeadId"] != "DS-1001" || m["DealerNumberId"] != "77" {
-			t.Errorf("activity %s", a.Body)
-		}
+	if ev, acts := ds.Events(), ds.Activities(); len(ev) != 1 || len(acts) != 2 || acts[0].EventID != ev[0].EventID || acts[1].EntityID != ev[0].EntityID {
+		t.Errorf("dealersocket events %+v, activities %+v", ev, acts)
 	}
 
 	// Fortellis: customer, opportunity, comment; a scheduled activity on the opportunity for

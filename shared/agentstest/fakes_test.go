@@ -1,11 +1,7 @@
 package agentstest
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
@@ -219,68 +215,6 @@ func (f *fakeXTime) serve(w http.ResponseWriter, r *http.Request) {
 		answer(w, http.StatusOK, `{"success":true}`)
 	default:
 		answer(w, http.StatusNotFound, `{"success":false,"code":"NOT_FOUND","message":"no such endpoint"}`)
-	}
-}
-
-// ---- DealerSocket ----
-
-type fakeDealerSocket struct {
-	platform
-	creds map[string]string
-}
-
-func newFakeDealerSocket(t testing.TB, creds map[string]string) *fakeDealerSocket {
-	f := &fakeDealerSocket{creds: creds}
-	f.start(t, "", f.serve)
-	return f
-}
-
-func (f *fakeDealerSocket) settings() map[string]string {
-	return map[string]string{"baseUrl": f.URL, "activityUrl": f.URL + "/api/DealerSocket/Activity",
-		"vendorName": "Austin Toyota", "dealerNumberId": "77"}
-}
-
-func (f *fakeDealerSocket) serve(w http.ResponseWriter, r *http.Request) {
-	req := f.Record(r)
-	xmlAnswer := func(body string) {
-		w.Header().Set("Content-Type", "application/xml")
-		io.WriteString(w, body)
-	}
-	switch {
-	case r.Method == http.MethodPost && r.URL.Path == "/DSOEMLead/US/DCP/ADF/1/SalesLead/"+f.creds["directLeadKey"]:
-		if r.Header.Get("Authorization") != f.creds["username"]+":"+f.creds["password"] {
-			w.WriteHeader(http.StatusUnauthorized)
-			xmlAnswer(`<LeadResponse><Success>false</Success><ErrorCode>AUTH</ErrorCode><ErrorMessage>invalid credentials</ErrorMessage></LeadResponse>`)
-			return
-		}
-		var doc struct {
-			XMLName  xml.Name `xml:"adf"`
-			Prospect struct {
-				Customer struct {
-					Contact struct {
-						Names []string `xml:"name"`
-					} `xml:"contact"`
-				} `xml:"customer"`
-			} `xml:"prospect"`
-		}
-		if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/xml") || xml.Unmarshal(req.Body, &doc) != nil || len(doc.Prospect.Customer.Contact.Names) == 0 {
-			w.WriteHeader(http.StatusBadRequest)
-			xmlAnswer(`<LeadResponse><Success>false</Success><ErrorCode>INVALID_ADF</ErrorCode></LeadResponse>`)
-			return
-		}
-		xmlAnswer(fmt.Sprintf(`<LeadResponse><Success>true</Success><DSLeadId>DS-%d</DSLeadId></LeadResponse>`, f.id()))
-	case r.Method == http.MethodPost && r.URL.Path == "/api/DealerSocket/Activity":
-		mac := hmac.New(sha256.New, []byte(f.creds["secretKey"]))
-		mac.Write(req.Body)
-		if r.Header.Get("Authentication") != f.creds["publicKey"]+":"+base64.StdEncoding.EncodeToString(mac.Sum(nil)) {
-			answer(w, http.StatusUnauthorized, `{"Message":"invalid signature"}`)
-			return
-		}
-		if _, ok := check(w, req, "application/json", "DealerNumberId", "LeadId", "ActivityType", "ActivityStatus", "Notes"); ok {
-			answer(w, http.StatusOK, fmt.Sprintf(`{"ActivityId":%d}`, f.id()))
-		}
-	default:
-		answer(w, http.StatusNotFound, `{"Message":"no such endpoint"}`)
 	}
 }
 

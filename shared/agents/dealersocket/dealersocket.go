@@ -82,7 +82,7 @@ func (c *Connector) Deliver(ctx context.Context, d *connector.Delivery) (connect
 	if !res.Skipped {
 		res.Progress = s.progress
 		res.StatusCode = s.status
-		if s.leadChanged() {
+		if connector.KindOf(d.Event.Type) != connector.KindLead && s.leadChanged() {
 			res.LeadCorrelation = s.leadIDs()
 		}
 	}

@@ -54,6 +54,13 @@ func delivery(t *testing.T, f *dealersockettest.Server, event string, edits map[
 	}
 }
 
+// onLead is the delivery of an event of the DealerAI lead whose DealerSocket ids are lead.
+func onLead(t *testing.T, f *dealersockettest.Server, lead map[string]string, event string, edits map[string]any) *connector.Delivery {
+	d := delivery(t, f, event, edits)
+	d.Lead = lead
+	return d
+}
+
 func deliver(t *testing.T, d *connector.Delivery) connector.Result {
 	t.Helper()
 	res, err := dealersocket.New().Deliver(context.Background(), d)
@@ -215,8 +222,7 @@ func TestLeadReceivedIsALeadOnce(t *testing.T) {
 func TestAppointmentOfAKnownLeadIsASignedActivityInsert(t *testing.T) {
 	f := newFake(t)
 	lead := pushLead(t, f)
-	d := delivery(t, f, "appointment.created", nil)
-	d.Lead = lead
+	d := onLead(t, f, lead, "appointment.created", nil)
 	res := deliver(t, d)
 	acts := f.Requests(activityPath)
 	if len(acts) != 1 || len(f.Requests(leadPath)) != 1 {
@@ -240,8 +246,7 @@ func TestAppointmentOfAKnownLeadIsASignedActivityInsert(t *testing.T) {
 func TestRescheduleAndCancelUpdateTheActivity(t *testing.T) {
 	f := newFake(t)
 	lead := pushLead(t, f)
-	d := delivery(t, f, "appointment.created", nil)
-	d.Lead = lead
+	d := onLead(t, f, lead, "appointment.created", nil)
 	created := deliver(t, d)
 
 	d = delivery(t, f, "appointment.rescheduled", nil)
@@ -265,8 +270,7 @@ func TestRescheduleAndCancelUpdateTheActivity(t *testing.T) {
 func TestCancelOfAnAppointmentWithoutActivityIsAWorkNote(t *testing.T) {
 	f := newFake(t)
 	lead := pushLead(t, f)
-	d := delivery(t, f, "appointment.cancelled", nil)
-	d.Lead = lead
+	d := onLead(t, f, lead, "appointment.cancelled", nil)
 	res := deliver(t, d)
 	notes := f.WorkNotes()
 	if len(notes) != 1 || len(f.Activities()) != 0 || !strings.Contains(notes[0].Note, "cancelled") || !strings.Contains(res.Summary, "work note") {
@@ -309,8 +313,7 @@ func TestAppointmentFindsTheCustomerOfADuplicate(t *testing.T) {
 	if lead["leadId"] != existing || lead["customerId"] != "" {
 		t.Fatalf("duplicate lead: %v", lead)
 	}
-	d := delivery(t, f, "appointment.created", nil)
-	d.Lead = lead
+	d := onLead(t, f, lead, "appointment.created", nil)
 	res := deliver(t, d)
 	owner := f.Events()[0].EntityID
 	if res.LeadCorrelation["customerId"] != owner || res.LeadCorrelation["leadId"] != existing || f.Activities()[0].EntityID != owner {
@@ -358,8 +361,7 @@ func TestRefusedActivityFailsWithDealerSocketsError(t *testing.T) {
 func TestDispositionSetsTheStatusAndAppendsAWorkNote(t *testing.T) {
 	f := newFake(t)
 	lead := pushLead(t, f)
-	d := delivery(t, f, "lead.update.disposition", nil)
-	d.Lead = lead
+	d := onLead(t, f, lead, "lead.update.disposition", nil)
 	res := deliver(t, d)
 	if got := paths(f.Requests("")[1:]); strings.Join(got, ",") != "POST "+salesPath+",POST "+notePath {
 		t.Fatalf("requests %v", got)
@@ -375,8 +377,7 @@ func TestDispositionSetsTheStatusAndAppendsAWorkNote(t *testing.T) {
 	}
 
 	// a code dispositionStatuses does not map: only the note
-	d = delivery(t, f, "lead.update.disposition", map[string]any{"eventId": "evt_disp_2", "dispositionCode": "CALLBACK", "dispositionName": "Call back"})
-	d.Lead = lead
+	d = onLead(t, f, lead, "lead.update.disposition", map[string]any{"eventId": "evt_disp_2", "dispositionCode": "CALLBACK", "dispositionName": "Call back"})
 	res = deliver(t, d)
 	if len(f.Requests(salesPath)) != 1 || len(f.WorkNotes()) != 2 || res.Correlation["leadStatus"] != "" || f.Events()[0].StatusChanges != 1 {
 		t.Errorf("unmapped code: %+v", res)
@@ -388,8 +389,7 @@ func TestDispositionResumesWithoutSettingTheStatusTwice(t *testing.T) {
 	lead := pushLead(t, f)
 	f.Faults.Add(notePath, agenttest.Fault{Status: http.StatusServiceUnavailable, Body: "busy"})
 	c := dealersocket.New()
-	d := delivery(t, f, "lead.update.disposition", nil)
-	d.Lead = lead
+	d := onLead(t, f, lead, "lead.update.disposition", nil)
 	_, err := c.Deliver(context.Background(), d)
 	ae := attemptError(t, err)
 	d.Attempt, d.Progress = 2, ae.Progress
@@ -441,8 +441,7 @@ func TestContactUpdateKeepsTheRestOfTheCustomer(t *testing.T) {
 		c.Address = dealersockettest.Address{LineOne: "1200 Barton Springs Rd", CityName: "Austin", Postcode: "78704", State: "TX"}
 		c.Phones = append(c.Phones, dealersockettest.Phone{Number: "5125550100", UseCode: "Work"})
 	})
-	d := delivery(t, f, "contact.basic.updated", map[string]any{"contactId": "ct_51d0e7b2"})
-	d.Lead = lead
+	d := onLead(t, f, lead, "contact.basic.updated", map[string]any{"contactId": "ct_51d0e7b2"})
 	res := deliver(t, d)
 	if got := paths(f.Requests("")[1:]); strings.Join(got, ",") != "POST "+searchPath+",PUT "+customerPath {
 		t.Fatalf("requests %v", got)
@@ -480,8 +479,7 @@ func TestContactUpdateOfAnUnknownLeadWaitsOnceThenSkips(t *testing.T) {
 func TestVehicleOfInterestGoesOnTheSalesEvent(t *testing.T) {
 	f := newFake(t)
 	lead := pushLead(t, f)
-	d := delivery(t, f, "contact.vehicleofinterest.updated", nil)
-	d.Lead = lead
+	d := onLead(t, f, lead, "contact.vehicleofinterest.updated", nil)
 	deliver(t, d)
 	agenttest.Golden(t, "dealersocket/contact.vehicleofinterest.updated.eventsales.xml", f.Requests(salesPath)[0].Body)
 	if v := f.Events()[0].Vehicle; v.Model != "RAV4 XLE" || v.Stock != "T24117" || f.Events()[0].LeadStatus != "" {

@@ -40,30 +40,35 @@ func (s *session) appointment(ctx context.Context) (connector.Result, error) {
 		return connector.Result{}, err
 	}
 	note := connector.DescribeAppointment(s.d.Event.Type, a)
+	// Progress says which step an earlier attempt of this delivery finished: the activity
+	// inserted (activityId), updated (activityUpdated) or the work note added (note).
 	activityID := firstOf(s.progress["activityId"], s.d.Known["activityId"])
-	cancelled := s.d.Event.Type == events.TypeAppointmentCancelled
-	var did string
 	switch {
-	case s.progress["done"] != "":
-		did = s.progress["done"]
-	case activityID == "" && cancelled:
+	case s.progress["activityId"] != "" || s.progress["activityUpdated"] != "" || s.progress["note"] != "":
+		// done by an earlier attempt
+	case activityID == "" && s.d.Event.Type == events.TypeAppointmentCancelled:
 		if err := s.workNote(ctx, eventID, entityID, note); err != nil {
 			return connector.Result{}, err
 		}
-		did = "added as a work note (no activity of it to cancel)"
+		s.progress["note"] = "added"
 	case activityID == "":
 		if activityID, err = s.saveActivity(ctx, http.MethodPost, s.activity(eventID, entityID, a, "", note)); err != nil {
 			return connector.Result{}, err
 		}
 		s.progress["activityId"] = activityID
-		did = "added as activity " + activityID
 	default:
 		if _, err = s.saveActivity(ctx, http.MethodPut, s.activity(eventID, entityID, a, activityID, note)); err != nil {
 			return connector.Result{}, err
 		}
-		did = "updated activity " + activityID
+		s.progress["activityUpdated"] = activityID
 	}
-	s.progress["done"] = did
+	did := "updated activity " + activityID
+	switch {
+	case s.progress["note"] != "":
+		did = "added as a work note (no activity of it to cancel)"
+	case s.progress["activityId"] != "":
+		did = "added as activity " + activityID
+	}
 	ids := map[string]string{"leadId": eventID, "customerId": entityID}
 	if activityID != "" {
 		ids["activityId"] = activityID

@@ -342,7 +342,10 @@ func (s *Server) lead(w http.ResponseWriter, r *http.Request, body []byte) {
 		refuse(http.StatusBadRequest, "INVALID_ADF", xmlText(err.Error()))
 		return
 	}
-	c := Customer{Emails: nonEmpty(doc.Prospect.Contact.Email)}
+	var c Customer
+	if e := strings.TrimSpace(doc.Prospect.Contact.Email); e != "" {
+		c.Emails = []string{e}
+	}
 	for _, n := range doc.Prospect.Contact.Names {
 		switch n.Part {
 		case "first":
@@ -802,14 +805,4 @@ func xmlText(v string) string {
 	var b strings.Builder
 	xml.EscapeText(&b, []byte(v))
 	return b.String()
-}
-
-func nonEmpty(vs ...string) []string {
-	var out []string
-	for _, v := range vs {
-		if v = strings.TrimSpace(v); v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
 }

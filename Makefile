@@ -47,9 +47,10 @@ build: web
 		CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w" -o build/$$f/bootstrap ./functions/$$f || exit 1; \
 	done
 
-## token: a JWT the running local stack accepts: make token DEALER=d1
+## token: a JWT the running local stack accepts: make token DEALER=d1, or DealerAI staff's
+## (the admin scope, for /v1/admin/...): make token ADMIN=1
 token:
-	@$(STACK) token -dealer "$(DEALER)"
+	@$(STACK) token $(if $(ADMIN),-admin,-dealer "$(DEALER)")
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -16,7 +16,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dealerai/integrations/shared/agents/registry"
 	"github.com/dealerai/integrations/shared/app"
+	"github.com/dealerai/integrations/shared/plans"
 	"github.com/dealerai/integrations/shared/resources"
 )
 
@@ -56,6 +58,8 @@ func DevConfigFromEnv(getenv func(string) string) DevConfig {
 			"ALLOW_ENDPOINT_CIDRS": "127.0.0.0/8,::1/128",
 			"ALLOW_HTTP_ENDPOINTS": "true",
 			"AGENT_EXTRA_HOSTS":    "127.0.0.1,::1,localhost",
+			// the deployment default of the CDK stack: every platform
+			"DEFAULT_AGENT_PLATFORMS": strings.Join(plans.Normalize(registry.Platforms().IDs()), ","),
 		},
 	}
 }
@@ -141,7 +145,8 @@ func RunDev(ctx context.Context, dc DevConfig, out io.Writer) error {
 		return fmt.Errorf("UI port: %w", err)
 	}
 	origins := append([]string{env["UI_URL"]}, dc.CORSOrigins...)
-	server := &http.Server{Handler: &Gateway{Issuer: issuer, API: api, CORSOrigins: origins}, ReadHeaderTimeout: 10 * time.Second}
+	server := &http.Server{Handler: &Gateway{Issuer: issuer, API: api, CORSOrigins: origins,
+		AdminScopeClaim: cfg.AdminScopeClaim, AdminScope: cfg.AdminScope}, ReadHeaderTimeout: 10 * time.Second}
 	page := &PageServer{Dir: filepath.Join(root, "build", "web"), APIURL: env["API_URL"], Issuer: issuer, DealerClaim: os.Getenv("DEALER_ID_CLAIM")}
 	uiServer := &http.Server{Handler: page, ReadHeaderTimeout: 10 * time.Second}
 
@@ -175,7 +180,7 @@ func RunDev(ctx context.Context, dc DevConfig, out io.Writer) error {
 	if err := writeStackEnv(root, env, out); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "ready: API at %s — token: make token DEALER=<id>; Ctrl-C stops everything\n", env["API_URL"])
+	fmt.Fprintf(out, "ready: API at %s — token: make token DEALER=<id> (DealerAI staff: make token ADMIN=1); Ctrl-C stops everything\n", env["API_URL"])
 	fmt.Fprintf(out, "Integrations page (local stack, pick a dealer there): %s\n", env["UI_URL"])
 
 	<-runCtx.Done()

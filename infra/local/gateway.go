@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,10 +23,11 @@ import (
 type APIFunc func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
 
 // Gateway plays API Gateway's HTTP API in front of the api function: it matches the route
-// table, checks the JWT like the JWT authorizer (401 {"message":"Unauthorized"}), and hands
-// the function a payload v2 request with the claims in requestContext.authorizer.jwt.claims.
-// With CORSOrigins it answers CORS like an HTTP API with a CORS configuration of
-// httpapi.CORS and those origins.
+// table, checks the JWT like the JWT authorizer (401 {"message":"Unauthorized"}) and the
+// route's authorization scopes (403 {"message":"Forbidden"}), and hands the function a
+// payload v2 request with the claims in requestContext.authorizer.jwt.claims. With
+// CORSOrigins it answers CORS like an HTTP API with a CORS configuration of httpapi.CORS and
+// those origins.
 type Gateway struct {
 	Issuer *Issuer
 	API    APIFunc
@@ -33,6 +35,9 @@ type Gateway struct {
 	// ("http://127.0.0.1:8081"), "*", or a scheme wildcard ("https://*"), as in the
 	// HTTP API's allowOrigins. Empty: no CORS configuration.
 	CORSOrigins []string
+	// AdminScopeClaim and AdminScope give the admin routes the authorization scopes the CDK
+	// stack gives them (httpapi.Route.AuthorizationScopes); empty: none.
+	AdminScopeClaim, AdminScope string
 }
 
 const maxGatewayBody = 10 << 20 // API Gateway's payload limit
@@ -47,10 +52,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var authorizer *events.APIGatewayV2HTTPRequestContextAuthorizerDescription
-	if route.Auth {
+	if route.Auth.RequiresToken() {
 		claims, ok := g.authorize(r)
 		if !ok {
 			gatewayMessage(w, http.StatusUnauthorized, "Unauthorized")
+			return
+		}
+		if scopes := route.AuthorizationScopes(g.AdminScopeClaim, g.AdminScope); len(scopes) > 0 && !hasAnyScope(claims, scopes) {
+			gatewayMessage(w, http.StatusForbidden, "Forbidden")
 			return
 		}
 		authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
@@ -122,6 +131,25 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(out)
+}
+
+// hasAnyScope reports whether the token holds one of scopes in its scope or scp claim, the
+// claims API Gateway's JWT authorizer reads them from (flattened: a space-delimited string,
+// or an array rendered as JSON by flattenClaims).
+func hasAnyScope(claims map[string]string, scopes []string) bool {
+	for _, name := range []string{"scope", "scp"} {
+		v := claims[name]
+		var list []string
+		if json.Unmarshal([]byte(v), &list) != nil {
+			list = strings.Fields(v)
+		}
+		for _, s := range list {
+			if slices.Contains(scopes, s) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // authorize checks the bearer token and flattens its claims to strings, as API Gateway does.

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/dealerai/integrations/shared/httpapi"
 )
 
 // The local issuer and audience, as API Gateway's JWT authorizer would be configured.
@@ -19,7 +22,10 @@ const (
 	LocalIssuer   = "https://auth.dealerai.local/"
 	LocalAudience = "dealerai-integrations"
 	// DefaultDealerClaim is the claim the dealer id is read from unless DEALER_ID_CLAIM says.
-	DefaultDealerClaim = "dealer_id"
+	DefaultDealerClaim = httpapi.DefaultDealerIDClaim
+	// LocalAdminSub is the sub of the local stack's admin tokens: who the logs say made a
+	// change.
+	LocalAdminSub = "staff@dealerai.local"
 )
 
 // Issuer signs and checks the local stack's RS256 tokens.
@@ -84,6 +90,18 @@ func (i *Issuer) Token(dealer, claim string) (string, error) {
 		"iss": i.Issuer, "aud": i.Audience, "sub": "user-of-" + dealer,
 		"iat": now.Unix(), "nbf": now.Add(-time.Minute).Unix(), "exp": now.Add(time.Hour).Unix(),
 		claim: dealer,
+	}
+	return i.Sign(claims)
+}
+
+// AdminToken signs a one-hour token of DealerAI staff: sub LocalAdminSub, scope in claim
+// (defaults "dealerai:admin" in "scope", as ADMIN_SCOPE and ADMIN_SCOPE_CLAIM), no dealer.
+func (i *Issuer) AdminToken(scope, claim string) (string, error) {
+	now := time.Now()
+	claims := jwt.MapClaims{
+		"iss": i.Issuer, "aud": i.Audience, "sub": LocalAdminSub,
+		"iat": now.Unix(), "nbf": now.Add(-time.Minute).Unix(), "exp": now.Add(time.Hour).Unix(),
+		cmp.Or(claim, httpapi.DefaultAdminScopeClaim): cmp.Or(scope, httpapi.DefaultAdminScope),
 	}
 	return i.Sign(claims)
 }

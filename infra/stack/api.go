@@ -66,8 +66,10 @@ func accessLogFormat(dealerClaim string) string {
 }
 
 // api creates the HTTP API: one route per entry of the route table, all into the api Lambda
-// (payload format 2.0), the JWT authorizer on every route whose Auth is set, access logs and
-// default throttling on the $default stage.
+// (payload format 2.0), the JWT authorizer on every route that requires a token — on the
+// admin routes with the admin scope as authorization scope when the admin scope claim is one
+// the authorizer reads (scope or scp) —, access logs and default throttling on the $default
+// stage.
 func (s *Stack) api() {
 	cfg := s.Config
 	issuer := jsii.String(cfg.JWTIssuer)
@@ -146,13 +148,16 @@ func (s *Stack) api() {
 			Methods:     &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod(r.Method)},
 			Integration: integration,
 		}
-		if r.Auth {
+		if r.Auth.RequiresToken() {
 			opts.Authorizer = authorizer
+			if scopes := r.AuthorizationScopes(cfg.AdminScopeClaim, cfg.AdminScope); len(scopes) > 0 {
+				opts.AuthorizationScopes = jsii.Strings(scopes...)
+			}
 		} else {
 			opts.Authorizer = awsapigatewayv2.NewHttpNoneAuthorizer()
 		}
 		routes := api.AddRoutes(opts)
-		if !r.Auth {
+		if !r.Auth.RequiresToken() {
 			reason, ok := publicRoutes[r.Method+" "+r.Path]
 			if !ok {
 				panic(fmt.Sprintf("route %s %s has no authorizer and no reason to be public: add it to publicRoutes or set Auth", r.Method, r.Path))

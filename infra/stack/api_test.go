@@ -8,8 +8,9 @@ import (
 )
 
 // TestRoutes iterates the route table: each route exists once, guarded by the JWT
-// authorizer exactly when its Auth is set (all but GET /healthz and GET /v1/openapi.json),
-// and integrated with the api function, payload format 2.0.
+// authorizer exactly when it requires a token (all but GET /healthz and GET
+// /v1/openapi.json), the admin routes — and only they — with the admin scope as
+// authorization scope, and integrated with the api function, payload format 2.0.
 func TestRoutes(t *testing.T) {
 	s := defaultStack(t)
 	authorizers := s.ofType("AWS::ApiGatewayV2::Authorizer")
@@ -42,7 +43,7 @@ func TestRoutes(t *testing.T) {
 	if len(byKey) != len(httpapi.Routes) {
 		t.Errorf("%d routes in the template, %d in the route table", len(byKey), len(httpapi.Routes))
 	}
-	public := 0
+	public, admin := 0, 0
 	for _, r := range httpapi.Routes {
 		key := r.Method + " " + r.Path
 		p := byKey[key]
@@ -53,9 +54,17 @@ func TestRoutes(t *testing.T) {
 		if !strings.HasSuffix(asJSON(p["Target"]), `"integrations/",{"Ref":"`+integrations[0]+`"}]]}`) {
 			t.Errorf("route %s target %s", key, asJSON(p["Target"]))
 		}
-		if r.Auth {
+		if r.Auth.RequiresToken() {
 			if p["AuthorizationType"] != "JWT" || refTarget(p["AuthorizerId"]) != authorizers[0] {
 				t.Errorf("route %s: authorization %v %v, want the JWT authorizer", key, p["AuthorizationType"], asJSON(p["AuthorizerId"]))
+			}
+			wantScopes := "null"
+			if r.Auth == httpapi.Admin {
+				admin++
+				wantScopes = `["dealerai:admin"]`
+			}
+			if got := asJSON(p["AuthorizationScopes"]); got != wantScopes {
+				t.Errorf("route %s: authorization scopes %s, want %s", key, got, wantScopes)
 			}
 			continue
 		}
@@ -70,49 +79,32 @@ func TestRoutes(t *testing.T) {
 	if public != 2 {
 		t.Errorf("%d public routes, want 2", public)
 	}
-}
-
-func TestStage(t *testing.T) {
-	s := defaultStack(t)
-	stages := s.ofType("AWS::ApiGatewayV2::Stage")
-	if len(stages) != 1 {
-		t.Fatalf("%d stages", len(stages))
-	}
-	p := props(s.resource[stages[0]])
-	if p["StageName"] != "$default" || p["AutoDeploy"] != true {
-		t.Errorf("stage %v autoDeploy %v", p["StageName"], p["AutoDeploy"])
-	}
-	rs, _ := p["DefaultRouteSettings"].(map[string]any)
-	if num(t, rs["ThrottlingRateLimit"]) != 100 || num(t, rs["ThrottlingBurstLimit"]) != 200 {
-		t.Errorf("throttling %s", asJSON(rs))
-	}
-	al, _ := p["AccessLogSettings"].(map[string]any)
-	if refTarget(al["DestinationArn"]) != s.logicalID(s.st.LogGroups["api-access"]) {
-		t.Errorf("access logs go to %s", asJSON(al["DestinationArn"]))
-	}
-	format, _ := al["Format"].(string)
-	for _, v := range []string{"$context.requestId", "$context.status", "$context.routeKey", "$context.authorizer.error", "$context.authorizer.claims.dealer_id"} {
-		if !strings.Contains(format, v) {
-			t.Errorf("access log format lacks %s: %s", v, format)
-		}
-	}
-	// without context the issuer and audience are deploy-time parameters, without defaults
-	params, _ := s.json["Parameters"].(map[string]any)
-	for _, name := range []string{"JwtIssuer", "JwtAudience"} {
-		p, _ := params[name].(map[string]any)
-		if p == nil {
-			t.Errorf("parameter %s missing", name)
-		} else if _, ok := p["Default"]; ok {
-			t.Errorf("parameter %s has a default", name)
-		}
+	if admin != 2 {
+		t.Errorf("%d admin routes, want 2", admin)
 	}
 }
 
-func TestAccessLogFormat(t *testing.T) {
-	if f := accessLogFormat("https://example.com/dealer"); strings.Contains(f, "claims") {
-		t.Errorf("a claim name that is not an identifier must not be referenced: %s", f)
+// TestAdminRouteScopes: the authorizer can only require scopes it reads (the scope and scp
+// claims); with the admin scope in another claim the admin routes have no authorization
+// scopes, and the api function alone checks the claim. (TestConfiguredStack checks a
+// configured scope in the scope claim.)
+func TestAdminRouteScopes(t *testing.T) {
+	s := synth(t, map[string]any{CtxAdminScopeClaim: "groups"})
+	n := 0
+	for _, id := range s.ofType("AWS::ApiGatewayV2::Route") {
+		p := props(s.resource[id])
+		if strings.Contains(p["RouteKey"].(string), "/v1/admin/") {
+			n++
+			if p["AuthorizationType"] != "JWT" || p["AuthorizationScopes"] != nil {
+				t.Errorf("%s: %v with scopes %s, want the JWT authorizer without scopes", p["RouteKey"], p["AuthorizationType"], asJSON(p["AuthorizationScopes"]))
+			}
+		}
 	}
-	if f := accessLogFormat("custom_dealer"); !strings.Contains(f, `"dealerId":"$context.authorizer.claims.custom_dealer"`) {
-		t.Errorf("format %s", f)
+	if n != 2 {
+		t.Errorf("%d admin routes", n)
+	}
+	vars := props(s.resource[s.logicalID(s.st.Functions[FuncAPI])])["Environment"].(map[string]any)["Variables"].(map[string]any)
+	if vars["ADMIN_SCOPE_CLAIM"] != "groups" || vars["ADMIN_SCOPE"] != "dealerai:admin" {
+		t.Errorf("api environment %s", asJSON(vars))
 	}
 }

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/mail"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/dealerai/integrations/shared/agents/platform"
 	"github.com/dealerai/integrations/shared/agents/registry"
+	"github.com/dealerai/integrations/shared/httpapi"
+	"github.com/dealerai/integrations/shared/plans"
 	"github.com/dealerai/integrations/shared/resources"
 )
 
@@ -42,6 +45,16 @@ type Config struct {
 	JWTAudience []string
 	// DealerIDClaim (context dealerIdClaim) names the claim holding the dealer id.
 	DealerIDClaim string
+	// AdminScopeClaim and AdminScope (context adminScopeClaim, adminScope) are the claim and
+	// the scope in it that DealerAI staff's tokens carry for the admin routes; passed to the
+	// api function as ADMIN_SCOPE_CLAIM and ADMIN_SCOPE. When the claim is scope or scp, the
+	// JWT authorizer requires the scope on the admin routes as well.
+	AdminScopeClaim string
+	AdminScope      string
+	// DefaultAgentPlatforms (context defaultAgentPlatforms) are the agent platforms of a
+	// dealer whose plan is not stored: comma-separated platforms, or none. Passed to the
+	// three functions as DEFAULT_AGENT_PLATFORMS.
+	DefaultAgentPlatforms string
 	// AlarmEmail (context alarmEmail) subscribes an address to the alarm topic; empty: no
 	// subscription (the topic exists either way).
 	AlarmEmail string
@@ -77,31 +90,37 @@ type Config struct {
 
 // Context keys.
 const (
-	CtxJWTIssuer           = "jwtIssuer"
-	CtxJWTAudience         = "jwtAudience"
-	CtxDealerIDClaim       = "dealerIdClaim"
-	CtxAlarmEmail          = "alarmEmail"
-	CtxMaxConcurrency      = "maxConcurrency"
-	CtxReservedConcurrency = "reservedConcurrency"
-	CtxAPIRateLimit        = "apiRateLimit"
-	CtxAPIBurstLimit       = "apiBurstLimit"
-	CtxCORSOrigins         = "corsOrigins"
-	CtxIntegrationsPage    = "integrationsPage"
-	CtxDeliveryBackoff     = "deliveryBackoff"
-	CtxDeliveryTimeout     = "deliveryTimeout"
-	CtxAgentExtraHosts     = "agentExtraHosts"
+	CtxJWTIssuer             = "jwtIssuer"
+	CtxJWTAudience           = "jwtAudience"
+	CtxDealerIDClaim         = "dealerIdClaim"
+	CtxAlarmEmail            = "alarmEmail"
+	CtxMaxConcurrency        = "maxConcurrency"
+	CtxReservedConcurrency   = "reservedConcurrency"
+	CtxAPIRateLimit          = "apiRateLimit"
+	CtxAPIBurstLimit         = "apiBurstLimit"
+	CtxCORSOrigins           = "corsOrigins"
+	CtxIntegrationsPage      = "integrationsPage"
+	CtxDeliveryBackoff       = "deliveryBackoff"
+	CtxDeliveryTimeout       = "deliveryTimeout"
+	CtxAgentExtraHosts       = "agentExtraHosts"
+	CtxAdminScopeClaim       = "adminScopeClaim"
+	CtxAdminScope            = "adminScope"
+	CtxDefaultAgentPlatforms = "defaultAgentPlatforms"
 )
 
 // Defaults is the configuration of a deployment that sets no context.
 func Defaults() Config {
 	return Config{
-		DealerIDClaim:       "dealer_id",
-		MaxConcurrency:      map[string]int{FuncRouter: 20, FuncDelivery: 50},
-		ReservedConcurrency: map[string]int{},
-		APIRateLimit:        100,
-		APIBurstLimit:       200,
-		DeliveryBackoff:     "30s,5m,30m",
-		DeliveryTimeout:     "10s",
+		DealerIDClaim:         httpapi.DefaultDealerIDClaim,
+		AdminScopeClaim:       httpapi.DefaultAdminScopeClaim,
+		AdminScope:            httpapi.DefaultAdminScope,
+		DefaultAgentPlatforms: strings.Join(plans.Normalize(registry.Platforms().IDs()), ","),
+		MaxConcurrency:        map[string]int{FuncRouter: 20, FuncDelivery: 50},
+		ReservedConcurrency:   map[string]int{},
+		APIRateLimit:          100,
+		APIBurstLimit:         200,
+		DeliveryBackoff:       "30s,5m,30m",
+		DeliveryTimeout:       "10s",
 	}
 }
 
@@ -170,6 +189,28 @@ func ConfigFromValues(get func(key string) any) (Config, error) {
 		return c, err
 	} else if s != "" {
 		c.DealerIDClaim = s
+	}
+	if s, err := str(CtxAdminScopeClaim); err != nil {
+		return c, err
+	} else if s != "" {
+		c.AdminScopeClaim = s
+	}
+	if s, err := str(CtxAdminScope); err != nil {
+		return c, err
+	} else if s != "" {
+		if strings.ContainsAny(s, " \t\r\n") {
+			return c, fmt.Errorf("context %s: %q is not one scope (it holds white space)", CtxAdminScope, s)
+		}
+		c.AdminScope = s
+	}
+	if s, err := str(CtxDefaultAgentPlatforms); err != nil {
+		return c, err
+	} else if s != "" {
+		platforms, perr := plans.ParseDefault(s, registry.Platforms().IDs())
+		if perr != nil {
+			return c, fmt.Errorf("context %s: %w", CtxDefaultAgentPlatforms, perr)
+		}
+		c.DefaultAgentPlatforms = cmp.Or(strings.Join(platforms, ","), "none")
 	}
 	if c.AlarmEmail, err = str(CtxAlarmEmail); err != nil {
 		return c, err

@@ -8,14 +8,16 @@ import (
 
 // configuredContext is what an operator might pass with -c (all strings).
 var configuredContext = map[string]any{
-	CtxJWTIssuer:           "https://auth.dealerai.example/",
-	CtxJWTAudience:         "portal,partner-portal",
-	CtxDealerIDClaim:       "dealer",
-	CtxAlarmEmail:          "oncall@dealerai.example",
-	CtxMaxConcurrency:      "router=10,delivery=40",
-	CtxReservedConcurrency: "router=10,delivery=60",
-	CtxCORSOrigins:         "https://portal.dealerai.example",
-	CtxAgentExtraHosts:     "xtime=api.xtime-prod.example,sandbox.example.net",
+	CtxJWTIssuer:             "https://auth.dealerai.example/",
+	CtxJWTAudience:           "portal,partner-portal",
+	CtxDealerIDClaim:         "dealer",
+	CtxAlarmEmail:            "oncall@dealerai.example",
+	CtxMaxConcurrency:        "router=10,delivery=40",
+	CtxReservedConcurrency:   "router=10,delivery=60",
+	CtxCORSOrigins:           "https://portal.dealerai.example",
+	CtxAgentExtraHosts:       "xtime=api.xtime-prod.example,sandbox.example.net",
+	CtxDefaultAgentPlatforms: "xtime, dealersocket",
+	CtxAdminScope:            "integrations:staff",
 }
 
 func TestConfigFromValues(t *testing.T) {
@@ -37,8 +39,12 @@ func TestConfigFromValues(t *testing.T) {
 		c.DealerIDClaim != "dealer" || c.AlarmEmail != "oncall@dealerai.example" ||
 		!reflect.DeepEqual(c.MaxConcurrency, map[string]int{FuncRouter: 10, FuncDelivery: 40}) ||
 		!reflect.DeepEqual(c.ReservedConcurrency, map[string]int{FuncRouter: 10, FuncDelivery: 60}) ||
-		strings.Join(c.AgentExtraHosts, ",") != "xtime=api.xtime-prod.example,sandbox.example.net" {
+		strings.Join(c.AgentExtraHosts, ",") != "xtime=api.xtime-prod.example,sandbox.example.net" ||
+		c.DefaultAgentPlatforms != "dealersocket,xtime" || c.AdminScope != "integrations:staff" || c.AdminScopeClaim != "scope" {
 		t.Errorf("configured: %+v", c)
+	}
+	if c, err := ConfigFromValues(values(map[string]any{CtxDefaultAgentPlatforms: "none"})); err != nil || c.DefaultAgentPlatforms != "none" {
+		t.Errorf("no platform by default: %+v %v", c, err)
 	}
 
 	// cdk.json values arrive as JSON: numbers, arrays, objects
@@ -72,6 +78,8 @@ func TestConfigFromValues(t *testing.T) {
 		"timeout beyond function":   {CtxDeliveryTimeout: "2m"},
 		"extra host a URL":          {CtxAgentExtraHosts: "https://evil.example"},
 		"extra host of no platform": {CtxAgentExtraHosts: "salesforce=api.salesforce.example"},
+		"unknown platform":          {CtxDefaultAgentPlatforms: "xtime,salesforce"},
+		"two admin scopes":          {CtxAdminScope: "dealerai:admin other"},
 	} {
 		if _, err := ConfigFromValues(values(bad)); err == nil {
 			t.Errorf("%s: accepted %v", name, bad)
@@ -118,9 +126,15 @@ func TestConfiguredStack(t *testing.T) {
 	if cors := asJSON(api["CorsConfiguration"]); !strings.Contains(cors, "https://portal.dealerai.example") {
 		t.Errorf("CORS %s", cors)
 	}
+	for _, id := range s.ofType("AWS::ApiGatewayV2::Route") {
+		p := props(s.resource[id])
+		if strings.Contains(p["RouteKey"].(string), "/v1/admin/") && asJSON(p["AuthorizationScopes"]) != `["integrations:staff"]` {
+			t.Errorf("%s: authorization scopes %s", p["RouteKey"], asJSON(p["AuthorizationScopes"]))
+		}
+	}
 	vars := props(s.resource[s.logicalID(s.st.Functions[FuncAPI])])["Environment"].(map[string]any)["Variables"].(map[string]any)
-	if vars["DEALER_ID_CLAIM"] != "dealer" {
-		t.Errorf("DEALER_ID_CLAIM %v", vars["DEALER_ID_CLAIM"])
+	if vars["DEALER_ID_CLAIM"] != "dealer" || vars["ADMIN_SCOPE"] != "integrations:staff" || vars["DEFAULT_AGENT_PLATFORMS"] != "dealersocket,xtime" {
+		t.Errorf("api environment %s", asJSON(vars))
 	}
 	for _, fn := range []string{FuncAPI, FuncDelivery, FuncRouter} {
 		vars := props(s.resource[s.logicalID(s.st.Functions[fn])])["Environment"].(map[string]any)["Variables"].(map[string]any)

@@ -16,9 +16,11 @@ func TestFunctions(t *testing.T) {
 		timeout time.Duration
 		env     []string
 	}{
-		FuncAPI:      {256, resources.APITimeout, []string{"CONFIG_TABLE", "DEALER_ID_CLAIM", "DELIVERIES_QUEUE_URL", "DELIVERY_LOG_TABLE"}},
-		FuncRouter:   {256, resources.RouterTimeout, []string{"CONFIG_TABLE", "DELIVERIES_QUEUE_URL", "EVENTS_DLQ_URL", "GOMAXPROCS"}},
-		FuncDelivery: {512, resources.DeliveryTimeout, []string{"CONFIG_TABLE", "DELIVERIES_QUEUE_URL", "DELIVERY_BACKOFF", "DELIVERY_LOG_TABLE", "DELIVERY_TIMEOUT", "GOMAXPROCS"}},
+		FuncAPI: {256, resources.APITimeout, []string{"ADMIN_SCOPE", "ADMIN_SCOPE_CLAIM", "CONFIG_TABLE", "DEALER_ID_CLAIM",
+			"DEFAULT_AGENT_PLATFORMS", "DELIVERIES_QUEUE_URL", "DELIVERY_LOG_TABLE"}},
+		FuncRouter: {256, resources.RouterTimeout, []string{"CONFIG_TABLE", "DEFAULT_AGENT_PLATFORMS", "DELIVERIES_QUEUE_URL", "EVENTS_DLQ_URL", "GOMAXPROCS"}},
+		FuncDelivery: {512, resources.DeliveryTimeout, []string{"CONFIG_TABLE", "DEFAULT_AGENT_PLATFORMS", "DELIVERIES_QUEUE_URL", "DELIVERY_BACKOFF",
+			"DELIVERY_LOG_TABLE", "DELIVERY_TIMEOUT", "GOMAXPROCS"}},
 	}
 	if n := len(s.ofType("AWS::Lambda::Function")); n != len(want) {
 		t.Errorf("%d functions, want %d", n, len(want))
@@ -59,8 +61,15 @@ func TestFunctions(t *testing.T) {
 		t.Errorf("delivery settings %s", asJSON(vars))
 	}
 	apiVars := props(s.resource[s.logicalID(s.st.Functions[FuncAPI])])["Environment"].(map[string]any)["Variables"].(map[string]any)
-	if apiVars["DEALER_ID_CLAIM"] != "dealer_id" {
-		t.Errorf("DEALER_ID_CLAIM = %v", apiVars["DEALER_ID_CLAIM"])
+	if apiVars["DEALER_ID_CLAIM"] != "dealer_id" || apiVars["ADMIN_SCOPE_CLAIM"] != "scope" || apiVars["ADMIN_SCOPE"] != "dealerai:admin" {
+		t.Errorf("api claims %s", asJSON(apiVars))
+	}
+	// every function applies the same default plan: all four platforms
+	for _, fn := range FunctionNames() {
+		vars := props(s.resource[s.logicalID(s.st.Functions[fn])])["Environment"].(map[string]any)["Variables"].(map[string]any)
+		if vars["DEFAULT_AGENT_PLATFORMS"] != "dealersocket,fortellis,vinsolutions,xtime" {
+			t.Errorf("%s: DEFAULT_AGENT_PLATFORMS = %v", fn, vars["DEFAULT_AGENT_PLATFORMS"])
+		}
 	}
 }
 

@@ -209,14 +209,15 @@ func (s *Stack) functions(codeDir func(string) string) {
 			desc:   "REST API: subscriptions, agents, delivery log (behind API Gateway)",
 			tables: []resources.Table{resources.ConfigTable, resources.DeliveryLogTable},
 			queues: []resources.Queue{resources.DeliveriesQueue},
-			env:    map[string]string{"DEALER_ID_CLAIM": cfg.DealerIDClaim},
+			env: map[string]string{"DEALER_ID_CLAIM": cfg.DealerIDClaim, "ADMIN_SCOPE_CLAIM": cfg.AdminScopeClaim,
+				"ADMIN_SCOPE": cfg.AdminScope, "DEFAULT_AGENT_PLATFORMS": cfg.DefaultAgentPlatforms},
 		},
 		{
 			name: FuncRouter, memory: 256, timeout: resources.RouterTimeout,
 			desc:   "Router: validates events and enqueues one delivery per matching target",
 			tables: []resources.Table{resources.ConfigTable},
 			queues: []resources.Queue{resources.EventsDLQ, resources.DeliveriesQueue},
-			env:    map[string]string{"GOMAXPROCS": resources.PipelineGOMAXPROCS},
+			env:    map[string]string{"GOMAXPROCS": resources.PipelineGOMAXPROCS, "DEFAULT_AGENT_PLATFORMS": cfg.DefaultAgentPlatforms},
 		},
 		{
 			name: FuncDelivery, memory: 512, timeout: resources.DeliveryTimeout,
@@ -224,7 +225,7 @@ func (s *Stack) functions(codeDir func(string) string) {
 			tables: []resources.Table{resources.ConfigTable, resources.DeliveryLogTable},
 			queues: []resources.Queue{resources.DeliveriesQueue},
 			env: map[string]string{"DELIVERY_BACKOFF": cfg.DeliveryBackoff, "DELIVERY_TIMEOUT": cfg.DeliveryTimeout,
-				"GOMAXPROCS": resources.PipelineGOMAXPROCS},
+				"GOMAXPROCS": resources.PipelineGOMAXPROCS, "DEFAULT_AGENT_PLATFORMS": cfg.DefaultAgentPlatforms},
 		},
 	}
 	if len(cfg.AgentExtraHosts) > 0 {

@@ -4,6 +4,7 @@
 package app
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/dealerai/integrations/shared/agents/platform"
 	"github.com/dealerai/integrations/shared/agents/registry"
+	"github.com/dealerai/integrations/shared/httpapi"
+	"github.com/dealerai/integrations/shared/plans"
 	"github.com/dealerai/integrations/shared/safeurl"
 )
 
@@ -24,6 +27,13 @@ type Config struct {
 	DeliveriesDLQURL   string
 	// DealerIDClaim is the JWT claim holding the caller's dealer id.
 	DealerIDClaim string
+	// AdminScopeClaim and AdminScope (ADMIN_SCOPE_CLAIM, ADMIN_SCOPE) are the claim and the
+	// value in it that make a token DealerAI staff's, for the admin routes.
+	AdminScopeClaim string
+	AdminScope      string
+	// DefaultAgentPlatforms (DEFAULT_AGENT_PLATFORMS) are the agent platforms of a dealer
+	// whose plan is not stored: every platform unless configured.
+	DefaultAgentPlatforms []string
 	// DeliveryBackoff are the waits after failed attempts 1, 2 and 3.
 	DeliveryBackoff []time.Duration
 	// DeliveryTimeout bounds one delivery attempt.
@@ -77,12 +87,19 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		EventsDLQURL:       getenv("EVENTS_DLQ_URL"),
 		DeliveriesQueueURL: getenv("DELIVERIES_QUEUE_URL"),
 		DeliveriesDLQURL:   getenv("DELIVERIES_DLQ_URL"),
-		DealerIDClaim:      getenv("DEALER_ID_CLAIM"),
+		DealerIDClaim:      cmp.Or(getenv("DEALER_ID_CLAIM"), httpapi.DefaultDealerIDClaim),
+		AdminScopeClaim:    cmp.Or(getenv("ADMIN_SCOPE_CLAIM"), httpapi.DefaultAdminScopeClaim),
+		AdminScope:         cmp.Or(getenv("ADMIN_SCOPE"), httpapi.DefaultAdminScope),
 		Getenv:             getenv,
 	}
-	if c.DealerIDClaim == "" {
-		c.DealerIDClaim = "dealer_id"
+	if strings.ContainsAny(c.AdminScope, " \t\r\n") {
+		return c, fmt.Errorf("ADMIN_SCOPE: %q is not one scope (it holds white space)", c.AdminScope)
 	}
+	platforms, err := plans.ParseDefault(getenv("DEFAULT_AGENT_PLATFORMS"), registry.Platforms().IDs())
+	if err != nil {
+		return c, err
+	}
+	c.DefaultAgentPlatforms = platforms
 	backoff, err := ParseBackoff(getenv("DELIVERY_BACKOFF"))
 	if err != nil {
 		return c, err
@@ -118,6 +135,16 @@ func ParseBackoff(v string) ([]time.Duration, error) {
 		out[i] = d
 	}
 	return out, nil
+}
+
+// planPolicy is how the dealers' plans apply: a dealer with none stored has
+// DefaultAgentPlatforms (every platform when the Config was not read by ConfigFromEnv).
+func (c Config) planPolicy() *plans.Policy {
+	def := c.DefaultAgentPlatforms
+	if def == nil {
+		def = registry.Platforms().IDs()
+	}
+	return &plans.Policy{Default: def}
 }
 
 // Require reports the first of the named settings that is empty.

@@ -41,7 +41,7 @@ func NewRouter(ctx context.Context, awsCfg aws.Config, cfg Config) (SQSHandler, 
 	if err != nil {
 		return nil, err
 	}
-	loader := &targets.Loader{DB: dynamodb.NewFromConfig(awsCfg), Table: cfg.ConfigTable, AgentEvents: platforms.Events}
+	loader := &targets.Loader{DB: dynamodb.NewFromConfig(awsCfg), Table: cfg.ConfigTable, AgentEvents: platforms.Events, Plans: cfg.planPolicy()}
 	r := &routing.Router{
 		Targets:            targets.NewCache(loader, RouterTargetCacheTTL),
 		SQS:                sqs.NewFromConfig(awsCfg),
@@ -88,7 +88,7 @@ func NewDeliveryHandler(awsCfg aws.Config, cfg Config, policy safeurl.Policy) (*
 	client := policy.NewClient(cfg.DeliveryTimeout)
 	dispatcher := agents.NewDispatcher(agents.NewCorrelationStore(db, cfg.ConfigTable), client, platforms)
 	return &delivery.Handler{
-		Targets:  targets.NewCache(&targets.Loader{DB: db, Table: cfg.ConfigTable, AgentEvents: platforms.Events}, TargetCacheTTL),
+		Targets:  targets.NewCache(&targets.Loader{DB: db, Table: cfg.ConfigTable, AgentEvents: platforms.Events, Plans: cfg.planPolicy()}, TargetCacheTTL),
 		Log:      deliverylog.NewStore(db, cfg.DeliveryLogTable),
 		Queue:    sqs.NewFromConfig(awsCfg),
 		QueueURL: cfg.DeliveriesQueueURL,

@@ -4,7 +4,8 @@
 //  1. reads the delivery record (one eventually consistent GetItem): a delivery already
 //     succeeded is acknowledged without a request, whatever SQS redelivers;
 //  2. finds the target in a per-container cache of the dealer's targets (≤ 30 s old): a
-//     target deleted or disabled meanwhile ends the delivery as skipped;
+//     target deleted or disabled meanwhile, or an agent whose platform left the dealer's plan,
+//     ends the delivery as skipped;
 //  3. makes the attempt — a signed POST for a subscription, the AgentDeliverer for an agent;
 //  4. records it in the delivery log and decides: success → delete; 410 Gone → disable the
 //     subscription, delivery failed, delete; another failure → ChangeMessageVisibility to the
@@ -87,7 +88,8 @@ const (
 	// FailedPermanently: the attempt failed and retrying cannot help (410 Gone): the delivery
 	// is failed and the message deleted.
 	FailedPermanently
-	// Skipped: the target does not apply (deleted, disabled, or not concerned by the event):
+	// Skipped: the target does not apply (deleted, disabled, out of the dealer's plan, or not
+	// concerned by the event):
 	// no request was made; the delivery is skipped and the message deleted.
 	Skipped
 )
@@ -312,6 +314,9 @@ func (h *Handler) attempt(ctx context.Context, msg *deliveryq.Message, attempt i
 	}
 	if t == nil {
 		return Outcome{Result: Skipped, Reason: msg.Target.Kind + " no longer exists"}
+	}
+	if t.Unavailable != "" {
+		return Outcome{Result: Skipped, Reason: t.Unavailable}
 	}
 	if !t.Enabled {
 		return Outcome{Result: Skipped, Reason: msg.Target.Kind + " is disabled"}

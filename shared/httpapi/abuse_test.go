@@ -108,6 +108,8 @@ func routeBody(rt httpapi.Route) any {
 		return map[string]any{"enabled": false, "description": "changed by someone else"}
 	case "testSubscription":
 		return map[string]any{"eventType": "lead.created"}
+	case "putDealerEntitlements":
+		return map[string]any{"platforms": []string{"vinsolutions", "dealersocket", "fortellis", "xtime"}}
 	case "putAgent":
 		put := abuseAgentPut("xtime")
 		put["settings"].(map[string]string)["dealerCode"] = "PROBER-OWN-CODE"
@@ -130,6 +132,13 @@ func isProblem(r *response, status int) bool {
 	var p httpapi.Problem
 	return r.status == status && r.header.Get("Content-Type") == "application/problem+json" &&
 		json.Unmarshal(r.body, &p) == nil && p.Status == status
+}
+
+// isForbidden: a 403 problem of the handler, or API Gateway's own 403 (the admin routes'
+// authorization scopes).
+func isForbidden(r *response) bool {
+	return isProblem(r, http.StatusForbidden) ||
+		(r.status == http.StatusForbidden && strings.TrimSpace(string(r.body)) == `{"message":"Forbidden"}`)
 }
 
 // ---- tokens ----
@@ -218,9 +227,9 @@ func TestAbuseTokens(t *testing.T) {
 	for _, tok := range noDealer {
 		lc.token(tok)
 	}
-	values := map[string]string{"id": "sub_01JDQ7Z4X8M2K9V6T3R5N1P0AB", "platform": "xtime", "deliveryId": "dlv_01JDQ7Z4X8M2K9V6T3R5N1P0AB"}
+	values := map[string]string{"id": "sub_01JDQ7Z4X8M2K9V6T3R5N1P0AB", "platform": "xtime", "deliveryId": "dlv_01JDQ7Z4X8M2K9V6T3R5N1P0AB", "dealerId": "dlr_tok"}
 	for _, rt := range httpapi.Routes {
-		if !rt.Auth {
+		if !rt.Auth.RequiresToken() {
 			continue
 		}
 		path := fillPath(rt.Path, values)
@@ -235,8 +244,8 @@ func TestAbuseTokens(t *testing.T) {
 			}
 		}
 		for name, tok := range noDealer {
-			if r := lc.do(rt.Method, path, tok, routeBody(rt)); !isProblem(r, http.StatusForbidden) {
-				t.Errorf("%s %s with %s: %d %s, want a 403 problem", rt.Method, rt.Path, name, r.status, r.body)
+			if r := lc.do(rt.Method, path, tok, routeBody(rt)); !isForbidden(r) {
+				t.Errorf("%s %s with %s: %d %s, want a 403", rt.Method, rt.Path, name, r.status, r.body)
 			}
 		}
 		// Not a bearer token at all.
@@ -281,24 +290,29 @@ func TestAbuseDealerProbesEveryRoute(t *testing.T) {
 	bBefore := lc.do("GET", "/v1/subscriptions/"+bSub.ID, b, nil)
 	bAgentBefore := lc.do("GET", "/v1/agents/xtime", b, nil)
 	// What A must never see: B's ids, secret, settings and credentials.
+	bPlanBefore := lc.do("GET", "/v1/admin/dealers/dlr_B/entitlements", lc.token(at.adminToken()), nil)
 	bData := []string{bSub.ID, bSub.Secret, bSubDelivery, bAgentDelivery, "ABUSE-DEALER-CODE-91", "abuse-client-secret-8e2d", "https://hooks.example.com/b"}
 
 	covered := 0
 	for _, rt := range httpapi.Routes {
-		if !rt.Auth {
+		if !rt.Auth.RequiresToken() {
 			continue
 		}
 		deliveryID := bSubDelivery
 		if strings.HasPrefix(rt.Path, "/v1/agents/") {
 			deliveryID = bAgentDelivery
 		}
-		path := fillPath(rt.Path, map[string]string{"id": bSub.ID, "platform": "xtime", "deliveryId": deliveryID})
+		path := fillPath(rt.Path, map[string]string{"id": bSub.ID, "platform": "xtime", "deliveryId": deliveryID, "dealerId": "dlr_B"})
 		r := lc.do(rt.Method, path, a, routeBody(rt))
 		scoped := strings.Contains(rt.Path, "{id}") || strings.Contains(rt.Path, "{deliveryId}")
 		switch {
 		case r.status == http.StatusNotImplemented:
 			t.Logf("SKIPPED %s %s: answers 501 (not implemented yet); covered once it is", rt.Method, rt.Path)
 			continue
+		case rt.Auth == httpapi.Admin:
+			if !isForbidden(r) {
+				t.Errorf("A on the admin route %s %s: %d %s, want 403", rt.Method, path, r.status, r.body)
+			}
 		case scoped && !isProblem(r, http.StatusNotFound):
 			t.Errorf("A on %s %s with B's ids: %d %s, want a 404 problem", rt.Method, path, r.status, r.body)
 		case !scoped && (r.status == http.StatusForbidden || r.status >= 500):
@@ -316,6 +330,9 @@ func TestAbuseDealerProbesEveryRoute(t *testing.T) {
 	}
 
 	// B's resources are as they were.
+	if after := lc.do("GET", "/v1/admin/dealers/dlr_B/entitlements", lc.token(at.adminToken()), nil); !bytes.Equal(after.body, bPlanBefore.body) {
+		t.Errorf("B's plan changed:\n%s\n%s", bPlanBefore.body, after.body)
+	}
 	if after := lc.do("GET", "/v1/subscriptions/"+bSub.ID, b, nil); after.status != 200 || !bytes.Equal(after.body, bBefore.body) || after.header.Get("ETag") != bBefore.header.Get("ETag") {
 		t.Errorf("B's subscription changed:\n%s\n%s", bBefore.body, after.body)
 	}
@@ -378,7 +395,7 @@ func TestAbuseOddIDs(t *testing.T) {
 		strings.ToLower(sub.ID), sub.ID + "%20", "%20" + sub.ID, "DEALER%23dlr_other",
 	}
 	for _, rt := range httpapi.Routes {
-		if !rt.Auth || !strings.Contains(rt.Path, "{") {
+		if !rt.Auth.RequiresToken() || !strings.Contains(rt.Path, "{") {
 			continue
 		}
 		for param := range valid {
@@ -434,7 +451,8 @@ func TestAbuseBodies(t *testing.T) {
 	var own struct{ ID string }
 	sub.json(t, &own)
 	dlv := at.seedDelivery("dlr_body", own.ID, "failed")
-	values := map[string]string{"id": own.ID, "platform": "xtime", "deliveryId": dlv}
+	values := map[string]string{"id": own.ID, "platform": "xtime", "deliveryId": dlv, "dealerId": "dlr_body"}
+	admin := lc.token(at.adminToken())
 
 	type bodyCase struct {
 		name string
@@ -461,15 +479,19 @@ func TestAbuseBodies(t *testing.T) {
 		{"duplicate members", `{"enabled":true,"enabled":false,"description":"x","description":["y"]}`, []int{200, 400, 422}},
 	}
 	for _, rt := range httpapi.Routes {
-		if !rt.Auth || (rt.Method != "POST" && rt.Method != "PATCH" && rt.Method != "PUT") {
+		if !rt.Auth.RequiresToken() || (rt.Method != "POST" && rt.Method != "PATCH" && rt.Method != "PUT") {
 			continue
 		}
 		if strings.HasSuffix(rt.Path, "/retry") || strings.HasSuffix(rt.Path, "/rotate-secret") {
 			continue // no body is read
 		}
 		path := fillPath(rt.Path, values)
+		caller := tok
+		if rt.Auth == httpapi.Admin {
+			caller = admin
+		}
 		for _, c := range cases {
-			r := lc.do(rt.Method, path, tok, c.body)
+			r := lc.do(rt.Method, path, caller, c.body)
 			if r.status == http.StatusNotImplemented {
 				break
 			}

@@ -31,8 +31,9 @@ var _ AgentStore = (*agents.Store)(nil)
 // deleted) is shown disabled, without settings or credentials, updatedAt null, at version 0
 // (ETag "0"). So GET of a known platform is never 404, and DELETE is idempotent.
 //
-// The view is agents.Public: the settings, and in credentialsSet the sorted names of the
-// credentials stored — never their values.
+// The view is agents.Public — the settings, and in credentialsSet the sorted names of the
+// credentials stored, never their values — and whether the dealer's plan includes the
+// platform (agentView).
 
 // agentPutAttempts bounds the read-validate-write rounds of a PUT without If-Match that
 // meets concurrent writes (each round lost is another writer's success, so this many
@@ -40,6 +41,10 @@ var _ AgentStore = (*agents.Store)(nil)
 const agentPutAttempts = 5
 
 func (a *API) listAgents(w http.ResponseWriter, r *http.Request) error {
+	plan, _, err := a.entitlement(r.Context(), dealerOf(r))
+	if err != nil {
+		return err
+	}
 	stored, err := a.opts.Agents.List(r.Context(), dealerOf(r))
 	if err != nil {
 		return err
@@ -48,16 +53,16 @@ func (a *API) listAgents(w http.ResponseWriter, r *http.Request) error {
 	for i := range stored {
 		byPlatform[stored[i].Platform] = &stored[i]
 	}
-	items := make([]agents.PublicAgent, 0, len(a.opts.Platforms))
+	items := make([]agentView, 0, len(a.opts.Platforms))
 	for _, p := range a.opts.Platforms {
 		ag := byPlatform[p.ID]
 		if ag == nil {
 			ag = &agents.Agent{Platform: p.ID}
 		}
-		items = append(items, agents.Public(p, ag))
+		items = append(items, agentViewOf(p, ag, plan))
 	}
 	writeJSON(w, http.StatusOK, struct {
-		Items []agents.PublicAgent `json:"items"`
+		Items []agentView `json:"items"`
 	}{items})
 	return nil
 }
@@ -67,12 +72,16 @@ func (a *API) getAgent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	plan, _, err := a.entitlement(r.Context(), dealerOf(r))
+	if err != nil {
+		return err
+	}
 	ag, err := a.agent(r.Context(), dealerOf(r), p.ID)
 	if err != nil {
 		return err
 	}
 	w.Header().Set("ETag", etag(int64(ag.Version)))
-	writeJSON(w, http.StatusOK, agents.Public(p, ag))
+	writeJSON(w, http.StatusOK, agentViewOf(p, ag, plan))
 	return nil
 }
 
@@ -81,7 +90,8 @@ func (a *API) getAgent(w http.ResponseWriter, r *http.Request) error {
 // written at the version read. With If-Match the write applies to that version only (412);
 // without, a concurrent write makes it read and validate again. A change of a URL setting
 // (which Validate lets through only with every credential sent again) is logged with who made
-// it.
+// it. Turning on an agent whose platform the dealer's plan does not include is 403; one
+// already on can still be changed and turned off.
 func (a *API) putAgent(w http.ResponseWriter, r *http.Request) error {
 	p, err := a.agentPlatform(r)
 	if err != nil {
@@ -100,6 +110,10 @@ func (a *API) putAgent(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx, dealer := r.Context(), dealerOf(r)
+	plan, _, err := a.entitlement(ctx, dealer)
+	if err != nil {
+		return err
+	}
 	for try := 1; ; try++ {
 		stored, err := a.opts.Agents.Get(ctx, dealer, p.ID)
 		switch {
@@ -110,6 +124,9 @@ func (a *API) putAgent(w http.ResponseWriter, r *http.Request) error {
 		}
 		if conditional && want != versionOf(stored) {
 			return agents.ErrVersionMismatch
+		}
+		if turnsOn(in, stored) && !plan.Includes(p.ID) {
+			return notInPlan(p)
 		}
 		next, err := agents.Validate(ctx, p, in, stored, a.opts.URLs.Check)
 		if err != nil {
@@ -130,7 +147,7 @@ func (a *API) putAgent(w http.ResponseWriter, r *http.Request) error {
 			a.logURLChange(r, p, changed, saved)
 		}
 		w.Header().Set("ETag", etag(int64(saved.Version)))
-		writeJSON(w, http.StatusOK, agents.Public(p, saved))
+		writeJSON(w, http.StatusOK, agentViewOf(p, saved, plan))
 		return nil
 	}
 }
@@ -187,7 +204,8 @@ func (a *API) getAgentDelivery(w http.ResponseWriter, r *http.Request) error {
 }
 
 // retryAgentDelivery starts a new delivery of an agent's failed or skipped delivery, as for
-// subscriptions; the agent must be configured and enabled (409 otherwise).
+// subscriptions; the agent must be configured and enabled (409 otherwise), and its platform
+// in the dealer's plan (403 otherwise).
 func (a *API) retryAgentDelivery(w http.ResponseWriter, r *http.Request) error {
 	target, err := a.agentTarget(r)
 	if err != nil {
@@ -200,6 +218,14 @@ func (a *API) retryAgentDelivery(w http.ResponseWriter, r *http.Request) error {
 	ag, err := a.agent(r.Context(), dealerOf(r), target.ID)
 	if err != nil {
 		return err
+	}
+	plan, _, err := a.entitlement(r.Context(), dealerOf(r))
+	if err != nil {
+		return err
+	}
+	if !plan.Includes(target.ID) {
+		p, _ := a.opts.Platforms.Get(target.ID)
+		return notInPlan(p)
 	}
 	var disabled string
 	switch {

@@ -90,7 +90,7 @@ func TestAgentsListedConfiguredOrNot(t *testing.T) {
 			len(it.Settings) != 0 || it.CredentialsSet == nil || len(it.CredentialsSet) != 0 || it.UpdatedAt != nil {
 			t.Errorf("item %d: %+v", i, it)
 		}
-		if len(raw.Items[i]) != 10 || raw.Items[i]["updatedAt"] != nil || raw.Items[i]["settingsSpec"] == nil || raw.Items[i]["credentialsSpec"] == nil {
+		if len(raw.Items[i]) != 11 || raw.Items[i]["available"] != true || raw.Items[i]["updatedAt"] != nil || raw.Items[i]["settingsSpec"] == nil || raw.Items[i]["credentialsSpec"] == nil {
 			t.Errorf("item %d members: %v", i, raw.Items[i])
 		}
 		for _, c := range it.Capabilities {

@@ -331,13 +331,18 @@ func TestEveryOperationValidated(t *testing.T) {
 		{"POST", "/v1/agents/xtime/deliveries/" + agentDlv + "/retry", ""}, {"POST", "/v1/agents/fortellis/deliveries/" + agentDlv + "/retry", ""},
 		{"DELETE", "/v1/agents/xtime", ""}, {"DELETE", "/v1/agents/crm", ""},
 		{"GET", "/v1/event-types", "-"}, // without a token
+		{"GET", "/v1/admin/dealers/dlr_1/entitlements", "admin"}, {"GET", "/v1/admin/dealers/dlr_1/entitlements", ""},
+		{"PUT", "/v1/admin/dealers/dlr_1/entitlements", `admin{"platforms":["xtime"]}`}, {"PUT", "/v1/admin/dealers/dlr_1/entitlements", `admin{"platforms":["crm"]}`},
 	} {
-		var body any
-		if req.body != "" && req.body != "-" {
-			body = req.body
+		token, reqBody := tok, req.body
+		if b, ok := strings.CutPrefix(reqBody, "admin"); ok {
+			token, reqBody = at.adminToken(), b
 		}
-		token := tok
-		if req.body == "-" {
+		var body any
+		if reqBody != "" && reqBody != "-" {
+			body = reqBody
+		}
+		if reqBody == "-" {
 			token = ""
 		}
 		at.do(req.method, req.path, token, body)

@@ -3,8 +3,10 @@
 // the local stack through the very same function.
 //
 // Every route but the health check and the OpenAPI document requires a JWT, checked by API
-// Gateway's authorizer; the handler takes the caller's dealer from a claim of it and confines
-// every read and write to that dealer (another dealer's ids answer 404). Errors are RFC 9457
+// Gateway's authorizer. On the dealer routes the handler takes the caller's dealer from a
+// claim of it and confines every read and write to that dealer (another dealer's ids answer
+// 404); the admin routes (/v1/admin/..., DealerAI staff) need the admin scope in the token
+// instead, which the handler checks. Errors are RFC 9457
 // problem documents. The OpenAPI 3.1 document (openapi.json, served at /v1/openapi.json)
 // describes all of it; a test checks the handler's real responses against it.
 package httpapi
@@ -17,14 +19,18 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/dealerai/integrations/shared/agents/platform"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/deliveryq"
+	"github.com/dealerai/integrations/shared/plans"
 	"github.com/dealerai/integrations/shared/signing"
 	"github.com/dealerai/integrations/shared/subscriptions"
 )
@@ -52,6 +58,13 @@ type Queue interface {
 	SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
 }
 
+// Defaults of the claims the handler reads (DEALER_ID_CLAIM, ADMIN_SCOPE_CLAIM, ADMIN_SCOPE).
+const (
+	DefaultDealerIDClaim   = "dealer_id"
+	DefaultAdminScopeClaim = "scope"
+	DefaultAdminScope      = "dealerai:admin"
+)
+
 // Options are the handler's dependencies and settings.
 type Options struct {
 	Subscriptions SubscriptionStore
@@ -59,7 +72,13 @@ type Options struct {
 	Agents AgentStore
 	// Platforms are the platforms agents can be configured for (registry.Platforms, with
 	// the deployment's extra hosts): the API's /v1/agents lists them, in order.
-	Platforms  platform.Catalog
+	Platforms platform.Catalog
+	// Entitlements keeps the dealers' plans (plans.Store); nil: no plan applies (every
+	// platform is available) and the admin routes answer 501.
+	Entitlements EntitlementStore
+	// Plans resolves a dealer's platforms when none are stored: Plans.Default, every
+	// platform when nil (an empty, non-nil Default is none).
+	Plans      plans.Policy
 	Deliveries DeliveryLog
 	// Queue and DeliveriesQueueURL receive the deliveries of manual retries and test sends.
 	Queue              Queue
@@ -69,6 +88,11 @@ type Options struct {
 	URLs subscriptions.URLChecker
 	// DealerIDClaim is the JWT claim holding the caller's dealer id ("dealer_id" if empty).
 	DealerIDClaim string
+	// AdminScopeClaim and AdminScope are the claim and the scope in it that the admin routes
+	// require ("scope" and "dealerai:admin" if empty). The claim's value is an OAuth 2.0
+	// space-delimited list of scopes, or an array of them.
+	AdminScopeClaim string
+	AdminScope      string
 	// NewSecret makes signing secrets (signing.NewSecret if nil).
 	NewSecret func() (string, error)
 	// Now is the clock (time.Now if nil).
@@ -88,8 +112,11 @@ type API struct {
 // New builds the handler from the route table: every route's operation, with the JWT dealer
 // check in front of those that require auth, and problem+json 404/405 for anything else.
 func New(opts Options) *API {
-	if opts.DealerIDClaim == "" {
-		opts.DealerIDClaim = "dealer_id"
+	opts.DealerIDClaim = cmp.Or(opts.DealerIDClaim, DefaultDealerIDClaim)
+	opts.AdminScopeClaim = cmp.Or(opts.AdminScopeClaim, DefaultAdminScopeClaim)
+	opts.AdminScope = cmp.Or(opts.AdminScope, DefaultAdminScope)
+	if opts.Plans.Default == nil {
+		opts.Plans.Default = opts.Platforms.IDs()
 	}
 	if opts.NewSecret == nil {
 		opts.NewSecret = signing.NewSecret
@@ -106,8 +133,11 @@ func New(opts Options) *API {
 		if !ok {
 			h = notImplemented
 		}
-		if rt.Auth {
+		switch rt.Auth {
+		case Dealer:
 			h = a.requireDealer(h)
+		case Admin:
+			h = a.requireAdmin(h)
 		}
 		a.mux.Handle(rt.Method+" "+rt.Path, h)
 		methods[rt.Path] = append(methods[rt.Path], rt.Method)
@@ -124,7 +154,7 @@ func New(opts Options) *API {
 // operations maps each operation of the route table to its handler. An operation without
 // one answers 501.
 func (a *API) operations() map[string]http.Handler {
-	return map[string]http.Handler{
+	ops := map[string]http.Handler{
 		"getHealth":                  handlerFunc(a.health),
 		"getOpenAPI":                 handlerFunc(a.openAPI),
 		"listEventTypes":             handlerFunc(a.listEventTypes),
@@ -147,6 +177,11 @@ func (a *API) operations() map[string]http.Handler {
 		"getAgentDelivery":           handlerFunc(a.getAgentDelivery),
 		"retryAgentDelivery":         handlerFunc(a.retryAgentDelivery),
 	}
+	if a.opts.Entitlements != nil {
+		ops["getDealerEntitlements"] = handlerFunc(a.getDealerEntitlements)
+		ops["putDealerEntitlements"] = handlerFunc(a.putDealerEntitlements)
+	}
+	return ops
 }
 
 // handlerFunc is an operation that returns its error; errors become problem documents.
@@ -176,8 +211,12 @@ func methodNotAllowed(methods []string) http.Handler {
 
 // requestInfo is what the handler learns about a request as it serves it, for the log line.
 type requestInfo struct {
+	// dealerID is the dealer the request concerns: the caller's on the dealer routes, the
+	// path's on the admin routes.
 	dealerID string
-	err      error
+	// admin is the sub claim of the DealerAI staff member calling an admin route.
+	admin string
+	err   error
 }
 
 type requestInfoKey struct{}
@@ -192,25 +231,35 @@ func infoOf(ctx context.Context) *requestInfo {
 // dealerOf is the caller's dealer, set by requireDealer.
 func dealerOf(r *http.Request) string { return infoOf(r.Context()).dealerID }
 
-// subjectOf is the "sub" claim of the request's JWT: who made a change ("" when absent).
-func subjectOf(r *http.Request) string {
+// claimsOf are the claims of the JWT that API Gateway's authorizer checked: a 401 problem
+// without an authorizer context (the gateway should have refused the request already).
+func claimsOf(r *http.Request) (map[string]string, error) {
 	gw := GatewayRequest(r.Context())
 	if gw == nil || gw.RequestContext.Authorizer == nil || gw.RequestContext.Authorizer.JWT == nil {
+		return nil, NewProblem(http.StatusUnauthorized, "a valid bearer token is required")
+	}
+	return gw.RequestContext.Authorizer.JWT.Claims, nil
+}
+
+// subjectOf is the "sub" claim of the request's JWT: who made a change ("" when absent).
+func subjectOf(r *http.Request) string {
+	claims, err := claimsOf(r)
+	if err != nil {
 		return ""
 	}
-	return gw.RequestContext.Authorizer.JWT.Claims["sub"]
+	return claims["sub"]
 }
 
 // requireDealer lets a request through only with the dealer claim of the JWT that API
-// Gateway's authorizer checked: 401 without an authorizer context (the gateway should have
-// refused the request already), 403 for a valid token without a usable dealer claim.
+// Gateway's authorizer checked: 401 without an authorizer context, 403 for a valid token
+// without a usable dealer claim.
 func (a *API) requireDealer(next http.Handler) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		gw := GatewayRequest(r.Context())
-		if gw == nil || gw.RequestContext.Authorizer == nil || gw.RequestContext.Authorizer.JWT == nil {
-			return NewProblem(http.StatusUnauthorized, "a valid bearer token is required")
+		claims, err := claimsOf(r)
+		if err != nil {
+			return err
 		}
-		dealer := gw.RequestContext.Authorizer.JWT.Claims[a.opts.DealerIDClaim]
+		dealer := claims[a.opts.DealerIDClaim]
 		if !validDealerID(dealer) {
 			return NewProblem(http.StatusForbidden, "the token has no usable "+a.opts.DealerIDClaim+" claim")
 		}
@@ -218,6 +267,52 @@ func (a *API) requireDealer(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 		return nil
 	})
+}
+
+// requireAdmin lets a request through only with the admin scope in the admin scope claim of
+// the JWT, and a sub claim to record who made the change: 401 without an authorizer context,
+// 403 for any other token — a dealer's among them.
+func (a *API) requireAdmin(next http.Handler) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		claims, err := claimsOf(r)
+		if err != nil {
+			return err
+		}
+		if !hasScope(claims[a.opts.AdminScopeClaim], a.opts.AdminScope) {
+			return NewProblem(http.StatusForbidden, "this route is for DealerAI staff: the token does not carry the admin scope")
+		}
+		sub := claims["sub"]
+		if !usableSub(sub) {
+			return NewProblem(http.StatusForbidden, "the token has no usable sub claim: changes are recorded with who made them")
+		}
+		infoOf(r.Context()).admin = sub
+		next.ServeHTTP(w, r)
+		return nil
+	})
+}
+
+// hasScope reports whether a claim's value, as the authorizer context holds it, carries
+// scope: an OAuth 2.0 space-delimited list ("read dealerai:admin"), or an array of strings,
+// which API Gateway renders "[a b]" and the local gateway as JSON. Scopes compare exactly.
+func hasScope(claim, scope string) bool {
+	v := strings.TrimSpace(claim)
+	if strings.HasPrefix(v, "[") && strings.HasSuffix(v, "]") {
+		var list []string
+		if json.Unmarshal([]byte(v), &list) == nil {
+			return slices.Contains(list, scope)
+		}
+		v = v[1 : len(v)-1]
+	}
+	return slices.Contains(strings.Fields(v), scope)
+}
+
+// usableSub accepts a sub claim that can name who made a change in a log line: 1 to 256
+// bytes of UTF-8 without control characters.
+func usableSub(sub string) bool {
+	if sub == "" || len(sub) > 256 || !utf8.ValidString(sub) {
+		return false
+	}
+	return !strings.ContainsFunc(sub, unicode.IsControl)
 }
 
 // validDealerID accepts what can safely be part of a table key: 1 to 128 printable ASCII
@@ -271,6 +366,9 @@ func (a *API) logRequest(r *http.Request, status int, took time.Duration, info *
 	)
 	if info.dealerID != "" {
 		attrs = append(attrs, slog.String("dealerId", info.dealerID))
+	}
+	if info.admin != "" {
+		attrs = append(attrs, slog.String("adminSub", info.admin))
 	}
 	if strings.Contains(r.Pattern, " /v1/subscriptions/{id}") {
 		attrs = append(attrs, slog.String("subscriptionId", r.PathValue("id")))

@@ -24,6 +24,7 @@ import (
 	"github.com/dealerai/integrations/shared/agents/registry"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/httpapi"
+	"github.com/dealerai/integrations/shared/plans"
 	"github.com/dealerai/integrations/shared/resources"
 	"github.com/dealerai/integrations/shared/safeurl"
 	"github.com/dealerai/integrations/shared/subscriptions"
@@ -78,12 +79,14 @@ type apiTest struct {
 	handler *httpapi.API
 	store   *subscriptions.Store
 	agents  *agents.Store
+	plans   *plans.Store
 	log     *deliverylog.Store
 	logs    *localtest.Buffer
 	openapi *openapiChecker
 }
 
-func newAPITest(t testing.TB) *apiTest {
+// newAPITest builds the API; options change its Options before it is built.
+func newAPITest(t testing.TB, options ...func(*httpapi.Options)) *apiTest {
 	t.Helper()
 	env := localtest.New(t)
 	issuer, err := local.NewEphemeralIssuer()
@@ -95,20 +98,29 @@ func newAPITest(t testing.TB) *apiTest {
 		t: t, env: env, issuer: issuer, logs: logs,
 		store:   subscriptions.NewStore(env.DynamoDB, env.Table(resources.ConfigTable)),
 		agents:  agents.NewStore(env.DynamoDB, env.Table(resources.ConfigTable)),
+		plans:   plans.NewStore(env.DynamoDB, env.Table(resources.ConfigTable)),
 		log:     deliverylog.NewStore(env.DynamoDB, env.Table(resources.DeliveryLogTable)),
 		openapi: newOpenAPIChecker(t),
 	}
-	at.handler = httpapi.New(httpapi.Options{
+	opts := httpapi.Options{
 		Subscriptions:      at.store,
 		Agents:             at.agents,
 		Platforms:          testPlatforms(t),
+		Entitlements:       at.plans,
 		Deliveries:         at.log,
 		Queue:              env.SQS,
 		DeliveriesQueueURL: env.QueueURL(resources.DeliveriesQueue),
 		URLs:               safeurl.Policy{Resolver: resolver},
 		Logger:             slog.New(slog.NewJSONHandler(logs, nil)),
-	})
-	at.srv = httptest.NewServer(&local.Gateway{Issuer: issuer, API: httpapi.Lambda(at.handler)})
+	}
+	for _, o := range options {
+		o(&opts)
+	}
+	at.handler = httpapi.New(opts)
+	// The gateway requires the admin scope on the admin routes, as the CDK stack's authorizer
+	// does with the default settings.
+	at.srv = httptest.NewServer(&local.Gateway{Issuer: issuer, API: httpapi.Lambda(at.handler),
+		AdminScopeClaim: httpapi.DefaultAdminScopeClaim, AdminScope: httpapi.DefaultAdminScope})
 	t.Cleanup(at.srv.Close)
 	t.Cleanup(func() {
 		if strings.Contains(logs.String(), "whsec_") {
@@ -121,6 +133,15 @@ func newAPITest(t testing.TB) *apiTest {
 // token is a valid JWT for dealer.
 func (at *apiTest) token(dealer string) string {
 	tok, err := at.issuer.Token(dealer, "")
+	if err != nil {
+		at.t.Fatal(err)
+	}
+	return tok
+}
+
+// adminToken is a valid JWT of DealerAI staff (the admin scope, no dealer).
+func (at *apiTest) adminToken() string {
+	tok, err := at.issuer.AdminToken("", "")
 	if err != nil {
 		at.t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -9,7 +10,8 @@ import (
 )
 
 // TestOpenAPIMatchesRouteTable: the document's paths, methods, operation ids and security
-// are exactly the route table's.
+// are exactly the route table's: public operations have no security, dealer operations the
+// bearer token, admin operations the bearer token with the admin scope as its role.
 func TestOpenAPIMatchesRouteTable(t *testing.T) {
 	doc := loadOpenAPI(t)
 	if doc.OpenAPI != "3.1.0" {
@@ -21,12 +23,23 @@ func TestOpenAPIMatchesRouteTable(t *testing.T) {
 	var inDoc, inTable []string
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
-			auth := op.Security == nil || len(*op.Security) > 0 // nil: the document's default, bearerAuth
-			inDoc = append(inDoc, strings.Join([]string{method, path, op.OperationID, authString(auth)}, " "))
+			access := "dealer" // nil: the document's default, bearerAuth without a role
+			if op.Security != nil {
+				switch reqs := *op.Security; {
+				case len(reqs) == 0:
+					access = "public"
+				case len(reqs) == 1 && slices.Equal(reqs[0]["bearerAuth"], []string{httpapi.DefaultAdminScope}):
+					access = "admin"
+				case len(reqs) == 1 && reqs[0]["bearerAuth"] != nil && len(reqs[0]["bearerAuth"]) == 0:
+				default:
+					access = fmt.Sprintf("security %v", reqs)
+				}
+			}
+			inDoc = append(inDoc, strings.Join([]string{method, path, op.OperationID, access}, " "))
 		}
 	}
 	for _, rt := range httpapi.Routes {
-		inTable = append(inTable, strings.Join([]string{rt.Method, rt.Path, rt.OperationID, authString(rt.Auth)}, " "))
+		inTable = append(inTable, strings.Join([]string{rt.Method, rt.Path, rt.OperationID, accessString(rt.Auth)}, " "))
 	}
 	slices.Sort(inDoc)
 	slices.Sort(inTable)
@@ -35,9 +48,12 @@ func TestOpenAPIMatchesRouteTable(t *testing.T) {
 	}
 }
 
-func authString(auth bool) string {
-	if auth {
-		return "auth"
+func accessString(a httpapi.Access) string {
+	switch a {
+	case httpapi.Public:
+		return "public"
+	case httpapi.Admin:
+		return "admin"
 	}
-	return "public"
+	return "dealer"
 }

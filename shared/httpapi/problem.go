@@ -8,6 +8,7 @@ import (
 
 	"github.com/dealerai/integrations/shared/agents"
 	"github.com/dealerai/integrations/shared/deliverylog"
+	"github.com/dealerai/integrations/shared/plans"
 	"github.com/dealerai/integrations/shared/subscriptions"
 	"github.com/dealerai/integrations/shared/validation"
 )
@@ -57,6 +58,8 @@ func problemFor(err error) (p *Problem, internal bool) {
 		return NewProblem(http.StatusPreconditionFailed, "the subscription has changed since the version in If-Match; read it again"), false
 	case errors.Is(err, agents.ErrVersionMismatch):
 		return NewProblem(http.StatusPreconditionFailed, "the agent has changed since the version in If-Match; read it again"), false
+	case errors.Is(err, plans.ErrVersionMismatch):
+		return NewProblem(http.StatusPreconditionFailed, "the entitlement has changed since the version in If-Match; read it again"), false
 	case errors.Is(err, subscriptions.ErrLimitReached):
 		return NewProblem(http.StatusUnprocessableEntity, "a dealer can have at most "+strconv.Itoa(subscriptions.MaxPerDealer)+" subscriptions"), false
 	case errors.Is(err, subscriptions.ErrInvalidCursor), errors.Is(err, deliverylog.ErrInvalidCursor):

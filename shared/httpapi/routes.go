@@ -8,37 +8,68 @@ type Route struct {
 	Method string
 	// Path in API Gateway form, e.g. "/v1/subscriptions/{id}".
 	Path string
-	// Auth is true when the JWT authorizer guards the route.
-	Auth bool
+	// Auth is who may call the route.
+	Auth Access
 	// OperationID names the operation in the OpenAPI document.
 	OperationID string
 }
 
+// Access is who may call a route.
+type Access int
+
+const (
+	// Public: anyone, without a token.
+	Public Access = iota
+	// Dealer: a token (checked by the JWT authorizer) with the caller's dealer in its dealer
+	// claim; the route acts on that dealer's resources only.
+	Dealer
+	// Admin: a token with the admin scope in its admin scope claim (DealerAI staff); the
+	// route names the dealer it acts on in its path.
+	Admin
+)
+
+// RequiresToken reports whether the JWT authorizer guards routes of this access.
+func (a Access) RequiresToken() bool { return a != Public }
+
+// AuthorizationScopes are the scopes API Gateway's JWT authorizer requires of the route, given
+// the admin scope settings: on an admin route, the admin scope, when its claim is one the
+// authorizer reads scopes from (scope or scp); none otherwise. The handler checks the claim
+// itself on every admin route either way.
+func (r Route) AuthorizationScopes(adminScopeClaim, adminScope string) []string {
+	if r.Auth == Admin && (adminScopeClaim == "scope" || adminScopeClaim == "scp") && adminScope != "" {
+		return []string{adminScope}
+	}
+	return nil
+}
+
 // Routes is the route table.
 var Routes = []Route{
-	{"GET", "/healthz", false, "getHealth"},
-	{"GET", "/v1/openapi.json", false, "getOpenAPI"},
-	{"GET", "/v1/event-types", true, "listEventTypes"},
+	{"GET", "/healthz", Public, "getHealth"},
+	{"GET", "/v1/openapi.json", Public, "getOpenAPI"},
+	{"GET", "/v1/event-types", Dealer, "listEventTypes"},
 
-	{"POST", "/v1/subscriptions", true, "createSubscription"},
-	{"GET", "/v1/subscriptions", true, "listSubscriptions"},
-	{"GET", "/v1/subscriptions/{id}", true, "getSubscription"},
-	{"PATCH", "/v1/subscriptions/{id}", true, "updateSubscription"},
-	{"DELETE", "/v1/subscriptions/{id}", true, "deleteSubscription"},
-	{"GET", "/v1/subscriptions/{id}/secret", true, "getSubscriptionSecret"},
-	{"POST", "/v1/subscriptions/{id}/rotate-secret", true, "rotateSubscriptionSecret"},
-	{"POST", "/v1/subscriptions/{id}/test", true, "testSubscription"},
-	{"GET", "/v1/subscriptions/{id}/deliveries", true, "listSubscriptionDeliveries"},
-	{"GET", "/v1/subscriptions/{id}/deliveries/{deliveryId}", true, "getSubscriptionDelivery"},
-	{"POST", "/v1/subscriptions/{id}/deliveries/{deliveryId}/retry", true, "retrySubscriptionDelivery"},
+	{"POST", "/v1/subscriptions", Dealer, "createSubscription"},
+	{"GET", "/v1/subscriptions", Dealer, "listSubscriptions"},
+	{"GET", "/v1/subscriptions/{id}", Dealer, "getSubscription"},
+	{"PATCH", "/v1/subscriptions/{id}", Dealer, "updateSubscription"},
+	{"DELETE", "/v1/subscriptions/{id}", Dealer, "deleteSubscription"},
+	{"GET", "/v1/subscriptions/{id}/secret", Dealer, "getSubscriptionSecret"},
+	{"POST", "/v1/subscriptions/{id}/rotate-secret", Dealer, "rotateSubscriptionSecret"},
+	{"POST", "/v1/subscriptions/{id}/test", Dealer, "testSubscription"},
+	{"GET", "/v1/subscriptions/{id}/deliveries", Dealer, "listSubscriptionDeliveries"},
+	{"GET", "/v1/subscriptions/{id}/deliveries/{deliveryId}", Dealer, "getSubscriptionDelivery"},
+	{"POST", "/v1/subscriptions/{id}/deliveries/{deliveryId}/retry", Dealer, "retrySubscriptionDelivery"},
 
-	{"GET", "/v1/agents", true, "listAgents"},
-	{"GET", "/v1/agents/{platform}", true, "getAgent"},
-	{"PUT", "/v1/agents/{platform}", true, "putAgent"},
-	{"DELETE", "/v1/agents/{platform}", true, "deleteAgent"},
-	{"GET", "/v1/agents/{platform}/deliveries", true, "listAgentDeliveries"},
-	{"GET", "/v1/agents/{platform}/deliveries/{deliveryId}", true, "getAgentDelivery"},
-	{"POST", "/v1/agents/{platform}/deliveries/{deliveryId}/retry", true, "retryAgentDelivery"},
+	{"GET", "/v1/agents", Dealer, "listAgents"},
+	{"GET", "/v1/agents/{platform}", Dealer, "getAgent"},
+	{"PUT", "/v1/agents/{platform}", Dealer, "putAgent"},
+	{"DELETE", "/v1/agents/{platform}", Dealer, "deleteAgent"},
+	{"GET", "/v1/agents/{platform}/deliveries", Dealer, "listAgentDeliveries"},
+	{"GET", "/v1/agents/{platform}/deliveries/{deliveryId}", Dealer, "getAgentDelivery"},
+	{"POST", "/v1/agents/{platform}/deliveries/{deliveryId}/retry", Dealer, "retryAgentDelivery"},
+
+	{"GET", "/v1/admin/dealers/{dealerId}/entitlements", Admin, "getDealerEntitlements"},
+	{"PUT", "/v1/admin/dealers/{dealerId}/entitlements", Admin, "putDealerEntitlements"},
 }
 
 // CORSPolicy is how the API answers browsers that call it from other origins (the

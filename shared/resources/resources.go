@@ -11,12 +11,17 @@ import (
 )
 
 // Keys of the config table's items (docs/design.md#data-model): every item of a dealer is under
-// pk DealerKeyPrefix+dealerId; delivery targets' sort keys start with TargetKeyPrefix.
+// pk DealerKeyPrefix+dealerId; the sort keys of what the router reads per dealer — delivery
+// targets and the dealer's plan — start with TargetKeyPrefix.
 const (
-	DealerKeyPrefix        = "DEALER#"
-	TargetKeyPrefix        = "T#"
-	SubscriptionKeyPrefix  = TargetKeyPrefix + "SUB#"
-	AgentKeyPrefix         = TargetKeyPrefix + "AGENT#"
+	DealerKeyPrefix       = "DEALER#"
+	TargetKeyPrefix       = "T#"
+	SubscriptionKeyPrefix = TargetKeyPrefix + "SUB#"
+	AgentKeyPrefix        = TargetKeyPrefix + "AGENT#"
+	// PlanKey is the sort key of the dealer's plan (package plans). It is not a target, but it
+	// sorts under TargetKeyPrefix so that the one query of a dealer's targets returns it too:
+	// no request more per event batch to know which agents the plan still includes.
+	PlanKey                = TargetKeyPrefix + "PLAN"
 	SubscriptionCounterKey = "COUNT#subscriptions"
 	CorrelationKeyPrefix   = "CORR#"
 )

@@ -8,7 +8,8 @@
 //   - reads each dealer's targets once per batch, not per event, through the TargetSource
 //     (the functions use a targets.Cache of a few seconds: at most one Query per dealer per
 //     TTL);
-//   - enqueues one deliveryq.Message per (event, enabled matching target) with
+//   - enqueues one deliveryq.Message per (event, enabled matching target; never to an agent
+//     whose platform the dealer's plan does not include, which the same Query tells) with
 //     SendMessageBatch (10 entries and 1 MiB per call), the delivery id deterministic from
 //     (eventId, target) so a re-run enqueues the same deliveries again, which the delivery
 //     handler's idempotency makes harmless;

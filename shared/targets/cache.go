@@ -86,22 +86,25 @@ func (c *Cache) Load(ctx context.Context, dealerID string) ([]Target, error) {
 }
 
 // Find returns one of the dealer's targets, nil if there is none. A target missing from a
-// cached entry is looked up once more in a fresh load: it may have been created after the
-// entry was loaded (the router, which found it, does not share this cache), and a delivery to
-// a new subscription must not end as skipped.
+// cached entry, or found there disabled or unavailable, is looked up once more in a fresh
+// load: it may have been created, enabled or added to the dealer's plan after the entry was
+// loaded (the router, which routed to it, does not share this cache), and such a delivery
+// must not end as skipped.
 func (c *Cache) Find(ctx context.Context, dealerID string, target deliveryq.Target) (*Target, error) {
 	for fresh := false; ; fresh = true {
 		all, err := c.Load(ctx, dealerID)
 		if err != nil {
 			return nil, err
 		}
+		var found *Target
 		for i := range all {
 			if all[i].Target == target {
-				return &all[i], nil
+				found = &all[i]
+				break
 			}
 		}
-		if fresh {
-			return nil, nil
+		if fresh || (found != nil && found.Deliverable()) {
+			return found, nil
 		}
 		c.Invalidate(dealerID)
 	}

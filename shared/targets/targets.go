@@ -1,8 +1,10 @@
 // Package targets reads a dealer's delivery targets — webhook subscriptions and integration
 // agents — from the config table in one Query (pk = "DEALER#<dealerId>" AND
-// begins_with(sk, "T#")). The router reads them once per dealer per batch through a Cache of
-// a few seconds; the delivery handler through a Cache of at most 30 s, which is where it finds
-// signing secrets (they never travel in a queue message).
+// begins_with(sk, "T#")), which also returns the dealer's plan (package plans): an agent
+// whose platform the plan does not include is marked unavailable, and matches no event. The
+// router reads them once per dealer per batch through a Cache of a few seconds; the delivery
+// handler through a Cache of at most 30 s, which is where it finds signing secrets (they
+// never travel in a queue message).
 package targets
 
 import (
@@ -17,6 +19,7 @@ import (
 
 	"github.com/dealerai/integrations/events"
 	"github.com/dealerai/integrations/shared/deliveryq"
+	"github.com/dealerai/integrations/shared/plans"
 	"github.com/dealerai/integrations/shared/resources"
 	"github.com/dealerai/integrations/shared/subscriptions"
 )
@@ -27,6 +30,9 @@ type Target struct {
 	// Events are the target's filters (exact types, "lead.*", "*").
 	Events  []string
 	Enabled bool
+	// Unavailable, when not empty, says why the target receives nothing whether enabled or
+	// not: an agent whose platform the dealer's plan does not include (plans.SkipReason).
+	Unavailable string
 
 	// Subscription is the decoded item of a subscription (URL, secrets); nil for an agent.
 	Subscription *subscriptions.Subscription
@@ -35,11 +41,14 @@ type Target struct {
 	Item map[string]types.AttributeValue
 }
 
-// Matches reports whether the target is enabled and one of its filters selects eventType
-// (events.MatchAny, the matcher the API validates filters with).
+// Matches reports whether the target is enabled and available and one of its filters selects
+// eventType (events.MatchAny, the matcher the API validates filters with).
 func (t *Target) Matches(eventType string) bool {
-	return t.Enabled && events.MatchAny(t.Events, eventType)
+	return t.Deliverable() && events.MatchAny(t.Events, eventType)
 }
+
+// Deliverable reports whether the target receives deliveries: enabled and available.
+func (t *Target) Deliverable() bool { return t.Enabled && t.Unavailable == "" }
 
 // Querier is the part of the DynamoDB client Load uses.
 type Querier interface {
@@ -55,9 +64,14 @@ type Loader struct {
 	// more events gets them without every dealer's agent being written again. Nil, or false
 	// for a platform: the stored ones.
 	AgentEvents func(platform string) ([]string, bool)
+	// Plans applies the dealers' plans: the platforms of a dealer with no plan stored are
+	// its Default. Nil: no plan is applied, every agent is available.
+	Plans *plans.Policy
 }
 
-// Load returns all of a dealer's targets, enabled or not: one Query (more only past 1 MB).
+// Load returns all of a dealer's targets, enabled or not, its agents marked Unavailable when
+// its plan does not include their platform: one Query (more only past 1 MB). A plan item that
+// does not decode fails the load, so nothing is delivered on a plan that cannot be read.
 func (l *Loader) Load(ctx context.Context, dealerID string) ([]Target, error) {
 	in := &dynamodb.QueryInput{
 		TableName:              aws.String(l.Table),
@@ -68,12 +82,19 @@ func (l *Loader) Load(ctx context.Context, dealerID string) ([]Target, error) {
 		},
 	}
 	var out []Target
+	var plan *plans.Entitlement
 	for {
 		page, err := l.DB.Query(ctx, in)
 		if err != nil {
 			return nil, fmt.Errorf("targets of %s: %w", dealerID, err)
 		}
 		for _, item := range page.Items {
+			if plans.IsItem(item) {
+				if plan, err = plans.FromItem(item); err != nil {
+					return nil, fmt.Errorf("targets of %s: %w", dealerID, err)
+				}
+				continue
+			}
 			if t, ok := decode(item); ok {
 				if t.Kind == deliveryq.KindAgent && l.AgentEvents != nil {
 					if evs, ok := l.AgentEvents(t.ID); ok {
@@ -84,10 +105,19 @@ func (l *Loader) Load(ctx context.Context, dealerID string) ([]Target, error) {
 			}
 		}
 		if page.LastEvaluatedKey == nil {
-			return out, nil
+			break
 		}
 		in.ExclusiveStartKey = page.LastEvaluatedKey
 	}
+	if l.Plans != nil {
+		entitled, _ := l.Plans.Resolve(dealerID, plan)
+		for i := range out {
+			if out[i].Kind == deliveryq.KindAgent && !entitled.Includes(out[i].ID) {
+				out[i].Unavailable = plans.SkipReason
+			}
+		}
+	}
+	return out, nil
 }
 
 func decode(item map[string]types.AttributeValue) (Target, bool) {

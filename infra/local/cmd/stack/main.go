@@ -1,7 +1,8 @@
 // Command stack runs the local stack.
 //
 //	stack dev                     the whole system on this machine until Ctrl-C (make dev)
-//	stack token -dealer d1        a JWT the running stack accepts (make token)
+//	stack token -dealer d1        a JWT the running stack accepts (make token DEALER=d1)
+//	stack token -admin            a JWT of DealerAI staff, for the admin routes (make token ADMIN=1)
 //	stack dlq                     what the running stack's dead-letter queues hold
 //	stack emulators -- CMD ARGS   start DynamoDB Local and the SQS emulator on free ports, run
 //	                              CMD with AWS_ENDPOINT_URL_DYNAMODB/_SQS set, stop them (make test)
@@ -50,16 +51,20 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: stack dev | stack token -dealer ID | stack dlq | stack emulators -- CMD [ARGS...]")
+	fmt.Fprintln(os.Stderr, "usage: stack dev | stack token -dealer ID | stack token -admin | stack dlq | stack emulators -- CMD [ARGS...]")
 	os.Exit(2)
 }
 
 func token(args []string) error {
 	fs := flag.NewFlagSet("token", flag.ExitOnError)
 	dealer := fs.String("dealer", "", "dealer id to put in the token's dealer claim")
+	admin := fs.Bool("admin", false, "a token of DealerAI staff: the admin scope (ADMIN_SCOPE in ADMIN_SCOPE_CLAIM), no dealer")
 	_ = fs.Parse(args)
-	if *dealer == "" {
-		return errors.New("token: -dealer is required (make token DEALER=<id>)")
+	if *dealer == "" && !*admin {
+		return errors.New("token: -dealer or -admin is required (make token DEALER=<id>, make token ADMIN=1)")
+	}
+	if *dealer != "" && *admin {
+		return errors.New("token: -dealer and -admin exclude each other: staff tokens name no dealer")
 	}
 	root, err := local.RepoRoot()
 	if err != nil {
@@ -69,7 +74,12 @@ func token(args []string) error {
 	if err != nil {
 		return err
 	}
-	tok, err := issuer.Token(*dealer, os.Getenv("DEALER_ID_CLAIM"))
+	var tok string
+	if *admin {
+		tok, err = issuer.AdminToken(os.Getenv("ADMIN_SCOPE"), os.Getenv("ADMIN_SCOPE_CLAIM"))
+	} else {
+		tok, err = issuer.Token(*dealer, os.Getenv("DEALER_ID_CLAIM"))
+	}
 	if err != nil {
 		return err
 	}

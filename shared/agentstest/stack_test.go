@@ -90,7 +90,7 @@ func newStack(t testing.TB) *stack {
 	if s.issuer, err = local.NewEphemeralIssuer(); err != nil {
 		t.Fatal(err)
 	}
-	s.api = httptest.NewServer(&local.Gateway{Issuer: s.issuer, API: api})
+	s.api = httptest.NewServer(&local.Gateway{Issuer: s.issuer, API: api, AdminScopeClaim: s.cfg.AdminScopeClaim, AdminScope: s.cfg.AdminScope})
 	t.Cleanup(s.api.Close)
 
 	router, err := app.NewRouter(ctx, env.AWS, s.cfg)
@@ -157,6 +157,32 @@ func (r *response) json(t testing.TB, v any) {
 // call sends an API request as dealer d, through the gateway with a real JWT.
 func (s *stack) call(method, path, d string, body any) *response {
 	s.t.Helper()
+	tok, err := s.issuer.Token(d, "")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return s.send(method, path, tok, body)
+}
+
+// setPlan sets the dealer's plan as DealerAI staff (make token ADMIN=1's token) through the
+// admin route.
+func (s *stack) setPlan(platforms ...string) {
+	s.t.Helper()
+	tok, err := s.issuer.AdminToken("", "")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if platforms == nil {
+		platforms = []string{}
+	}
+	if r := s.send("PUT", "/v1/admin/dealers/"+dealer+"/entitlements", tok, map[string]any{"platforms": platforms}); r.status != http.StatusOK {
+		s.t.Fatalf("set the plan: %d %s", r.status, r.body)
+	}
+}
+
+// send sends an API request with a token, through the gateway.
+func (s *stack) send(method, path, tok string, body any) *response {
+	s.t.Helper()
 	var reader io.Reader
 	if body != nil {
 		raw, err := json.Marshal(body)
@@ -166,10 +192,6 @@ func (s *stack) call(method, path, d string, body any) *response {
 		reader = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequest(method, s.api.URL+path, reader)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	tok, err := s.issuer.Token(d, "")
 	if err != nil {
 		s.t.Fatal(err)
 	}

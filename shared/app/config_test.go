@@ -1,6 +1,9 @@
 package app
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestEndpointPolicy: the api and the delivery function check URLs with one policy read from
 // the configuration's environment; without one, the secure defaults.
@@ -28,5 +31,45 @@ func TestEndpointPolicy(t *testing.T) {
 	env["ALLOW_ENDPOINT_CIDRS"] = "not-a-cidr"
 	if _, err := cfg.EndpointPolicy(); err == nil {
 		t.Error("an invalid ALLOW_ENDPOINT_CIDRS was accepted")
+	}
+}
+
+// TestPlanAndAdminSettings: DEFAULT_AGENT_PLATFORMS (every platform unless set; none with
+// "none"), ADMIN_SCOPE_CLAIM and ADMIN_SCOPE with their defaults, and the errors of values
+// that cannot be meant.
+func TestPlanAndAdminSettings(t *testing.T) {
+	read := func(env map[string]string) (Config, error) {
+		return ConfigFromEnv(func(k string) string { return env[k] })
+	}
+	cfg, err := read(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cfg.DefaultAgentPlatforms, ",") != "dealersocket,fortellis,vinsolutions,xtime" ||
+		cfg.AdminScopeClaim != "scope" || cfg.AdminScope != "dealerai:admin" || cfg.DealerIDClaim != "dealer_id" {
+		t.Errorf("defaults: %+v", cfg)
+	}
+	cfg, err = read(map[string]string{"DEFAULT_AGENT_PLATFORMS": "xtime,vinsolutions", "ADMIN_SCOPE_CLAIM": "groups", "ADMIN_SCOPE": "staff"})
+	if err != nil || strings.Join(cfg.DefaultAgentPlatforms, ",") != "vinsolutions,xtime" || cfg.AdminScopeClaim != "groups" || cfg.AdminScope != "staff" {
+		t.Errorf("configured: %+v %v", cfg, err)
+	}
+	if p := cfg.planPolicy(); strings.Join(p.Default, ",") != "vinsolutions,xtime" {
+		t.Errorf("policy %+v", p)
+	}
+	cfg, err = read(map[string]string{"DEFAULT_AGENT_PLATFORMS": "none"})
+	if err != nil || cfg.DefaultAgentPlatforms == nil || len(cfg.DefaultAgentPlatforms) != 0 || len(cfg.planPolicy().Default) != 0 {
+		t.Errorf("none: %+v %v", cfg.DefaultAgentPlatforms, err)
+	}
+	// a Config not read from the environment applies no restriction by default
+	if p := (Config{}).planPolicy(); len(p.Default) != 4 {
+		t.Errorf("zero Config: %+v", p)
+	}
+	for name, env := range map[string]map[string]string{
+		"unknown platform": {"DEFAULT_AGENT_PLATFORMS": "xtime,dealertrack"},
+		"two scopes":       {"ADMIN_SCOPE": "dealerai:admin dealerai:ops"},
+	} {
+		if _, err := read(env); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/dealerai/integrations/shared/delivery"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/deliveryq"
+	"github.com/dealerai/integrations/shared/plans"
 	"github.com/dealerai/integrations/shared/subscriptions"
 	"github.com/dealerai/integrations/shared/targets"
 )
@@ -83,6 +85,7 @@ type fakeLog struct {
 	failures []deliverylog.Attempt
 	final    bool
 	success  int
+	skipped  []string // reasons
 }
 
 func (f *fakeLog) Get(context.Context, string, deliveryq.Target, string, bool) (*deliverylog.Record, error) {
@@ -106,7 +109,12 @@ func (f *fakeLog) RecordFailure(_ context.Context, _ *deliverylog.Record, a deli
 	f.failures, f.final = append(f.failures, a), final
 	return f.getErr
 }
-func (f *fakeLog) RecordSkipped(context.Context, *deliverylog.Record, string) error { return nil }
+func (f *fakeLog) RecordSkipped(_ context.Context, _ *deliverylog.Record, reason string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.skipped = append(f.skipped, reason)
+	return nil
+}
 
 type fakeQueue struct {
 	mu         sync.Mutex
@@ -219,5 +227,41 @@ func TestDuplicateOfASucceededDelivery(t *testing.T) {
 	resp, _ := h.Handle(context.Background(), message(t, subTarget, "1"))
 	if len(resp.BatchItemFailures) != 0 || posts != 0 || lg.success != 0 {
 		t.Fatalf("resp = %v, posts = %d", resp, posts)
+	}
+}
+
+// countingAgents counts the attempts made to agents.
+type countingAgents struct{ calls atomic.Int32 }
+
+func (c *countingAgents) Deliver(context.Context, *deliveryq.Message, *targets.Target, int, *deliverylog.Record) (delivery.Outcome, error) {
+	c.calls.Add(1)
+	return delivery.Outcome{Result: delivery.Succeeded}, nil
+}
+
+// TestAgentOutOfThePlanIsSkipped: a delivery queued for an agent whose platform has left the
+// dealer's plan makes no attempt and ends skipped with that reason, enabled or not.
+func TestAgentOutOfThePlanIsSkipped(t *testing.T) {
+	agent := deliveryq.Target{Kind: deliveryq.KindAgent, ID: "vinsolutions"}
+	for _, enabled := range []bool{true, false} {
+		h, lg, q := setup(t, agent, nil)
+		connector := &countingAgents{}
+		h.Agents = connector
+		h.Targets = fakeTargets{&targets.Target{Target: agent, Enabled: enabled, Events: []string{"*"}, Unavailable: plans.SkipReason}}
+		resp, _ := h.Handle(context.Background(), message(t, agent, "1"))
+		if len(resp.BatchItemFailures) != 0 || len(q.visibility) != 0 || connector.calls.Load() != 0 || lg.success != 0 || len(lg.failures) != 0 {
+			t.Fatalf("enabled %v: resp %v, visibility %v, attempts %d, log %+v", enabled, resp, q.visibility, connector.calls.Load(), lg)
+		}
+		if len(lg.skipped) != 1 || lg.skipped[0] != plans.SkipReason {
+			t.Errorf("enabled %v: skipped %q, want %q", enabled, lg.skipped, plans.SkipReason)
+		}
+	}
+	// the same agent in the plan is delivered to
+	h, lg, _ := setup(t, agent, nil)
+	connector := &countingAgents{}
+	h.Agents = connector
+	h.Targets = fakeTargets{&targets.Target{Target: agent, Enabled: true, Events: []string{"*"}}}
+	h.Handle(context.Background(), message(t, agent, "1"))
+	if connector.calls.Load() != 1 || lg.success != 1 {
+		t.Errorf("in the plan: %d attempts, %d successes", connector.calls.Load(), lg.success)
 	}
 }

@@ -149,7 +149,9 @@ func failedIDs(resp events.SQSEventResponse) []string {
 func TestOneQueryPerDealerAndMatchingTargetsOnly(t *testing.T) {
 	tg := &fakeTargets{targets: map[string][]targets.Target{
 		"dlr_a": {sub("all", true, "*"), sub("leads", true, "lead.*"), sub("off", false, "*"), sub("appts", true, "appointment.created"),
-			{Target: deliveryq.Target{Kind: deliveryq.KindAgent, ID: "vinsolutions"}, Events: []string{"lead.created"}, Enabled: true}},
+			{Target: deliveryq.Target{Kind: deliveryq.KindAgent, ID: "vinsolutions"}, Events: []string{"lead.created"}, Enabled: true},
+			// enabled, but its platform is not in the dealer's plan: nothing is routed to it
+			{Target: deliveryq.Target{Kind: deliveryq.KindAgent, ID: "fortellis"}, Events: []string{"lead.created"}, Enabled: true, Unavailable: "not in the plan"}},
 		"dlr_b": {sub("steps", true, "sequence.step.*")},
 	}}
 	q := &fakeSQS{}

@@ -152,24 +152,9 @@ func TestAbuseTokens(t *testing.T) {
 	iss := at.issuer
 	now := time.Now()
 	claims := func(over jwt.MapClaims) jwt.MapClaims {
-		c := jwt.MapClaims{"iss": iss.Issuer, "aud": iss.Audience, "sub": "u", "dealer_id": "dlr_tok",
-			"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
-		for k, v := range over {
-			if v == nil {
-				delete(c, k)
-			} else {
-				c[k] = v
-			}
-		}
-		return c
+		return at.tokenClaims(jwt.MapClaims{"sub": "u", "dealer_id": "dlr_tok"}, over)
 	}
-	sign := func(c jwt.MapClaims) string {
-		tok, err := iss.Sign(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok
-	}
+	sign := at.signed
 	b64 := func(v any) string {
 		raw, _ := json.Marshal(v)
 		return base64.RawURLEncoding.EncodeToString(raw)

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 	"github.com/golang-jwt/jwt/v5"
@@ -302,23 +301,8 @@ func TestAbuseAdminScope(t *testing.T) {
 	bareAt := *at
 	bareAt.srv = httptest.NewServer(&local.Gateway{Issuer: at.issuer, API: httpapi.Lambda(at.handler)})
 	t.Cleanup(bareAt.srv.Close)
-	now := time.Now()
-
 	sign := func(over jwt.MapClaims) string {
-		c := jwt.MapClaims{"iss": at.issuer.Issuer, "aud": at.issuer.Audience, "sub": "staff-7",
-			"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
-		for k, v := range over {
-			if v == nil {
-				delete(c, k)
-			} else {
-				c[k] = v
-			}
-		}
-		tok, err := at.issuer.Sign(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return lc.token(tok)
+		return lc.token(at.signed(at.tokenClaims(jwt.MapClaims{"sub": "staff-7"}, over)))
 	}
 	refused := map[string]string{
 		"a dealer's token":            lc.tokenFor("dlr_x"),

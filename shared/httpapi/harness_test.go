@@ -12,10 +12,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/dealerai/integrations/infra/local"
 	"github.com/dealerai/integrations/infra/local/localtest"
@@ -133,6 +135,32 @@ func newAPITest(t testing.TB, options ...func(*httpapi.Options)) *apiTest {
 // token is a valid JWT for dealer.
 func (at *apiTest) token(dealer string) string {
 	tok, err := at.issuer.Token(dealer, "")
+	if err != nil {
+		at.t.Fatal(err)
+	}
+	return tok
+}
+
+// tokenClaims are claims the gateway accepts from the test issuer (iss, aud, an hour to live),
+// then base's, then over's; a nil value in over removes that claim.
+func (at *apiTest) tokenClaims(base, over jwt.MapClaims) jwt.MapClaims {
+	now := time.Now()
+	c := jwt.MapClaims{"iss": at.issuer.Issuer, "aud": at.issuer.Audience, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	for _, m := range []jwt.MapClaims{base, over} {
+		for k, v := range m {
+			if v == nil {
+				delete(c, k)
+			} else {
+				c[k] = v
+			}
+		}
+	}
+	return c
+}
+
+// signed signs claims with the test issuer's key.
+func (at *apiTest) signed(c jwt.MapClaims) string {
+	tok, err := at.issuer.Sign(c)
 	if err != nil {
 		at.t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func newPlanFixture(t *testing.T) *planFixture {
 // agent stores an enabled agent of the dealer.
 func (f *planFixture) agent(t *testing.T, dealer, platform string) {
 	t.Helper()
-	if _, err := f.agents.Put(context.Background(), &agents.Agent{DealerID: dealer, Platform: platform, Enabled: true}); err != nil {
+	if _, err := f.agents.Put(context.Background(), &agents.Agent{DealerID: dealer, Platform: platform, Enabled: true, Events: []string{"*"}}); err != nil {
 		t.Fatal(err)
 	}
 }

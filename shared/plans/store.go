@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/dealerai/integrations/shared/internal/versioned"
 	"github.com/dealerai/integrations/shared/resources"
 )
 
@@ -82,17 +83,8 @@ func (s *Store) Put(ctx context.Context, e *Entitlement) (*Entitlement, error) {
 		now = s.Now
 	}
 	next.UpdatedAt = now().UTC().Truncate(time.Millisecond)
-	in := &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item(&next)}
-	if e.Version == 0 {
-		in.ConditionExpression = aws.String("attribute_not_exists(pk)")
-	} else {
-		in.ConditionExpression = aws.String("#version = :version")
-		in.ExpressionAttributeNames = map[string]string{"#version": "version"}
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{":version": number(e.Version)}
-	}
-	_, err := s.DB.PutItem(ctx, in)
-	var failed *types.ConditionalCheckFailedException
-	if errors.As(err, &failed) {
+	err := versioned.Put(ctx, s.DB, s.Table, item(&next), e.Version)
+	if errors.Is(err, versioned.ErrConflict) {
 		return nil, ErrVersionMismatch
 	}
 	if err != nil {

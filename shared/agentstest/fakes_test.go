@@ -109,64 +109,6 @@ func check(w http.ResponseWriter, r agenttest.Request, mediaType string, fields 
 	return m, true
 }
 
-// ---- VinSolutions ----
-
-type fakeVinSolutions struct {
-	platform
-	apiKey, dealerID, userID string
-}
-
-func newFakeVinSolutions(t testing.TB, creds map[string]string) *fakeVinSolutions {
-	f := &fakeVinSolutions{apiKey: creds["apiKey"], dealerID: "5001", userID: "7001"}
-	f.issuer = &agenttest.Issuer{ClientID: creds["clientId"], ClientSecret: creds["clientSecret"], Scope: "PublicAPI"}
-	f.start(t, "/connect/token", f.serve)
-	return f
-}
-
-func (f *fakeVinSolutions) settings() map[string]string {
-	return map[string]string{"baseUrl": f.URL, "tokenUrl": f.URL + "/connect/token",
-		"dealerId": f.dealerID, "userId": f.userID, "leadSourceId": "9001"}
-}
-
-func (f *fakeVinSolutions) serve(w http.ResponseWriter, r *http.Request) {
-	req := f.Record(r)
-	switch {
-	case !f.issuer.Authorized(r):
-		f.deny(w)
-		return
-	case r.Header.Get("api_key") != f.apiKey:
-		answer(w, http.StatusForbidden, `{"message":"invalid api_key"}`)
-		return
-	case req.Query.Get("dealerId") != f.dealerID || req.Query.Get("userId") != f.userID:
-		answer(w, http.StatusBadRequest, `{"message":"dealerId and userId are required"}`)
-		return
-	}
-	if code := f.failing(r.URL.Path); code != 0 {
-		answer(w, code, `{"message":"internal error"}`)
-		return
-	}
-	switch {
-	case r.Method == http.MethodPost && r.URL.Path == "/gateway/v1/contact":
-		if _, ok := check(w, req, "application/json", "DealerId", "UserId", "ContactInformation", "LeadInformation"); ok {
-			answer(w, http.StatusOK, fmt.Sprintf(`{"ContactId":%d}`, f.id()))
-		}
-	case r.Method == http.MethodPost && r.URL.Path == "/leads":
-		if _, ok := check(w, req, "application/vnd.coxauto.v3+json", "leadSource", "leadType", "contact"); ok {
-			answer(w, http.StatusCreated, fmt.Sprintf(`{"leadId":%d}`, f.id()))
-		}
-	case r.Method == http.MethodPost && r.URL.Path == "/vehicles/interest":
-		if _, ok := check(w, req, "application/vnd.coxauto.v1+json", "lead"); ok {
-			answer(w, http.StatusCreated, fmt.Sprintf(`{"vehicleInterestId":%d}`, f.id()))
-		}
-	case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/leads/id/"):
-		if _, ok := check(w, req, "application/vnd.coxauto.v3+json", "leadId", "notes"); ok {
-			w.WriteHeader(http.StatusNoContent)
-		}
-	default:
-		answer(w, http.StatusNotFound, `{"message":"no such endpoint"}`)
-	}
-}
-
 // ---- XTime ----
 
 type fakeXTime struct {

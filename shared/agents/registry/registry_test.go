@@ -19,7 +19,8 @@ func TestPlatformsMatchTheDesign(t *testing.T) {
 		optionalS, optionalC []string
 	}{
 		"vinsolutions": {
-			events:    []string{"lead.created", "appointment.*"},
+			events: []string{"lead.created", "lead.received", "lead.update.disposition", "contact.basic.updated",
+				"contact.vehicleofinterest.updated", "appointment.*"},
 			requiredS: []string{"dealerId", "userId", "leadSourceId"}, requiredC: []string{"clientId", "clientSecret", "apiKey"},
 			defaults: map[string]string{"baseUrl": "https://api.vinsolutions.com", "tokenUrl": "https://authentication.vinsolutions.com/connect/token", "leadType": "INTERNET"},
 		},

@@ -1,12 +1,16 @@
-// Command fakeplatform is a VinSolutions-like CRM for trying the integration agents on the
-// local stack: it issues OAuth 2.0 client-credentials tokens (form-authenticated, scope
-// PublicAPI) at /connect/token, checks the bearer token and the api_key header of every call,
-// answers the contact, lead, vehicle-of-interest and lead-note calls the VinSolutions
-// connector makes with ids of its own, and prints each request it gets. It is a demo, not a
-// test double: the tests have their own fakes (shared/agentstest).
+// Command fakeplatform is a fake VinSolutions for trying the integration agents on the local
+// stack. It issues OAuth 2.0 client-credentials tokens (form-authenticated, scope PublicAPI)
+// at /connect/token and serves the Lead Management calls the VinSolutions connector makes
+// with the CRM of package vinsolutionstest — the same fake the tests use, so it keeps the
+// contacts, leads, notes and vehicles of interest it is sent and refuses what VinSolutions
+// refuses (a missing api_key, the wrong media type, a flat vehicle of interest...) — and
+// prints each request and its answer. It is a demo: its state lives in memory.
 //
 //	go run ./infra/local/cmd/fakeplatform -addr 127.0.0.1:9400
 //	go run ./infra/local/cmd/fakeplatform -addr 127.0.0.1:9400 -status 500   # a failing CRM
+//
+// While it runs, POST /fake/fail?status=500 makes every API call answer 500, and
+// POST /fake/fail?status=0 heals it (the state is kept).
 package main
 
 import (
@@ -18,9 +22,12 @@ import (
 	"log"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dealerai/integrations/shared/agents/vinsolutions/vinsolutionstest"
 )
 
 func main() {
@@ -28,104 +35,130 @@ func main() {
 	clientID := flag.String("client-id", "demo-client", "the OAuth client id it accepts")
 	clientSecret := flag.String("client-secret", "demo-secret", "the OAuth client secret it accepts")
 	apiKey := flag.String("api-key", "demo-api-key", "the api_key it accepts")
+	dealerID := flag.Int64("dealer-id", 5001, "the VinSolutions dealer id it serves")
+	userID := flag.Int64("user-id", 7001, "the VinSolutions user id of its credentials")
+	leadSourceID := flag.Int64("lead-source-id", 9001, "the dealer's lead source id")
 	status := flag.Int("status", 0, "answer every API call with this status instead (e.g. 500)")
 	flag.Parse()
 
-	f := newFake(*clientID, *clientSecret, *apiKey, *status, log.Writer())
-	log.Printf("fake VinSolutions listening on http://%s (token URL http://%s/connect/token)", *addr, *addr)
+	f := newFake(*clientID, *clientSecret, *apiKey, *dealerID, *userID, *leadSourceID, log.Writer())
+	f.fail(*status)
+	log.Printf("fake VinSolutions listening on http://%s (token URL http://%s/connect/token; dealer %d, user %d, lead source %d)",
+		*addr, *addr, *dealerID, *userID, *leadSourceID)
 	server := &http.Server{Addr: *addr, Handler: f, ReadHeaderTimeout: 10 * time.Second}
 	log.Fatal(server.ListenAndServe())
 }
 
 type fake struct {
-	clientID, clientSecret, apiKey string
-	status                         int
-	out                            io.Writer
+	clientID, clientSecret string
+	crm                    *vinsolutionstest.CRM
+	out                    io.Writer
 
 	mu     sync.Mutex
 	tokens map[string]bool
 	next   int
 }
 
-func newFake(clientID, clientSecret, apiKey string, status int, out io.Writer) *fake {
-	return &fake{clientID: clientID, clientSecret: clientSecret, apiKey: apiKey, status: status, out: out, tokens: map[string]bool{}}
+func newFake(clientID, clientSecret, apiKey string, dealerID, userID, leadSourceID int64, out io.Writer) *fake {
+	f := &fake{clientID: clientID, clientSecret: clientSecret, out: out, tokens: map[string]bool{}}
+	f.crm = &vinsolutionstest.CRM{APIKey: apiKey, DealerID: dealerID, UserID: userID, LeadSourceIDs: []int64{leadSourceID}, Authorized: f.authorized}
+	return f
 }
 
-func (f *fake) id() int {
+// fail makes every API call answer status from now on (0: none).
+func (f *fake) fail(status int) {
+	f.crm.ClearFaults()
+	if status != 0 {
+		f.crm.Fail(vinsolutionstest.Fault{Status: status, Times: -1})
+	}
+}
+
+func (f *fake) authorized(r *http.Request) bool {
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.next++
-	return 1000 + f.next
+	return f.tokens[tok]
 }
 
 func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	answer := func(code int, v string) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(code)
-		io.WriteString(w, v)
-		fmt.Fprintf(f.out, "  → %d %s\n\n", code, v)
-	}
-	if r.Method == http.MethodPost && r.URL.Path == "/connect/token" {
-		f.token(r, body, answer)
-		return
-	}
-	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	f.mu.Lock()
-	tokenOK := f.tokens[tok]
-	f.mu.Unlock()
-	fmt.Fprintf(f.out, "%s %s %s  Content-Type: %s  token: %s  api_key: %s\n%s\n",
-		time.Now().Format(time.TimeOnly), r.Method, r.URL.RequestURI(), r.Header.Get("Content-Type"),
-		okOr(tokenOK, "REFUSED"), okOr(r.Header.Get("api_key") == f.apiKey, "WRONG"), indent(body))
+	now := time.Now().Format(time.TimeOnly)
 	switch {
-	case !tokenOK:
-		answer(http.StatusUnauthorized, `{"message":"invalid or expired token"}`)
+	case r.Method == http.MethodPost && r.URL.Path == "/connect/token":
+		fmt.Fprintf(f.out, "%s POST /connect/token\n", now)
+		code, answer := f.token(r, body)
+		writeJSON(w, code, answer)
+		fmt.Fprintf(f.out, "  → %d %s\n\n", code, answer)
 		return
-	case r.Header.Get("api_key") != f.apiKey:
-		answer(http.StatusForbidden, `{"message":"invalid api_key"}`)
-		return
-	case f.status != 0:
-		answer(f.status, `{"message":"the fake is set to fail"}`)
-		return
-	}
-	switch {
-	case r.Method == http.MethodPost && r.URL.Path == "/gateway/v1/contact":
-		answer(http.StatusOK, fmt.Sprintf(`{"ContactId":%d}`, f.id()))
-	case r.Method == http.MethodPost && r.URL.Path == "/leads":
-		answer(http.StatusCreated, fmt.Sprintf(`{"leadId":%d}`, f.id()))
-	case r.Method == http.MethodPost && r.URL.Path == "/vehicles/interest":
-		answer(http.StatusCreated, fmt.Sprintf(`{"vehicleInterestId":%d}`, f.id()))
-	case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/leads/id/"):
+	case r.Method == http.MethodPost && r.URL.Path == "/fake/fail":
+		status, err := strconv.Atoi(r.URL.Query().Get("status"))
+		if err != nil || status != 0 && (status < 400 || status > 599) {
+			writeJSON(w, http.StatusBadRequest, `{"message":"status must be 0 or an error status (400-599)"}`)
+			return
+		}
+		f.fail(status)
+		fmt.Fprintf(f.out, "%s fake: every API call answers %s from now on\n\n", now, map[bool]string{true: "normally", false: strconv.Itoa(status)}[status == 0])
 		w.WriteHeader(http.StatusNoContent)
-		fmt.Fprintf(f.out, "  → 204\n\n")
-	default:
-		answer(http.StatusNotFound, `{"message":"no such endpoint"}`)
+		return
 	}
+	mediaType := r.Header.Get("Accept")
+	if len(body) > 0 {
+		mediaType += "  Content-Type: " + r.Header.Get("Content-Type")
+	}
+	fmt.Fprintf(f.out, "%s %s %s  Accept: %s  token: %s  api_key: %s\n%s", now, r.Method, r.URL.RequestURI(), mediaType,
+		okOr(f.authorized(r), "REFUSED"), okOr(r.Header.Get("api_key") == f.crm.APIKey, "WRONG"), indent(body))
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	tee := &teeWriter{ResponseWriter: w}
+	f.crm.ServeHTTP(tee, r)
+	fmt.Fprintf(f.out, "  → %d %s\n\n", tee.status, strings.TrimSpace(tee.body.String()))
 }
 
 // token is the client-credentials grant: client_id and client_secret in the form, scope
 // PublicAPI.
-func (f *fake) token(r *http.Request, body []byte, answer func(int, string)) {
-	fmt.Fprintf(f.out, "%s POST /connect/token\n", time.Now().Format(time.TimeOnly))
+func (f *fake) token(r *http.Request, body []byte) (int, string) {
 	form, err := url.ParseQuery(string(body))
-	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") || err != nil {
-		answer(http.StatusBadRequest, `{"error":"invalid_request"}`)
-		return
-	}
 	switch {
+	case !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") || err != nil:
+		return http.StatusBadRequest, `{"error":"invalid_request"}`
 	case form.Get("grant_type") != "client_credentials":
-		answer(http.StatusBadRequest, `{"error":"unsupported_grant_type"}`)
+		return http.StatusBadRequest, `{"error":"unsupported_grant_type"}`
 	case form.Get("scope") != "PublicAPI":
-		answer(http.StatusBadRequest, `{"error":"invalid_scope"}`)
+		return http.StatusBadRequest, `{"error":"invalid_scope"}`
 	case form.Get("client_id") != f.clientID || form.Get("client_secret") != f.clientSecret:
-		answer(http.StatusUnauthorized, `{"error":"invalid_client"}`)
-	default:
-		tok := fmt.Sprintf("fake-token-%d", f.id())
-		f.mu.Lock()
-		f.tokens[tok] = true
-		f.mu.Unlock()
-		answer(http.StatusOK, fmt.Sprintf(`{"access_token":%q,"token_type":"Bearer","expires_in":3600}`, tok))
+		return http.StatusUnauthorized, `{"error":"invalid_client"}`
 	}
+	f.mu.Lock()
+	f.next++
+	tok := fmt.Sprintf("fake-token-%d", f.next)
+	f.tokens[tok] = true
+	f.mu.Unlock()
+	return http.StatusOK, fmt.Sprintf(`{"access_token":%q,"token_type":"Bearer","expires_in":3600}`, tok)
+}
+
+// teeWriter keeps the status and body written, for printing.
+type teeWriter struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (t *teeWriter) WriteHeader(code int) {
+	t.status = code
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t *teeWriter) Write(b []byte) (int, error) {
+	if t.status == 0 {
+		t.status = http.StatusOK
+	}
+	t.body.Write(b)
+	return t.ResponseWriter.Write(b)
+}
+
+func writeJSON(w http.ResponseWriter, code int, body string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	io.WriteString(w, body)
 }
 
 func okOr(ok bool, bad string) string {
@@ -136,9 +169,12 @@ func okOr(ok bool, bad string) string {
 }
 
 func indent(body []byte) string {
+	if len(body) == 0 {
+		return ""
+	}
 	var b bytes.Buffer
 	if json.Indent(&b, body, "  ", "  ") != nil {
-		return "  " + string(body)
+		return "  " + string(body) + "\n"
 	}
-	return "  " + b.String()
+	return "  " + b.String() + "\n"
 }

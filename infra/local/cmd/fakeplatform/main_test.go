@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,32 +15,65 @@ import (
 	"github.com/dealerai/integrations/shared/agents/vinsolutions"
 )
 
-// TestTheConnectorDeliversToTheFake: the demo fake takes what the real VinSolutions connector
-// sends (so the walk-through of docs/agents.md works) and prints it.
-func TestTheConnectorDeliversToTheFake(t *testing.T) {
+// TestTheWalkThrough: the demo fake takes what the real VinSolutions connector sends, prints
+// it, and fails and heals on request with its state kept — the walk-through of
+// docs/agents.md#try-it-locally, with the connector in place of the local stack.
+func TestTheWalkThrough(t *testing.T) {
 	var out bytes.Buffer
-	srv := httptest.NewServer(newFake("demo-client", "demo-secret", "demo-api-key", 0, &out))
+	f := newFake("demo-client", "demo-secret", "demo-api-key", 5001, 7001, 9001, &out)
+	srv := httptest.NewServer(f)
 	defer srv.Close()
-	raw, _ := events.Example(events.TypeLeadCreated)
-	ev, err := events.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
+	c := vinsolutions.New(oauth.NewCache())
+	delivery := func(ev *events.Event, lead map[string]string) *connector.Delivery {
+		return &connector.Delivery{
+			Event: ev, DealerID: ev.DealerID, Attempt: 1, HTTP: srv.Client(), Lead: lead,
+			Settings: map[string]string{"baseUrl": srv.URL, "tokenUrl": srv.URL + "/connect/token",
+				"dealerId": "5001", "userId": "7001", "leadSourceId": "9001", "leadType": "INTERNET"},
+			Credentials: map[string]string{"clientId": "demo-client", "clientSecret": "demo-secret", "apiKey": "demo-api-key"},
+		}
 	}
-	res, err := vinsolutions.New(oauth.NewCache()).Deliver(context.Background(), &connector.Delivery{
-		Event: ev, DealerID: ev.DealerID, Attempt: 1, HTTP: srv.Client(),
-		Settings: map[string]string{"baseUrl": srv.URL, "tokenUrl": srv.URL + "/connect/token",
-			"dealerId": "5001", "userId": "7001", "leadSourceId": "9001", "leadType": "INTERNET"},
-		Credentials: map[string]string{"clientId": "demo-client", "clientSecret": "demo-secret", "apiKey": "demo-api-key"},
-	})
-	if err != nil || res.Skipped || res.Correlation["leadId"] == "" {
+
+	// the lead
+	res, err := c.Deliver(context.Background(), delivery(example(t, events.TypeLeadCreated), nil))
+	if err != nil || res.Skipped || res.Correlation["leadId"] != "1002" {
 		t.Fatalf("deliver: %+v %v", res, err)
 	}
-	for _, want := range []string{"POST /connect/token", "POST /gateway/v1/contact?dealerId=5001&userId=7001", "POST /leads?",
-		"POST /vehicles/interest?", "PUT /leads/id/", `"FirstName": "Ana"`, "token: ok  api_key: ok"} {
+	for _, want := range []string{"POST /connect/token", "GET /gateway/v1/contact?dealerId=5001&email=ana.diaz%40example.com&userId=7001",
+		"POST /gateway/v1/contact  Accept: application/json  Content-Type: application/json  token: ok  api_key: ok",
+		`"FirstName": "Ana"`, "→ 201 {\"ContactId\":1001}", "POST /leads?dealerId=5001&userId=7001  Accept: application/vnd.coxauto.v3+json",
+		"POST /vehicles/interest?dealerId=5001&leadId=1002  Accept: application/vnd.coxauto.v1+json", `"vehicles": [`,
+		"GET /leads/id/1002?dealerId=5001&userId=7001", "PUT /leads/id/1002", `"notes": "[2026-11-27 15:04 UTC] DealerAI lead from AutoTrader.`} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the output lacks %q:\n%s", want, out.String())
 		}
 	}
+
+	// a failing CRM: every API call answers 500, until healed
+	fail := func(status string) {
+		resp, err := srv.Client().Post(srv.URL+"/fake/fail?status="+status, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("fail %s: %d", status, resp.StatusCode)
+		}
+	}
+	appt := example(t, events.TypeAppointmentCreated)
+	fail("500")
+	_, err = c.Deliver(context.Background(), delivery(appt, res.Correlation))
+	var ae *connector.AttemptError
+	if !errors.As(err, &ae) || ae.StatusCode != 500 || !strings.Contains(ae.Error(), "VinSolutions lead read: HTTP 500") {
+		t.Fatalf("failing: %v", err)
+	}
+	fail("0")
+	if _, err := c.Deliver(context.Background(), delivery(appt, res.Correlation)); err != nil {
+		t.Fatalf("healed: %v", err)
+	}
+	if notes := f.crm.Leads()[0].Notes; !strings.Contains(notes, "DealerAI lead from AutoTrader") || !strings.Contains(notes, "sales appointment created") {
+		t.Errorf("notes %q", notes)
+	}
+
 	if strings.Contains(out.String(), "demo-secret") || strings.Contains(out.String(), "demo-api-key") {
 		t.Errorf("the output shows a credential:\n%s", out.String())
 	}
@@ -55,4 +89,14 @@ func TestTheConnectorDeliversToTheFake(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("no token: %d", resp.StatusCode)
 	}
+}
+
+func example(t *testing.T, eventType string) *events.Event {
+	t.Helper()
+	raw, _ := events.Example(eventType)
+	ev, err := events.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
 }

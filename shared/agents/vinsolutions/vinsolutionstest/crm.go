@@ -155,6 +155,20 @@ func (c *CRM) AddLead(contactID, leadSourceID int64, notes string) int64 {
 	return l.ID
 }
 
+// SetNotes replaces a lead's notes, as a salesperson editing them in VinSolutions; false when
+// there is no such lead.
+func (c *CRM) SetNotes(leadID int64, notes string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, l := range c.leads {
+		if l.ID == leadID {
+			l.Notes = notes
+			return true
+		}
+	}
+	return false
+}
+
 // Contacts returns the contacts kept.
 func (c *CRM) Contacts() []Contact {
 	c.mu.Lock()
@@ -695,9 +709,10 @@ func (c *CRM) searchVehicles(w http.ResponseWriter, r *http.Request, _ map[strin
 // ---- JSON helpers ----
 
 func answer(w http.ResponseWriter, code int, v any) {
+	b, _ := json.Marshal(v)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(v)
+	w.Write(b)
 }
 
 func msg(text string) map[string]any { return map[string]any{"message": text} }

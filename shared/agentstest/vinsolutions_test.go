@@ -171,7 +171,9 @@ func TestVinSolutionsLeadAndTwoAppointmentsAtOnce(t *testing.T) {
 	for _, ev := range []*events.Event{firstEv, secondEv} {
 		s.waitRecord("vinsolutions", ev, 60*time.Second, status(deliverylog.StatusSucceeded))
 	}
-	s.waitRecord("vinsolutions", leadEv, 60*time.Second, succeededOrSkipped)
+	// skipped as older when an appointment went first and created the lead (docs/agents.md#vinsolutions)
+	rec := s.waitRecord("vinsolutions", leadEv, 60*time.Second, succeededOrSkipped)
+	t.Logf("lead.created: %s %s", rec.Status, rec.LastError)
 	time.Sleep(settle)
 
 	if c, l := f.Contacts(), f.Leads(); len(c) != 1 || len(l) != 1 {

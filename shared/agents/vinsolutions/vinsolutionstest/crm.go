@@ -185,20 +185,20 @@ func (c *CRM) Contacts() []Contact {
 func (c *CRM) Leads() []Lead {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]Lead, len(c.leads))
-	for i, l := range c.leads {
-		out[i] = *l
-	}
-	return out
+	return copies(c.leads)
 }
 
 // Vehicles returns the vehicles of interest kept.
 func (c *CRM) Vehicles() []Vehicle {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]Vehicle, len(c.vehicles))
-	for i, v := range c.vehicles {
-		out[i] = *v
+	return copies(c.vehicles)
+}
+
+func copies[T any](items []*T) []T {
+	out := make([]T, len(items))
+	for i, x := range items {
+		out[i] = *x
 	}
 	return out
 }

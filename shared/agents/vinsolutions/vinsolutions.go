@@ -514,6 +514,9 @@ func jsonString(v any) string {
 // them. A create whose answer was lost (the attempt failed after it was sent) is looked for
 // before creating again: the contact by email or phone, the lead among the contact's leads.
 func (s *session) ensureLead(ctx context.Context, p person) error {
+	if s.progress["leadId"] != "" {
+		return nil
+	}
 	if s.progress["contactId"] == "" {
 		id, err := s.findContact(ctx, p)
 		if err != nil {
@@ -525,9 +528,6 @@ func (s *session) ensureLead(ctx context.Context, p person) error {
 			}
 		}
 		s.progress["contactId"] = id
-	}
-	if s.progress["leadId"] != "" {
-		return nil
 	}
 	if since := s.progress["leadRequested"]; since != "" {
 		id, err := s.findLead(ctx, since)
@@ -589,10 +589,10 @@ func (s *session) findLead(ctx context.Context, since string) (string, error) {
 	for _, raw := range append(page.Items, page.Results...) {
 		var l struct {
 			LeadID     json.RawMessage `json:"leadId"`
-			LeadSource json.RawMessage `json:"leadSource"`
+			LeadSource json.RawMessage `json:"leadSource"` // an href (v3), or an object
 			CreatedUTC string          `json:"createdUtc"`
 		}
-		if json.Unmarshal(raw, &l) != nil || idValue(l.LeadSource) != s.settings["leadSourceId"] {
+		if json.Unmarshal(raw, &l) != nil || leadSourceID(l.LeadSource) != s.settings["leadSourceId"] {
 			continue
 		}
 		if created, ok := parseUTC(l.CreatedUTC); ok && !created.Before(requested.Add(-leadSearchSkew)) {
@@ -602,6 +602,19 @@ func (s *session) findLead(ctx context.Context, since string) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// leadSourceID reads a lead's leadSource: an href, or an object with leadSourceId, id or href.
+func leadSourceID(raw json.RawMessage) string {
+	var obj struct {
+		LeadSourceID json.RawMessage `json:"leadSourceId"`
+	}
+	if json.Unmarshal(raw, &obj) == nil {
+		if id := scalarID(obj.LeadSourceID); id != "" {
+			return id
+		}
+	}
+	return idValue(raw)
 }
 
 // parseUTC reads createdUtc: RFC 3339, or without a zone (UTC).
@@ -840,8 +853,7 @@ func ParseID(body []byte, field string) string {
 }
 
 // idValue reads an id: a number, a string, an href whose last path segment is the id, or an
-// object (v4 nests {href, id}) with an id, a member named like "…Id", or an href. "" when none
-// (or longer than 128 bytes).
+// object (v4 nests {href, id}) with an id or an href. "" when none (or longer than 128 bytes).
 func idValue(raw json.RawMessage) string {
 	var n json.Number
 	if json.Unmarshal(raw, &n) == nil {
@@ -855,29 +867,22 @@ func idValue(raw json.RawMessage) string {
 		}
 		return short(str)
 	}
-	var obj map[string]json.RawMessage
+	var obj struct {
+		ID   json.RawMessage `json:"id"`
+		Href json.RawMessage `json:"href"`
+	}
 	if json.Unmarshal(raw, &obj) != nil {
 		return ""
 	}
-	if v, ok := obj["id"]; ok {
-		return scalarID(v)
+	if id := scalarID(obj.ID); id != "" {
+		return id
 	}
-	for k, v := range obj {
-		if len(k) > 2 && strings.EqualFold(k[len(k)-2:], "id") {
-			if id := scalarID(v); id != "" {
-				return id
-			}
-		}
-	}
-	if v, ok := obj["href"]; ok {
-		return scalarID(v)
-	}
-	return ""
+	return scalarID(obj.Href)
 }
 
 // scalarID is idValue of a number or a string only (no nesting).
 func scalarID(raw json.RawMessage) string {
-	if len(raw) > 0 && raw[0] == '{' {
+	if len(raw) == 0 || raw[0] == '{' {
 		return ""
 	}
 	return idValue(raw)

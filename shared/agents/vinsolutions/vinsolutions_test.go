@@ -15,7 +15,9 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/dealerai/integrations/shared/agents/connector"
 	"github.com/dealerai/integrations/shared/agents/oauth"
@@ -334,6 +336,60 @@ func TestRetryAfterALostAnswerCreatesNothingTwice(t *testing.T) {
 				t.Errorf("correlation %v", res.Correlation)
 			}
 		})
+	}
+}
+
+// TestTheLeadSearchReadsEitherPageShape: GET /leads answers items (S12, S16) or results in
+// some versions [NOTE S15], leadSource as an href (v3) or an object, ids nested in v4.
+func TestTheLeadSearchReadsEitherPageShape(t *testing.T) {
+	f := newFake(t)
+	f.Fail(vinsolutionstest.Fault{Method: "POST", Path: "/leads", After: true, Status: 500, Times: 1})
+	c := vinsolutions.New(oauth.NewCache())
+	d := f.delivery(t, "lead.created", nil)
+	_, err := c.Deliver(context.Background(), d)
+	ae := attemptError(t, err, connector.ClassHTTPStatus)
+
+	created := f.Leads()[0].Created.UTC().Format("2006-01-02T15:04:05.999") // no zone: UTC
+	crm := f.Config.Handler
+	f.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "GET" && r.URL.Path == "/leads" {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"totalItems":2,"results":[`+
+				`{"leadId":{"href":"https://api.vinsolutions.com/leads/id/77","id":77},"leadSource":{"leadSourceId":9002,"leadSourceName":"Other"},"createdUtc":"`+created+`"},`+
+				`{"leadId":{"href":"https://api.vinsolutions.com/leads/id/1002","id":1002},"leadSource":{"leadSourceId":9001,"leadSourceName":"DealerAI"},"createdUtc":"`+created+`"}]}`)
+			return
+		}
+		crm.ServeHTTP(w, r)
+	})
+	d.Attempt, d.Progress = 2, ae.Progress
+	res, err := c.Deliver(context.Background(), d)
+	if err != nil || res.Correlation["leadId"] != "1002" || len(f.Leads()) != 1 {
+		t.Fatalf("attempt 2: %+v %v, leads %+v", res, err, f.Leads())
+	}
+}
+
+// TestAnEarlierLeadOfTheCustomerIsNotTakenForOurs: the lead search after a lost answer takes
+// only a lead created since the request, not the customer's earlier one of the same source.
+func TestAnEarlierLeadOfTheCustomerIsNotTakenForOurs(t *testing.T) {
+	f := newFake(t)
+	var past atomic.Bool
+	past.Store(true)
+	f.CRM.Now = func() time.Time { // set before any request
+		if past.Load() {
+			return time.Now().Add(-time.Hour)
+		}
+		return time.Now()
+	}
+	earlier := f.AddLead(f.AddContact("Ana", "Diaz", "ana.diaz@example.com", ""), 9001, "")
+	past.Store(false)
+	f.Fail(vinsolutionstest.Fault{Method: "POST", Path: "/leads", After: true, Status: 500, Times: 1})
+	c := vinsolutions.New(oauth.NewCache())
+	d := f.delivery(t, "lead.created", nil)
+	_, err := c.Deliver(context.Background(), d)
+	d.Attempt, d.Progress = 2, attemptError(t, err, connector.ClassHTTPStatus).Progress
+	res, err := c.Deliver(context.Background(), d)
+	if err != nil || earlier != 1002 || res.Correlation["leadId"] != "1003" || len(f.Leads()) != 2 {
+		t.Fatalf("attempt 2: %+v %v, leads %+v", res, err, f.Leads())
 	}
 }
 

@@ -170,14 +170,14 @@ func (d *Dispatcher) DeliverTo(ctx context.Context, a *Agent, msg *deliveryq.Mes
 	}
 
 	stale := false
-	save := func(keys []string, ids map[string]string, always bool) error {
-		if len(ids) == 0 && !always {
+	save := func(keys []string, c Correlation, always bool) error {
+		if len(c.IDs) == 0 && !always {
 			return nil
 		}
 		for _, k := range keys {
-			err := d.Correlations.Save(ctx, ev.DealerID, p.ID, k, Correlation{IDs: ids, EventTime: ev.Timestamp, EventID: ev.ID})
+			err := d.Correlations.Save(ctx, ev.DealerID, p.ID, k, c)
 			if errors.Is(err, ErrStaleEvent) {
-				stale = true
+				stale = stale || !c.EventTime.IsZero()
 				continue
 			}
 			if err != nil {
@@ -187,9 +187,13 @@ func (d *Dispatcher) DeliverTo(ctx context.Context, a *Agent, msg *deliveryq.Mes
 		return nil
 	}
 	// An update is recorded even without ids: its time orders the next update of its kind.
-	err = save(own, res.Correlation, kind == connector.KindLeadUpdate)
+	err = save(own, Correlation{IDs: res.Correlation, EventTime: ev.Timestamp, EventID: ev.ID}, kind == connector.KindLeadUpdate)
 	if err == nil && kind != connector.KindLead {
-		err = save(leadKeys, res.LeadCorrelation, false)
+		// The ids of a lead this event created (an appointment before its lead's own event):
+		// saved without an event time, so they order nothing — the lead's own event, older as
+		// it may be, still goes through (with them as Known), and never replaces a lead's ids
+		// its own event saved.
+		err = save(leadKeys, Correlation{IDs: res.LeadCorrelation}, false)
 	}
 	if err != nil {
 		// The platform has the event; the next attempt resumes from Progress (every step

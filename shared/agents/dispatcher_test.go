@@ -2,6 +2,7 @@ package agents_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"maps"
 	"net/http"
@@ -237,10 +238,25 @@ func TestDispatcherSavesTheLeadAnAppointmentCreated(t *testing.T) {
 	if _, err := e.deliver(ctx, message(t, "dealersocket", "appointment.created", nil), 1, nil); err != nil {
 		t.Fatal(err)
 	}
-	// the lead's own, older, event arrives later: DealerSocket has the lead already
-	res, err := e.deliver(ctx, message(t, "dealersocket", "lead.created", nil), 1, nil)
-	if err != nil || !res.Skipped {
-		t.Fatalf("res = %+v, err = %v; want skipped", res, err)
+	// The lead's own, older, event arrives later: it is not skipped as older (it carries what
+	// the appointment did not: source, comments, vehicle), and the connector is told the ids
+	// the platform has, to add only what is missing.
+	stub.result = connector.Result{Correlation: map[string]string{"leadId": "DS1", "noted": "yes"}}
+	if _, err := e.deliver(ctx, message(t, "dealersocket", "lead.created", nil), 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := stub.calls(); n != 2 || stub.got[1].Known["leadId"] != "DS1" {
+		t.Fatalf("calls = %d, known = %v; want the lead event delivered with the lead's ids", n, stub.got[1].Known)
+	}
+	// Its ids are now the lead's, with its time: a later appointment's ids do not replace them.
+	lead := message(t, "dealersocket", "lead.created", nil)
+	var ids struct{ LeadID string }
+	if err := json.Unmarshal(lead.Payload, &ids); err != nil || ids.LeadID == "" {
+		t.Fatalf("the example lead has no leadId: %v", err)
+	}
+	c, err := e.correlations.Get(ctx, "dlr_42", "dealersocket", "lead#"+ids.LeadID)
+	if err != nil || c.IDs["noted"] != "yes" || c.EventTime.IsZero() {
+		t.Fatalf("lead correlation = %+v, %v", c, err)
 	}
 }
 

@@ -58,6 +58,7 @@ type Cache struct {
 
 type token struct {
 	value     string
+	tokenType string // as the token endpoint answered it; "" when absent
 	usableTil time.Time
 }
 
@@ -73,16 +74,21 @@ func (c *Cache) now() time.Time {
 
 // Token returns a cached token for g, or fetches one.
 func (c *Cache) Token(ctx context.Context, hc *http.Client, g Grant) (string, error) {
+	t, err := c.get(ctx, hc, g)
+	return t.value, err
+}
+
+func (c *Cache) get(ctx context.Context, hc *http.Client, g Grant) (token, error) {
 	k := g.key()
 	c.mu.Lock()
 	t, ok := c.tokens[k]
 	c.mu.Unlock()
 	if ok && c.now().Before(t.usableTil) {
-		return t.value, nil
+		return t, nil
 	}
-	value, lifetime, err := fetch(ctx, hc, g)
+	t, lifetime, err := fetch(ctx, hc, g)
 	if err != nil {
-		return "", err
+		return token{}, err
 	}
 	if usable := lifetime - EarlyExpiry; usable > 0 {
 		c.mu.Lock()
@@ -92,10 +98,11 @@ func (c *Cache) Token(ctx context.Context, hc *http.Client, g Grant) (string, er
 		if len(c.tokens) >= maxTokens {
 			c.prune()
 		}
-		c.tokens[k] = token{value: value, usableTil: c.now().Add(usable)}
+		t.usableTil = c.now().Add(usable)
+		c.tokens[k] = t
 		c.mu.Unlock()
 	}
-	return value, nil
+	return t, nil
 }
 
 // Invalidate drops g's cached token if it is still the one the platform refused.
@@ -122,8 +129,13 @@ func (c *Cache) prune() {
 // sends once more; a second refusal is the answer.
 func (c *Cache) Send(ctx context.Context, hc *http.Client, g Grant, step string,
 	newRequest func(token string) (*http.Request, error), refused func(*connector.Response) bool) (*connector.Response, error) {
+	return c.send(ctx, hc, g, step, func(t token) (*http.Request, error) { return newRequest(t.value) }, refused)
+}
+
+func (c *Cache) send(ctx context.Context, hc *http.Client, g Grant, step string,
+	newRequest func(token) (*http.Request, error), refused func(*connector.Response) bool) (*connector.Response, error) {
 	for retried := false; ; retried = true {
-		tok, err := c.Token(ctx, hc, g)
+		tok, err := c.get(ctx, hc, g)
 		if err != nil {
 			return nil, err
 		}
@@ -138,7 +150,7 @@ func (c *Cache) Send(ctx context.Context, hc *http.Client, g Grant, step string,
 		if retried || !refused(resp) {
 			return resp, nil
 		}
-		c.Invalidate(g, tok)
+		c.Invalidate(g, tok.value)
 	}
 }
 
@@ -146,7 +158,7 @@ func (c *Cache) Send(ctx context.Context, hc *http.Client, g Grant, step string,
 func Unauthorized(resp *connector.Response) bool { return resp.StatusCode == http.StatusUnauthorized }
 
 // fetch runs the client-credentials grant.
-func fetch(ctx context.Context, hc *http.Client, g Grant) (string, time.Duration, error) {
+func fetch(ctx context.Context, hc *http.Client, g Grant) (token, time.Duration, error) {
 	step := g.Platform + " token"
 	form := url.Values{"grant_type": {"client_credentials"}}
 	if g.Scope != "" {
@@ -158,7 +170,7 @@ func fetch(ctx context.Context, hc *http.Client, g Grant) (string, time.Duration
 	}
 	req, err := connector.NewRequest(ctx, http.MethodPost, g.TokenURL, "application/x-www-form-urlencoded", []byte(form.Encode()), step)
 	if err != nil {
-		return "", 0, err
+		return token{}, 0, err
 	}
 	req.Header.Set("Accept", "application/json")
 	if g.BasicAuth {
@@ -167,7 +179,7 @@ func fetch(ctx context.Context, hc *http.Client, g Grant) (string, time.Duration
 	}
 	resp, err := connector.Send(hc, req, step)
 	if err != nil {
-		return "", 0, err
+		return token{}, 0, err
 	}
 	if !resp.OK() {
 		e := connector.StatusError(resp, step)
@@ -179,14 +191,14 @@ func fetch(ctx context.Context, hc *http.Client, g Grant) (string, time.Duration
 				e.Message += " (" + code + ")"
 			}
 		}
-		return "", 0, e
+		return token{}, 0, e
 	}
 	value, lifetime, ok := ParseTokenResponse(resp.Body)
 	if !ok {
-		return "", 0, &connector.AttemptError{Class: connector.ClassAuth, StatusCode: resp.StatusCode,
+		return token{}, 0, &connector.AttemptError{Class: connector.ClassAuth, StatusCode: resp.StatusCode,
 			Message: step + ": the answer holds no access_token"}
 	}
-	return value, lifetime, nil
+	return token{value: value, tokenType: parseTokenType(resp.Body)}, lifetime, nil
 }
 
 // ParseTokenResponse reads access_token and expires_in (a number or a numeric string;

@@ -171,6 +171,9 @@ type Issuer struct {
 	Basic bool
 	// Lifetime of the tokens issued (expires_in); 1 h when 0.
 	Lifetime time.Duration
+	// TokenType is the token_type of the tokens issued, and the scheme Authorized expects
+	// them under; "Bearer" when "".
+	TokenType string
 
 	mu     sync.Mutex
 	valid  map[string]bool
@@ -238,12 +241,19 @@ func (i *Issuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		lifetime = time.Hour
 	}
 	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer","expires_in":%d}`, tok, int(lifetime.Seconds()))
+	fmt.Fprintf(w, `{"access_token":%q,"token_type":%q,"expires_in":%d}`, tok, i.tokenType(), int(lifetime.Seconds()))
 }
 
-// Authorized reports whether r carries "Authorization: Bearer <a valid token>".
+func (i *Issuer) tokenType() string {
+	if i.TokenType == "" {
+		return "Bearer"
+	}
+	return i.TokenType
+}
+
+// Authorized reports whether r carries "Authorization: <TokenType> <a valid token>".
 func (i *Issuer) Authorized(r *http.Request) bool {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), i.tokenType()+" ")
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	return ok && i.valid[tok]

@@ -249,7 +249,7 @@ func TestPublicNeverShowsCredentials(t *testing.T) {
 func ExampleValidate() {
 	a, err := agents.Validate(context.Background(), xtime.Platform, agents.PutRequest{
 		Settings: map[string]string{"baseUrl": "https://sandbox.api.coxautoinc.com/xtime", "tokenUrl": "https://auth.coxautoinc.com/token",
-			"dealerCode": "XT1", "timezone": "America/Chicago"},
+			"timezone": "America/Chicago"},
 		Credentials: map[string]string{"clientId": "id", "clientSecret": "secret"},
 	}, nil, func(context.Context, string) error { return nil })
 	fmt.Println(a)
@@ -259,7 +259,7 @@ func ExampleValidate() {
 	}
 	// Output:
 	// <nil>
-	// [{settings.defaultOpcode is required} {credentials.apiKey is required}]
+	// [{settings.dealerCode is required} {credentials.apiKey is required}]
 }
 
 // TestValidateHostRules: URL settings name the platform's hosts, or hosts the deployment added

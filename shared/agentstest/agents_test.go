@@ -1,7 +1,6 @@
 package agentstest
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/dealerai/integrations/infra/local/localtest"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/deliveryq"
 	"github.com/dealerai/integrations/shared/internal/agenttest"
@@ -35,63 +33,6 @@ func paths(reqs []agenttest.Request) []string {
 		out[i] = r.Method + " " + r.Path
 	}
 	return out
-}
-
-// TestXTimeBooksServiceAppointmentsAndSkipsSales: a service appointment is booked in the
-// dealership's time zone; a sales appointment ends skipped without a request; a lead is not
-// even routed to XTime.
-func TestXTimeBooksServiceAppointmentsAndSkipsSales(t *testing.T) {
-	s := newStack(t)
-	f := newFakeXTime(t, xtCreds)
-	s.enable("xtime", f.settings(), xtCreds)
-
-	service, serviceEv := example(t, "appointment.created", map[string]any{"eventId": "evt_01JDQ9SERV1CE000000000000A",
-		"appointmentType": "service", "appointmentId": "apt_svc_1", "serviceType": "Oil change"})
-	sales, salesEv := example(t, "appointment.created", nil)
-	lead, leadEv := example(t, "lead.created", nil)
-	s.publish(service, sales, lead)
-
-	rec := s.waitRecord("xtime", serviceEv, 30*time.Second, status(deliverylog.StatusSucceeded))
-	if rec.AttemptCount != 1 || rec.Attempts[0].StatusCode != http.StatusOK {
-		t.Fatalf("service delivery: %+v", rec)
-	}
-	skipped := s.waitRecord("xtime", salesEv, 30*time.Second, status(deliverylog.StatusSkipped))
-	if !strings.Contains(skipped.LastError, "service appointments only") || skipped.AttemptCount != 0 {
-		t.Fatalf("sales delivery: %+v", skipped)
-	}
-	localtest.Eventually(t, 10*time.Second, "the queues to drain", func() bool {
-		return s.depth(resources.EventsQueue) == 0 && s.depth(resources.DeliveriesQueue) == 0
-	})
-	time.Sleep(settle)
-	if _, err := s.log.Get(context.Background(), dealer, agentTarget("xtime"), deliveryID("xtime", leadEv), true); err == nil {
-		t.Error("a lead was routed to XTime")
-	}
-
-	reqs := f.Requests("")
-	if len(reqs) != 1 || reqs[0].Method != "POST" || reqs[0].Path != "/service/appointments-bookings" || reqs[0].Query.Get("dealerCode") != "XT1" {
-		t.Fatalf("requests %v", paths(reqs))
-	}
-	b := reqs[0].JSON(t)
-	services, _ := b["services"].([]any)
-	if b["appointmentDateTimeLocal"] != "2026-11-30T10:00-0600" || b["firstName"] != "Ana" || b["lastName"] != "Diaz" ||
-		len(services) != 1 || services[0].(map[string]any)["opcode"] != "OIL" || !strings.Contains(b["comment"].(string), "Oil change") {
-		t.Errorf("booking %s", reqs[0].Body)
-	}
-	if reqs[0].Header.Get("x-api-key") != xtCreds["apiKey"] || reqs[0].Header.Get("Content-Type") != "application/json" {
-		t.Errorf("headers %v", reqs[0].Header)
-	}
-	if f.issuer.Grants() != 1 {
-		t.Errorf("%d token grants", f.issuer.Grants())
-	}
-
-	r := s.call("GET", "/v1/agents/xtime/deliveries?status=skipped", dealer, nil)
-	var page struct {
-		Items []struct{ DeliveryID, LastError string }
-	}
-	r.json(t, &page)
-	if len(page.Items) != 1 || page.Items[0].DeliveryID != deliveryID("xtime", salesEv) || page.Items[0].LastError == "" {
-		t.Fatalf("skipped deliveries: %s", r.body)
-	}
 }
 
 // TestDealerSocketAndFortellis: the two other platforms take a lead and then an appointment.

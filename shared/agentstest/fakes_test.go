@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/dealerai/integrations/shared/internal/agenttest"
 )
@@ -107,57 +106,6 @@ func check(w http.ResponseWriter, r agenttest.Request, mediaType string, fields 
 		}
 	}
 	return m, true
-}
-
-// ---- XTime ----
-
-type fakeXTime struct {
-	platform
-	apiKey, dealerCode string
-}
-
-func newFakeXTime(t testing.TB, creds map[string]string) *fakeXTime {
-	f := &fakeXTime{apiKey: creds["apiKey"], dealerCode: "XT1"}
-	f.issuer = &agenttest.Issuer{ClientID: creds["clientId"], ClientSecret: creds["clientSecret"], Basic: true,
-		Scope: "cai.scheduling.appointments.read cai.scheduling.appointments.write"}
-	f.start(t, "/oauth/token", f.serve)
-	return f
-}
-
-func (f *fakeXTime) settings() map[string]string {
-	return map[string]string{"baseUrl": f.URL, "tokenUrl": f.URL + "/oauth/token", "dealerCode": f.dealerCode,
-		"timezone": "America/Chicago", "defaultOpcode": "OIL"}
-}
-
-func (f *fakeXTime) serve(w http.ResponseWriter, r *http.Request) {
-	req := f.Record(r)
-	switch {
-	case !f.issuer.Authorized(r):
-		f.deny(w)
-		return
-	case r.Header.Get("x-api-key") != f.apiKey:
-		answer(w, http.StatusForbidden, `{"success":false,"code":"FORBIDDEN","message":"invalid x-api-key"}`)
-		return
-	case req.Query.Get("dealerCode") != f.dealerCode:
-		answer(w, http.StatusBadRequest, `{"success":false,"code":"INVALID_DEALER","message":"unknown dealerCode"}`)
-		return
-	}
-	switch {
-	case r.Method == http.MethodPost && r.URL.Path == "/service/appointments-bookings":
-		m, ok := check(w, req, "application/json", "appointmentDateTimeLocal", "firstName", "lastName", "services")
-		if !ok {
-			return
-		}
-		if _, err := time.Parse("2006-01-02T15:04-0700", fmt.Sprint(m["appointmentDateTimeLocal"])); err != nil {
-			answer(w, http.StatusBadRequest, `{"success":false,"code":"INVALID_DATE","message":"appointmentDateTimeLocal"}`)
-			return
-		}
-		answer(w, http.StatusOK, fmt.Sprintf(`{"success":true,"appointmentId":"XT-%d"}`, f.id()))
-	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/service/appointments-bookings/") && strings.HasSuffix(r.URL.Path, "/cancel"):
-		answer(w, http.StatusOK, `{"success":true}`)
-	default:
-		answer(w, http.StatusNotFound, `{"success":false,"code":"NOT_FOUND","message":"no such endpoint"}`)
-	}
 }
 
 // ---- Fortellis ----

@@ -130,7 +130,7 @@ func TestAgentDelivererMapsOutcomes(t *testing.T) {
 				t.Fatalf("outcome\n%+v\nwant\n%+v", out, c.want)
 			}
 			if stub.got.Attempt != 2 || stub.got.Progress["cancelled"] != "A0" || stub.got.Credentials["apiKey"] != "k" ||
-				stub.got.Settings["dealerCode"] != "XT1" || stub.got.Settings["rescheduleStrategy"] != "cancel-and-rebook" {
+				stub.got.Settings["dealerCode"] != "XT1" || stub.got.Settings["rescheduleStrategy"] != "update" {
 				t.Fatalf("the connector got %+v", stub.got)
 			}
 		})

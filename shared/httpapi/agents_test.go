@@ -143,8 +143,8 @@ func TestAgentPutGetDelete(t *testing.T) {
 		t.Fatalf("put: %d %v %s", r.status, r.header, r.body)
 	}
 	noCredentials(t, "the PUT answer", r.body)
-	if !got.Enabled || got.Settings["dealerCode"] != "XT1" || got.Settings["rescheduleStrategy"] != "cancel-and-rebook" ||
-		got.Settings["cancelPath"] == "" || !slices.Equal(got.CredentialsSet, []string{"apiKey", "clientId", "clientSecret"}) ||
+	if !got.Enabled || got.Settings["dealerCode"] != "XT1" || got.Settings["rescheduleStrategy"] != "update" ||
+		got.Settings["serviceLookup"] != "on" || !slices.Equal(got.CredentialsSet, []string{"apiKey", "clientId", "clientSecret"}) ||
 		got.UpdatedAt == nil || got.UpdatedAt.Before(before) || got.Name != "XTime" {
 		t.Fatalf("put answer: %s", r.body)
 	}
@@ -192,7 +192,7 @@ func TestAgentPutGetDelete(t *testing.T) {
 		t.Fatalf("remove a required credential: %+v", p)
 	}
 	p = at.do("PUT", path, tok, `{"settings": {"baseUrl": "https://crm.example.net/x"}}`).problem(t, http.StatusUnprocessableEntity)
-	for _, f := range []string{"settings.tokenUrl", "settings.dealerCode", "settings.timezone", "settings.defaultOpcode"} {
+	for _, f := range []string{"settings.dealerCode", "settings.timezone"} {
 		if !hasField(p, f) {
 			t.Errorf("missing settings: errors %v, want %s", p.Errors, f)
 		}

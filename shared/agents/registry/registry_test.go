@@ -39,8 +39,9 @@ func TestPlatformsMatchTheDesign(t *testing.T) {
 		},
 		"xtime": {
 			events:    []string{"appointment.*"},
-			requiredS: []string{"baseUrl", "tokenUrl", "dealerCode", "timezone", "defaultOpcode"}, requiredC: []string{"clientId", "clientSecret", "apiKey"},
-			defaults: map[string]string{"rescheduleStrategy": "cancel-and-rebook"},
+			requiredS: []string{"baseUrl", "dealerCode", "timezone"}, requiredC: []string{"clientId", "clientSecret", "apiKey"},
+			defaults:  map[string]string{"tokenUrl": "https://auth.coxautoinc.com/token", "serviceLookup": "on", "rescheduleStrategy": "update", "cancelMethod": "POST"},
+			optionalS: []string{"defaultOpcode", "cancelPath"}, optionalC: []string{"developerKey"},
 		},
 	}
 	ps := registry.Platforms()

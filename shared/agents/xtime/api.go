@@ -116,20 +116,15 @@ type BookedAppointment struct {
 // appointmentDateTimeLocal, ...}]} (appointments absent or null: none). ok is false when
 // the body is not such an object; a refusal (success false) comes back as r.
 func ParseAppointments(body []byte) (appts []BookedAppointment, r Response, ok bool) {
-	if r, ok = ParseResponse(body); !ok || !r.Success {
+	var items []struct {
+		AppointmentID            json.RawMessage `json:"appointmentId"`
+		VIN                      json.RawMessage `json:"vin"`
+		AppointmentDateTimeLocal json.RawMessage `json:"appointmentDateTimeLocal"`
+	}
+	if r, ok = parseList(body, "appointments", &items); !ok || !r.Success {
 		return nil, r, ok
 	}
-	var raw struct {
-		Appointments []struct {
-			AppointmentID            json.RawMessage `json:"appointmentId"`
-			VIN                      json.RawMessage `json:"vin"`
-			AppointmentDateTimeLocal json.RawMessage `json:"appointmentDateTimeLocal"`
-		} `json:"appointments"`
-	}
-	if json.Unmarshal(body, &raw) != nil {
-		return nil, r, false
-	}
-	for _, a := range raw.Appointments {
+	for _, a := range items {
 		if id := scalar(a.AppointmentID); id != "" {
 			appts = append(appts, BookedAppointment{AppointmentID: id, VIN: truncate(text(a.VIN), 64),
 				DateTimeLocal: truncate(text(a.AppointmentDateTimeLocal), 64)})
@@ -147,24 +142,36 @@ type Service struct {
 // ParseServices reads {success, services[{opcode, serviceName}]}. ok is false when the body
 // is not such an object; a refusal comes back as r.
 func ParseServices(body []byte) (services []Service, r Response, ok bool) {
-	if r, ok = ParseResponse(body); !ok || !r.Success {
+	var items []struct {
+		Opcode      json.RawMessage `json:"opcode"`
+		ServiceName json.RawMessage `json:"serviceName"`
+	}
+	if r, ok = parseList(body, "services", &items); !ok || !r.Success {
 		return nil, r, ok
 	}
-	var raw struct {
-		Services []struct {
-			Opcode      json.RawMessage `json:"opcode"`
-			ServiceName json.RawMessage `json:"serviceName"`
-		} `json:"services"`
-	}
-	if json.Unmarshal(body, &raw) != nil {
-		return nil, r, false
-	}
-	for _, s := range raw.Services {
+	for _, s := range items {
 		if op := scalar(s.Opcode); op != "" {
 			services = append(services, Service{Opcode: op, Name: truncate(text(s.ServiceName), 200)})
 		}
 	}
 	return services, r, true
+}
+
+// parseList reads XTime's answer and, when it is a success, its member key (absent or null:
+// none) into items.
+func parseList(body []byte, key string, items any) (Response, bool) {
+	r, ok := ParseResponse(body)
+	if !ok || !r.Success {
+		return r, ok
+	}
+	var members map[string]json.RawMessage
+	if json.Unmarshal(body, &members) != nil {
+		return r, false
+	}
+	if list, found := members[key]; found && json.Unmarshal(list, items) != nil {
+		return r, false
+	}
+	return r, true
 }
 
 // scalar is a JSON string or number as text, at most 128 bytes; "" otherwise.

@@ -2,8 +2,9 @@ package dealersocket
 
 import (
 	"encoding/xml"
-	"strings"
 	"time"
+
+	"github.com/dealerai/integrations/shared/agents/connector"
 )
 
 // The request documents of DealerSocket's signed APIs. DealerSocket publishes no schema: the
@@ -231,16 +232,4 @@ func ParseCustomers(body []byte) (customers []Customer, ok bool) {
 
 // PhoneDigits is a phone number as DealerSocket's customer records hold it: digits only, a
 // North American number without its country code 1.
-func PhoneDigits(phone string) string {
-	var b strings.Builder
-	for _, r := range phone {
-		if r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		}
-	}
-	d := b.String()
-	if len(d) == 11 && d[0] == '1' {
-		d = d[1:]
-	}
-	return d
-}
+func PhoneDigits(phone string) string { return connector.PhoneDigits(phone) }

@@ -287,16 +287,7 @@ const (
 // TenDigits is a phone number as VinSolutions keeps it: its 10 digits, without a leading US
 // country code 1 [CODE S12, S14]; "" when it is not a 10-digit (NANP) number.
 func TenDigits(p string) string {
-	var b strings.Builder
-	for _, c := range p {
-		if c >= '0' && c <= '9' {
-			b.WriteRune(c)
-		}
-	}
-	d := b.String()
-	if len(d) == 11 && d[0] == '1' {
-		d = d[1:]
-	}
+	d := connector.PhoneDigits(p)
 	if len(d) != 10 {
 		return ""
 	}

@@ -64,22 +64,6 @@ type service struct {
 	Opcode string `json:"opcode"`
 }
 
-// PhoneDigits is a phone number as XTime takes it: its digits only, without the North
-// American country code 1 of an 11-digit number.
-func PhoneDigits(phone string) string {
-	var b strings.Builder
-	for _, c := range phone {
-		if c >= '0' && c <= '9' {
-			b.WriteRune(c)
-		}
-	}
-	d := b.String()
-	if len(d) == 11 && d[0] == '1' {
-		d = d[1:]
-	}
-	return d
-}
-
 // Response is XTime's answer to a booking or a cancel: {success, appointmentId} or
 // {success: false, code, message} — the latter also with HTTP 200.
 type Response struct {

@@ -251,7 +251,7 @@ func (s *session) booking(ctx context.Context) (*bookingRequest, error) {
 		FirstName:                first,
 		LastName:                 last,
 		EmailAddress:             s.a.Email,
-		PhoneNumber:              PhoneDigits(s.a.Phone),
+		PhoneNumber:              connector.PhoneDigits(s.a.Phone), // [CODE S20]: digits
 		Comment:                  comment(s.a),
 		Services:                 []service{{Opcode: opcode}},
 	}}, nil

@@ -219,16 +219,6 @@ func TestParseLocalTime(t *testing.T) {
 	}
 }
 
-// TestPhoneDigits [CODE S20: phoneNumber without its dashes; §4 "phone digits"].
-func TestPhoneDigits(t *testing.T) {
-	for in, want := range map[string]string{"+15125550131": "5125550131", "512-555-0131": "5125550131",
-		"(512) 555 0131": "5125550131", "5125550131": "5125550131", "+44 20 7946 0958": "442079460958", "": ""} {
-		if got := xtime.PhoneDigits(in); got != want {
-			t.Errorf("%q = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestNonServiceAppointmentIsSkippedWithoutARequest(t *testing.T) {
 	f := newFake(t)
 	for _, ev := range []string{"appointment.created", "appointment.created.testdrive", "appointment.cancelled", "lead.created"} {

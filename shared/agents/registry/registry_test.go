@@ -32,10 +32,13 @@ func TestPlatformsMatchTheDesign(t *testing.T) {
 			optionalS: []string{"activityStatus", "dispositionStatuses"}, optionalC: []string{"publicKey", "secretKey"},
 		},
 		"fortellis": {
-			events:    []string{"lead.created", "appointment.*"},
+			events: []string{"lead.created", "lead.received", "lead.update.disposition",
+				"contact.basic.updated", "contact.vehicleofinterest.updated", "appointment.*"},
 			requiredS: []string{"subscriptionId"}, requiredC: []string{"apiKey", "apiSecret"},
-			defaults:  map[string]string{"baseUrl": "https://api.fortellis.io", "tokenUrl": "https://identity.fortellis.io/oauth2/aus1p1ixy7YL8cMq02p7/v1/token", "leadSource": "DealerAI", "upType": "Internet"},
-			optionalS: []string{"activityTypeId"},
+			defaults: map[string]string{"baseUrl": "https://api.fortellis.io", "tokenUrl": "https://identity.fortellis.io/oauth2/aus1p1ixy7YL8cMq02p7/v1/token",
+				"leadSource": "DealerAI", "upType": "Internet", "activityType": "Appointment",
+				"appointmentUpdatePath": "/service/v3/appointments/{appointmentId}", "appointmentCancelPath": "/service/v3/appointments/{appointmentId}"},
+			optionalS: []string{"leadSubSource", "dispositionMap", "vehicleHrefTemplate"},
 		},
 		"xtime": {
 			events:    []string{"appointment.*"},

@@ -35,27 +35,22 @@ func paths(reqs []agenttest.Request) []string {
 	return out
 }
 
-// TestDealerSocketAndFortellis: the two other platforms take a lead and then an appointment.
-func TestDealerSocketAndFortellis(t *testing.T) {
+// TestDealerSocketLeadThenAppointments: a lead and then its appointments reach DealerSocket
+// (Fortellis's flows are in fortellis_test.go).
+func TestDealerSocketLeadThenAppointments(t *testing.T) {
 	s := newStack(t)
 	ds := newFakeDealerSocket(t, dsCreds)
-	ft := newFakeFortellis(t, ftCreds)
 	s.enable("dealersocket", ds.settings(), dsCreds)
-	s.enable("fortellis", ft.settings(), ftCreds)
 
 	lead, leadEv := example(t, "lead.created", nil)
 	s.publish(lead)
-	for _, p := range []string{"dealersocket", "fortellis"} {
-		s.waitRecord(p, leadEv, 30*time.Second, status(deliverylog.StatusSucceeded))
-	}
+	s.waitRecord("dealersocket", leadEv, 30*time.Second, status(deliverylog.StatusSucceeded))
 	sales, salesEv := example(t, "appointment.created", nil)
 	service, serviceEv := example(t, "appointment.created", map[string]any{"eventId": "evt_01JDQ9SERV1CE000000000000B",
 		"appointmentType": "service", "appointmentId": "apt_svc_2", "serviceType": "Brakes"})
 	s.publish(sales, service)
-	for _, p := range []string{"dealersocket", "fortellis"} {
-		s.waitRecord(p, salesEv, 30*time.Second, status(deliverylog.StatusSucceeded))
-		s.waitRecord(p, serviceEv, 30*time.Second, status(deliverylog.StatusSucceeded))
-	}
+	s.waitRecord("dealersocket", salesEv, 30*time.Second, status(deliverylog.StatusSucceeded))
+	s.waitRecord("dealersocket", serviceEv, 30*time.Second, status(deliverylog.StatusSucceeded))
 
 	// DealerSocket: the ADF lead, then one activity per appointment on that lead
 	leads := ds.Requests("/DSOEMLead/US/DCP/ADF/1/SalesLead/" + dsCreds["directLeadKey"])
@@ -68,22 +63,6 @@ func TestDealerSocketAndFortellis(t *testing.T) {
 	}
 	if ev, acts := ds.Events(), ds.Activities(); len(ev) != 1 || len(acts) != 2 || acts[0].EventID != ev[0].EventID || acts[1].EntityID != ev[0].EntityID {
 		t.Errorf("dealersocket events %+v, activities %+v", ev, acts)
-	}
-
-	// Fortellis: customer, opportunity, comment; a scheduled activity on the opportunity for
-	// the sales appointment; a service appointment
-	got := paths(ft.Requests(""))
-	slices.Sort(got[3:])
-	want := []string{"POST /sales/v1/elead/customers", "POST /sales/v2/elead/opportunities", "POST /sales/v1/elead/opportunities/O-1002/comments",
-		"POST /sales/v1/elead/activities/schedule", "POST /service/v3/appointments"}
-	if !slices.Equal(got, want) {
-		t.Fatalf("fortellis requests %v, want %v", got, want)
-	}
-	if a := ft.Requests("/sales/v1/elead/activities/schedule")[0].JSON(t); a["opportunityId"] != "O-1002" || a["dueDate"] != "2026-11-30T16:00:00Z" {
-		t.Errorf("scheduled activity %v", a)
-	}
-	if ft.issuer.Grants() != 1 {
-		t.Errorf("fortellis: %d token grants", ft.issuer.Grants())
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 
@@ -106,59 +105,4 @@ func check(w http.ResponseWriter, r agenttest.Request, mediaType string, fields 
 		}
 	}
 	return m, true
-}
-
-// ---- Fortellis ----
-
-type fakeFortellis struct {
-	platform
-	subscriptionID string
-}
-
-func newFakeFortellis(t testing.TB, creds map[string]string) *fakeFortellis {
-	f := &fakeFortellis{subscriptionID: "sub-ft-1"}
-	f.issuer = &agenttest.Issuer{ClientID: creds["apiKey"], ClientSecret: creds["apiSecret"], Scope: "anonymous", Basic: true}
-	f.start(t, "/oauth2/token", f.serve)
-	return f
-}
-
-func (f *fakeFortellis) settings() map[string]string {
-	return map[string]string{"baseUrl": f.URL, "tokenUrl": f.URL + "/oauth2/token", "subscriptionId": f.subscriptionID}
-}
-
-func (f *fakeFortellis) serve(w http.ResponseWriter, r *http.Request) {
-	req := f.Record(r)
-	switch {
-	case !f.issuer.Authorized(r):
-		f.platform.mu.Lock()
-		f.denied++
-		f.platform.mu.Unlock()
-		answer(w, http.StatusUnauthorized, `{"code":"TOKEN-EXPIRED","message":"the token has expired"}`)
-		return
-	case r.Header.Get("Subscription-Id") != f.subscriptionID:
-		answer(w, http.StatusForbidden, `{"code":"SUBSCRIPTION-MISMATCH","message":"unknown subscription"}`)
-		return
-	case len(r.Header.Get("Request-Id")) != 36:
-		answer(w, http.StatusBadRequest, `{"code":"BAD-REQUEST","message":"Request-Id must be a UUID"}`)
-		return
-	}
-	created := func(prefix string, fields ...string) {
-		if _, ok := check(w, req, "application/json", fields...); ok {
-			answer(w, http.StatusCreated, fmt.Sprintf(`{"id":"%s-%d"}`, prefix, f.id()))
-		}
-	}
-	switch {
-	case r.Method == http.MethodPost && r.URL.Path == "/sales/v1/elead/customers":
-		created("C", "firstName", "lastName")
-	case r.Method == http.MethodPost && r.URL.Path == "/sales/v2/elead/opportunities":
-		created("O", "customerId", "soughtVehicles")
-	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/sales/v1/elead/opportunities/") && strings.HasSuffix(r.URL.Path, "/comments"):
-		created("N", "comment")
-	case r.Method == http.MethodPost && r.URL.Path == "/sales/v1/elead/activities/schedule":
-		created("A", "opportunityId", "dueDate")
-	case r.Method == http.MethodPost && r.URL.Path == "/service/v3/appointments":
-		created("S", "appointmentDateTime", "customer")
-	default:
-		answer(w, http.StatusNotFound, `{"code":"NOT-FOUND","message":"no such endpoint"}`)
-	}
 }

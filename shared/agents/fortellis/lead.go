@@ -93,6 +93,13 @@ func (s *session) leadOf(ctx context.Context, in leadInput) (ids map[string]stri
 		// An event without a DealerAI lead or contact id: the opportunity its own record names.
 		return map[string]string{keyOpportunityID: id}, false, nil
 	}
+	if s.d.Attempt <= 1 && len(s.d.Progress) == 0 {
+		// The lead's own event usually arrives with this one: give its delivery the first go,
+		// so the opportunity is made of the lead (its vehicle, its comments). The retry
+		// creates it from this event's fields if the lead's delivery has not.
+		return nil, false, connector.PendingDependency("Elead has no opportunity for this event's DealerAI lead yet: " +
+			"the next attempt creates it from the event's own fields unless the lead's delivery has by then")
+	}
 	ids, err = s.ensureLead(ctx, in)
 	return ids, true, err
 }

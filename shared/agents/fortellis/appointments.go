@@ -83,8 +83,11 @@ func (s *session) scheduleSalesAppointment(ctx context.Context, a *events.Appoin
 // not have is skipped: there is nothing to cancel.
 func (s *session) cancelSalesAppointment(ctx context.Context, a *events.AppointmentCreated) (connector.Result, error) {
 	oppID := firstOf(s.d.Lead[keyOpportunityID], s.d.Known[keyOpportunityID])
-	if oppID == "" {
+	switch {
+	case oppID == "":
 		return connector.Skip("Elead has no opportunity for this appointment's lead: nothing to cancel"), nil
+	case s.d.Known[keyStatus] == "cancelled" && s.progress[keyNote] == "":
+		return connector.Skip("the cancellation is noted on Elead opportunity " + oppID + " already"), nil
 	}
 	if s.progress[keyNote] == "" {
 		note := connector.DescribeAppointment(s.d.Event.Type, a)

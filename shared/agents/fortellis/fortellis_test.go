@@ -409,6 +409,11 @@ func TestCancelledSalesAppointmentIsACommentOnTheOpportunity(t *testing.T) {
 	if res.Correlation["status"] != "cancelled" || len(f.Records(fortellistest.Comments)) != 1 {
 		t.Fatalf("res %+v", res)
 	}
+	// noted already
+	d.Known = res.Correlation
+	if res := deliver(t, fortellis.New(oauth.NewCache()), d); !res.Skipped || len(f.Records(fortellistest.Comments)) != 1 {
+		t.Fatalf("res = %+v, want skipped", res)
+	}
 	// without a lead in Elead there is nothing to cancel
 	d = delivery(t, f, "appointment.cancelled", nil)
 	if res := deliver(t, fortellis.New(oauth.NewCache()), d); !res.Skipped {
@@ -584,6 +589,16 @@ func TestServiceAppointmentRescheduleAndCancel(t *testing.T) {
 	}
 	// cancelled again (gone): not an error
 	if res := deliver(t, c, d); !strings.Contains(res.Summary, "gone") {
+		t.Fatalf("%+v", res)
+	}
+	// known to be cancelled: skipped; rescheduled after that: booked anew
+	d.Known = res.Correlation
+	if res := deliver(t, c, d); !res.Skipped {
+		t.Fatalf("%+v", res)
+	}
+	d = delivery(t, f, "appointment.rescheduled", nil)
+	d.Known = res.Correlation
+	if res := deliver(t, c, d); res.Correlation["appointmentId"] == id || len(f.Records(fortellistest.Appointments)) != 2 {
 		t.Fatalf("%+v", res)
 	}
 	// a cancellation of an appointment never booked: skipped

@@ -59,18 +59,26 @@ type ContactPoint struct {
 // appointment never booked books it; a cancellation of one is skipped.
 func (s *session) serviceAppointment(ctx context.Context, a *events.AppointmentCreated) (connector.Result, error) {
 	ev := s.d.Event
-	id := firstOf(s.progress[keyAppointmentID], s.d.Known[keyAppointmentID])
+	// The appointment booked for this DealerAI appointment, unless it was cancelled since.
+	known := s.d.Known[keyAppointmentID]
+	if s.d.Known[keyStatus] == "cancelled" {
+		if ev.Type == events.TypeAppointmentCancelled {
+			return connector.Skip("Fortellis service appointment " + known + " is cancelled already"), nil
+		}
+		known = ""
+	}
+	id := firstOf(s.progress[keyAppointmentID], known)
 	switch {
 	case ev.Type == events.TypeAppointmentCancelled:
 		return s.cancelServiceAppointment(ctx, id)
-	case ev.Type == events.TypeAppointmentCreated && s.d.Known[keyAppointmentID] != "":
-		return connector.Skip("already booked as Fortellis service appointment " + s.d.Known[keyAppointmentID]), nil
+	case ev.Type == events.TypeAppointmentCreated && known != "":
+		return connector.Skip("already booked as Fortellis service appointment " + known), nil
 	}
 	if a.AppointmentTime.IsZero() {
 		return connector.Result{}, &connector.AttemptError{Class: connector.ClassInternal, Message: "the event has no appointmentTime to book", Permanent: true}
 	}
 	body := s.serviceRecord(a)
-	if id != "" && ev.Type == events.TypeAppointmentRescheduled && s.d.Known[keyAppointmentID] != "" {
+	if id != "" && ev.Type == events.TypeAppointmentRescheduled && known != "" {
 		if s.d.Known[keyDateTime] == body.DateTime && s.progress[keyUpdated] == "" {
 			return connector.Skip("Fortellis service appointment " + id + " is already at " + body.DateTime), nil
 		}

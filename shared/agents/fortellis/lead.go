@@ -244,7 +244,7 @@ func (s *session) findOpportunity(ctx context.Context, customerID string, in lea
 	for i := range opps {
 		o := &opps[i]
 		if o.ID == "" || !strings.EqualFold(o.Source, s.d.Settings["leadSource"]) ||
-			o.Status != "" && !strings.EqualFold(o.Status, "Active") {
+			o.Status != "" && !strings.EqualFold(o.Status, eleadActiveStatus) {
 			continue
 		}
 		if t, err := time.Parse(time.RFC3339, o.DateIn); err == nil && t.Equal(in.dateIn) {

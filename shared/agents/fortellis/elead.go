@@ -221,30 +221,13 @@ func (s *session) searchCustomers(ctx context.Context, q CustomerSearch) ([]Cust
 
 // createCustomer creates c and returns its id (top-level id).
 func (s *session) createCustomer(ctx context.Context, c Customer) (string, error) {
-	const step = "Fortellis customer"
-	resp, err := s.send(ctx, call{method: http.MethodPost, path: CustomersPath, body: c, step: step})
-	if err != nil {
-		return "", err
-	}
-	var created Customer
-	if err := decodeAnswer(resp, &created, step); err != nil {
-		return "", err
-	}
-	if created.ID == "" {
-		return "", noID(resp, step, "id")
-	}
-	return truncate(created.ID, 128), nil
+	return s.create(ctx, CustomersPath, c, "Fortellis customer", "id")
 }
 
 // getCustomer reads a customer.
 func (s *session) getCustomer(ctx context.Context, id string) (*Customer, error) {
-	const step = "Fortellis customer read"
-	resp, err := s.send(ctx, call{method: http.MethodGet, path: CustomersPath + "/" + url.PathEscape(id), step: step})
-	if err != nil {
-		return nil, err
-	}
 	var c Customer
-	return &c, decodeAnswer(resp, &c, step)
+	return &c, s.read(ctx, CustomersPath+"/"+url.PathEscape(id), "Fortellis customer read", &c)
 }
 
 // updateCustomer replaces customer id's record with c.
@@ -293,13 +276,8 @@ func (s *session) opportunitiesOf(ctx context.Context, customerID string) ([]Opp
 
 // getOpportunity reads an opportunity.
 func (s *session) getOpportunity(ctx context.Context, id string) (*Opportunity, error) {
-	const step = "Fortellis opportunity read"
-	resp, err := s.send(ctx, call{method: http.MethodGet, path: OpportunitiesPath + "/" + url.PathEscape(id), step: step})
-	if err != nil {
-		return nil, err
-	}
 	var o Opportunity
-	return &o, decodeAnswer(resp, &o, step)
+	return &o, s.read(ctx, OpportunitiesPath+"/"+url.PathEscape(id), "Fortellis opportunity read", &o)
 }
 
 // addComment appends a comment to an opportunity (Elead answers 204, no body).
@@ -311,29 +289,12 @@ func (s *session) addComment(ctx context.Context, opportunityID, text string) er
 
 // addVehicleSought adds v to its opportunity and returns the new item's id.
 func (s *session) addVehicleSought(ctx context.Context, v VehicleSought) (string, error) {
-	return s.addItem(ctx, VehicleSoughtPath, v, "Fortellis vehicle sought")
+	return s.create(ctx, VehicleSoughtPath, v, "Fortellis vehicle sought", "id")
 }
 
 // addTradeIn adds a trade-in to its opportunity and returns the new item's id.
 func (s *session) addTradeIn(ctx context.Context, t TradeIn) (string, error) {
-	return s.addItem(ctx, TradeInPath, t, "Fortellis trade-in")
-}
-
-func (s *session) addItem(ctx context.Context, path string, body any, step string) (string, error) {
-	resp, err := s.send(ctx, call{method: http.MethodPost, path: path, body: body, step: step})
-	if err != nil {
-		return "", err
-	}
-	var item struct {
-		ID string `json:"id"`
-	}
-	if err := decodeAnswer(resp, &item, step); err != nil {
-		return "", err
-	}
-	if item.ID == "" {
-		return "", noID(resp, step, "id")
-	}
-	return truncate(item.ID, 128), nil
+	return s.create(ctx, TradeInPath, t, "Fortellis trade-in", "id")
 }
 
 // updateSubStatus sets an opportunity's sub-status.
@@ -353,38 +314,19 @@ func (s *session) setInactive(ctx context.Context, opportunityID, subStatus, com
 
 // scheduleActivity schedules a on its opportunity and returns the activity's id.
 func (s *session) scheduleActivity(ctx context.Context, a ScheduledActivity) (string, error) {
-	const step = "Fortellis scheduled activity"
 	a.Comments = limitRunes(a.Comments, MaxCommentLength)
-	resp, err := s.send(ctx, call{method: http.MethodPost, path: ScheduleActivityPath, body: a, step: step})
-	if err != nil {
-		return "", err
-	}
-	var created struct {
-		ActivityID string `json:"activityId"`
-	}
-	if err := decodeAnswer(resp, &created, step); err != nil {
-		return "", err
-	}
-	if created.ActivityID == "" {
-		return "", noID(resp, step, "activityId")
-	}
-	return truncate(created.ActivityID, 128), nil
+	return s.create(ctx, ScheduleActivityPath, a, "Fortellis scheduled activity", "activityId")
 }
 
 // fetchActivityTypes reads the company's activity types.
 func (s *session) fetchActivityTypes(ctx context.Context) ([]ActivityType, error) {
-	const step = "Fortellis activity types"
-	resp, err := s.send(ctx, call{method: http.MethodGet, path: ActivityTypesPath, step: step})
-	if err != nil {
-		return nil, err
-	}
 	var page struct {
 		Items []struct {
 			ID   json.Number `json:"id"` // a number; a numeric string is taken too
 			Name string      `json:"name"`
 		} `json:"items"`
 	}
-	if err := decodeAnswer(resp, &page, step); err != nil {
+	if err := s.read(ctx, ActivityTypesPath, "Fortellis activity types", &page); err != nil {
 		return nil, err
 	}
 	types := make([]ActivityType, 0, len(page.Items))
@@ -398,15 +340,36 @@ func (s *session) fetchActivityTypes(ctx context.Context) ([]ActivityType, error
 
 // fetchOpportunityStatuses reads the company's opportunity statuses and sub-statuses.
 func (s *session) fetchOpportunityStatuses(ctx context.Context) ([]OpportunityStatus, error) {
-	const step = "Fortellis opportunity statuses"
-	resp, err := s.send(ctx, call{method: http.MethodGet, path: OpportunityStatusesPath, step: step})
-	if err != nil {
-		return nil, err
-	}
 	var page struct {
 		Items []OpportunityStatus `json:"items"`
 	}
-	return page.Items, decodeAnswer(resp, &page, step)
+	return page.Items, s.read(ctx, OpportunityStatusesPath, "Fortellis opportunity statuses", &page)
+}
+
+// create POSTs body and returns the id its answer holds at the top-level key idKey.
+func (s *session) create(ctx context.Context, path string, body any, step, idKey string) (string, error) {
+	resp, err := s.send(ctx, call{method: http.MethodPost, path: path, body: body, step: step})
+	if err != nil {
+		return "", err
+	}
+	var answer map[string]any
+	if err := decodeAnswer(resp, &answer, step); err != nil {
+		return "", err
+	}
+	id, _ := answer[idKey].(string)
+	if id == "" {
+		return "", noID(resp, step, idKey)
+	}
+	return truncate(id, 128), nil
+}
+
+// read GETs path and decodes its JSON answer into v.
+func (s *session) read(ctx context.Context, path, step string, v any) error {
+	resp, err := s.send(ctx, call{method: http.MethodGet, path: path, step: step})
+	if err != nil {
+		return err
+	}
+	return decodeAnswer(resp, v, step)
 }
 
 // limitRunes cuts s to at most n characters (Elead's limits count characters).

@@ -320,6 +320,22 @@ func (f *Fake) find(kind, id string) map[string]any {
 	return nil
 }
 
+// answer answers 200 with what view makes of the record of kind with id (f.mu held while it
+// runs), or 404 in Elead's format when there is none or view returns nil.
+func (f *Fake) answer(w http.ResponseWriter, kind, id string, view func(stored map[string]any) map[string]any) {
+	f.mu.Lock()
+	var out map[string]any
+	if stored := f.find(kind, id); stored != nil {
+		out = view(stored)
+	}
+	f.mu.Unlock()
+	if out == nil {
+		eleadError(w, http.StatusNotFound, "NOT-FOUND", "no such record")
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
 func (f *Fake) searchCustomers(w http.ResponseWriter, r *http.Request) {
 	q, ok := decode(w, r, customerSearchSchema)
 	if !ok {
@@ -379,24 +395,16 @@ func (f *Fake) createCustomer(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *Fake) getCustomer(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	c := f.find(Customers, r.PathValue("id"))
-	var out map[string]any
-	if c != nil {
-		out = clone(c)
+	f.answer(w, Customers, r.PathValue("id"), func(c map[string]any) map[string]any {
+		out := clone(c)
 		// read-only fields a live record carries [CODE S8]
 		out["privacySettings"] = []any{}
 		out["links"] = []any{}
 		for _, p := range list(out["phones"]) {
 			p["onDoNotCallRegistry"] = false
 		}
-	}
-	f.mu.Unlock()
-	if out == nil {
-		eleadError(w, http.StatusNotFound, "NOT-FOUND", "no such customer")
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
+		return out
+	})
 }
 
 func (f *Fake) updateCustomer(w http.ResponseWriter, r *http.Request) {
@@ -404,25 +412,12 @@ func (f *Fake) updateCustomer(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f.mu.Lock()
-	stored := f.find(Customers, r.PathValue("id"))
-	if stored != nil {
-		for k := range stored {
-			delete(stored, k)
-		}
+	f.answer(w, Customers, r.PathValue("id"), func(stored map[string]any) map[string]any {
+		clear(stored)
 		maps.Copy(stored, c)
 		stored["id"] = r.PathValue("id")
-	}
-	var out map[string]any
-	if stored != nil {
-		out = clone(stored)
-	}
-	f.mu.Unlock()
-	if out == nil {
-		eleadError(w, http.StatusNotFound, "NOT-FOUND", "no such customer")
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
+		return clone(stored)
+	})
 }
 
 func (f *Fake) createOpportunity(w http.ResponseWriter, r *http.Request) {
@@ -477,18 +472,7 @@ func opportunityView(o map[string]any) map[string]any {
 }
 
 func (f *Fake) getOpportunity(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	o := f.find(Opportunities, r.PathValue("id"))
-	var out map[string]any
-	if o != nil {
-		out = opportunityView(o)
-	}
-	f.mu.Unlock()
-	if out == nil {
-		eleadError(w, http.StatusNotFound, "NOT-FOUND", "no such opportunity")
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
+	f.answer(w, Opportunities, r.PathValue("id"), opportunityView)
 }
 
 func (f *Fake) opportunitiesOfCustomer(w http.ResponseWriter, r *http.Request) {
@@ -669,20 +653,14 @@ func (f *Fake) updateAppointment(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f.mu.Lock()
-	stored := f.find(Appointments, r.PathValue("id"))
-	var out map[string]any
-	if stored != nil && stored["cancelled"] != true {
+	f.answer(w, Appointments, r.PathValue("id"), func(stored map[string]any) map[string]any {
+		if stored["cancelled"] == true {
+			return nil
+		}
 		maps.Copy(stored, a)
 		stored["updates"] = toInt(stored["updates"]) + 1
-		out = appointmentView(stored)
-	}
-	f.mu.Unlock()
-	if out == nil {
-		eleadError(w, http.StatusNotFound, "NOT-FOUND", "no such appointment")
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
+		return appointmentView(stored)
+	})
 }
 
 func (f *Fake) cancelAppointment(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,7 @@ package fortellis
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/dealerai/integrations/events"
@@ -10,8 +11,9 @@ import (
 
 // Progress and correlation keys of appointments.
 const (
-	keyActivityID = "activityId"
-	keyDueDate    = "dueDate"
+	keyActivityID   = "activityId"
+	keyActivitySent = "activitySent" // a schedule was sent whose answer may have been lost
+	keyDueDate      = "dueDate"
 )
 
 // appointment delivers appointment.*: service appointments are booked through Appointments
@@ -60,12 +62,24 @@ func (s *session) scheduleSalesAppointment(ctx context.Context, a *events.Appoin
 			name += " (rescheduled)"
 			comments += " It replaces Elead activity " + previous + "."
 		}
-		id, err := s.scheduleActivity(ctx, ScheduledActivity{OpportunityID: oppID, DueDate: due,
-			ActivityName: name, ActivityType: activityType, Comments: comments})
-		if err != nil {
-			return connector.Result{}, err
+		if s.progress[keyActivitySent] != "" || s.d.Attempt > 1 && s.progress[keyOpportunity] != "created" {
+			// The answer to a schedule may have been lost: look for the activity first (an
+			// opportunity this delivery created has none of its own yet).
+			id, err := s.findActivity(ctx, oppID, name, a.AppointmentTime)
+			if err != nil {
+				return connector.Result{}, err
+			}
+			s.progress[keyActivityID] = id
 		}
-		s.progress[keyActivityID] = id
+		if s.progress[keyActivityID] == "" {
+			s.progress[keyActivitySent] = "true"
+			id, err := s.scheduleActivity(ctx, ScheduledActivity{OpportunityID: oppID, DueDate: due,
+				ActivityName: name, ActivityType: activityType, Comments: comments})
+			if err != nil {
+				return connector.Result{}, err
+			}
+			s.progress[keyActivityID] = id
+		}
 	}
 	res := connector.Result{
 		Correlation: map[string]string{keyOpportunityID: oppID, keyActivityID: s.progress[keyActivityID], keyDueDate: due},
@@ -103,6 +117,22 @@ func (s *session) cancelSalesAppointment(ctx context.Context, a *events.Appointm
 		Correlation: map[string]string{keyOpportunityID: oppID, keyActivityID: s.d.Known[keyActivityID], keyStatus: "cancelled"},
 		Summary:     "appointment cancellation noted on Elead opportunity " + oppID,
 	}, nil
+}
+
+// findActivity is the scheduled activity of the opportunity with this name and due time;
+// "" when there is none.
+func (s *session) findActivity(ctx context.Context, opportunityID, name string, due time.Time) (string, error) {
+	acts, err := s.activitiesOf(ctx, opportunityID)
+	if err != nil {
+		return "", err
+	}
+	for _, a := range acts {
+		t, err := time.Parse(time.RFC3339, a.DueDate)
+		if a.ID != "" && err == nil && t.Equal(due) && a.Name == name && !strings.EqualFold(a.Category, "Completed") {
+			return truncate(a.ID, 128), nil
+		}
+	}
+	return "", nil
 }
 
 // leadInputOfAppointment is the lead an appointment makes when Elead has none: its contact,

@@ -23,6 +23,7 @@ const (
 	ActivitiesPath             = "/sales/v1/elead/activities"
 	ActivityTypesPath          = ActivitiesPath + "/types"
 	ScheduleActivityPath       = ActivitiesPath + "/schedule"
+	ActivitiesOfOpportunity    = ActivitiesPath + "/history/byOpportunityId/"
 	OpportunityStatusesPath    = "/sales/v1/elead/productreferencedata/companyOpportunityStatuses"
 	subStatusUpdateSuffix      = "/subStatus/update"
 	setInactiveSuffix          = "/set-inactive"
@@ -316,6 +317,27 @@ func (s *session) setInactive(ctx context.Context, opportunityID, subStatus, com
 func (s *session) scheduleActivity(ctx context.Context, a ScheduledActivity) (string, error) {
 	a.Comments = limitRunes(a.Comments, MaxCommentLength)
 	return s.create(ctx, ScheduleActivityPath, a, "Fortellis scheduled activity", "activityId")
+}
+
+// Activity is an activity of an opportunity's history.
+type Activity struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Category string `json:"category"` // Scheduled or Completed
+	DueDate  string `json:"dueDate"`
+}
+
+// activitiesOf returns an opportunity's activities (none on 404).
+func (s *session) activitiesOf(ctx context.Context, opportunityID string) ([]Activity, error) {
+	const step = "Fortellis activities of the opportunity"
+	resp, err := s.send(ctx, call{method: http.MethodGet, path: ActivitiesOfOpportunity + url.PathEscape(opportunityID), step: step, notFound: true})
+	if err != nil || resp.StatusCode == http.StatusNotFound {
+		return nil, err
+	}
+	var page struct {
+		Items []Activity `json:"items"`
+	}
+	return page.Items, decodeAnswer(resp, &page, step)
 }
 
 // fetchActivityTypes reads the company's activity types.

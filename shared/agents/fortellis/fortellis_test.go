@@ -380,6 +380,23 @@ func TestAnAppointmentForALeadEleadLacksCreatesTheLeadFirst(t *testing.T) {
 	}
 }
 
+func TestALostScheduleAnswerSchedulesNothingTwice(t *testing.T) {
+	// the opportunity's activities [CODE S7, S8] GET …/activities/history/byOpportunityId/{id}
+	f := newFake(t)
+	c := fortellis.New(oauth.NewCache())
+	f.DropAfter(http.MethodPost, fortellis.ScheduleActivityPath)
+	d := delivery(t, f, "appointment.created", nil)
+	d.Lead = knownLead(f)
+	_, err := c.Deliver(context.Background(), d)
+	ae := attemptError(t, err)
+	d.Attempt, d.Progress = 2, ae.Progress
+	res := deliver(t, c, d)
+	acts := f.Records(fortellistest.Activities)
+	if len(acts) != 1 || res.Correlation["activityId"] != acts[0]["id"] {
+		t.Fatalf("activities %v, correlation %v", acts, res.Correlation)
+	}
+}
+
 func TestRescheduledSalesAppointment(t *testing.T) {
 	f := newFake(t)
 	c := fortellis.New(oauth.NewCache())

@@ -298,6 +298,7 @@ func (f *Fake) routes() {
 	// Elead activities and reference data [CODE S7; SPEC S3]
 	m.HandleFunc("GET /sales/v1/elead/activities/types", f.activityTypes)
 	m.HandleFunc("POST /sales/v1/elead/activities/schedule", f.schedule)
+	m.HandleFunc("GET /sales/v1/elead/activities/history/byOpportunityId/{id}", f.activitiesOfOpportunity)
 	m.HandleFunc("GET /sales/v1/elead/productreferencedata/companyOpportunityStatuses", f.opportunityStatuses)
 	// Appointments v3 [SPEC S11]
 	m.HandleFunc("POST /service/v3/appointments", f.createAppointment)
@@ -611,6 +612,21 @@ func (f *Fake) schedule(w http.ResponseWriter, r *http.Request) {
 		f.records[Activities] = append(f.records[Activities], b)
 		writeJSON(w, http.StatusOK, map[string]any{"activityId": b["id"]})
 	})
+}
+
+// activitiesOfOpportunity answers an opportunity's activity history [CODE S7, S8]:
+// {items[{id, activityType (its name), category, name, dueDate, opportunityId}]}.
+func (f *Fake) activitiesOfOpportunity(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	items := []any{}
+	for _, a := range f.records[Activities] {
+		if a["opportunityId"] == r.PathValue("id") {
+			items = append(items, map[string]any{"id": a["id"], "activityType": f.ActivityTypes[int(a["activityType"].(float64))],
+				"category": "Scheduled", "name": a["activityName"], "dueDate": a["dueDate"], "opportunityId": a["opportunityId"]})
+		}
+	}
+	f.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"items": items, "links": []any{}})
 }
 
 func (f *Fake) createAppointment(w http.ResponseWriter, r *http.Request) {

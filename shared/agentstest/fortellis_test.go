@@ -92,10 +92,15 @@ func TestFortellisLeadLifecycle(t *testing.T) {
 	if n := len(f.Records(fortellistest.Comments)); n != 1 {
 		t.Errorf("%d comments, want the disposition's", n)
 	}
-	// what was pushed last is kept with the lead (two-way sync tells its own changes from ours)
-	corr, err := agents.NewCorrelationStore(s.env.DynamoDB, s.cfg.ConfigTable).Get(context.Background(), dealer, "fortellis", "lead#"+exampleLeadID)
-	if err != nil || corr.IDs["subStatus"] != "Appointment Set" || corr.IDs["opportunityId"] != oppID || corr.IDs["customerId"] != customerID {
+	// the lead's ids, and what the disposition pushed (two-way sync tells its own changes from ours)
+	store := agents.NewCorrelationStore(s.env.DynamoDB, s.cfg.ConfigTable)
+	corr, err := store.Get(context.Background(), dealer, "fortellis", "lead#"+exampleLeadID)
+	if err != nil || corr.IDs["opportunityId"] != oppID || corr.IDs["customerId"] != customerID {
 		t.Errorf("lead correlation %+v, %v", corr, err)
+	}
+	pushed, err := store.Get(context.Background(), dealer, "fortellis", agents.UpdateKey("lead.update.disposition", "lead#"+exampleLeadID))
+	if err != nil || pushed.IDs["subStatus"] != "Appointment Set" || pushed.IDs["opportunityId"] != oppID {
+		t.Errorf("disposition correlation %+v, %v", pushed, err)
 	}
 	if f.issuer.Grants() != 1 {
 		t.Errorf("%d token grants, want 1 (cached)", f.issuer.Grants())
@@ -108,9 +113,8 @@ func TestFortellisLeadLifecycle(t *testing.T) {
 }
 
 // TestFortellisAppointmentForAnUnknownLeadCreatesTheLead: an appointment whose lead Elead
-// does not have waits one attempt for the lead's delivery, then creates the customer and the
-// opportunity from its own fields; the lead's own (older) event that arrives afterwards
-// creates nothing more.
+// does not have creates the customer and the opportunity from its own fields first; the
+// lead's own (older) event that arrives afterwards creates nothing more and adds its comments.
 func TestFortellisAppointmentForAnUnknownLeadCreatesTheLead(t *testing.T) {
 	s := newStack(t)
 	f := newFakeFortellis(t, ftCreds)
@@ -121,24 +125,28 @@ func TestFortellisAppointmentForAnUnknownLeadCreatesTheLead(t *testing.T) {
 	rec := s.waitRecord("fortellis", apptEv, 30*time.Second, status(deliverylog.StatusSucceeded))
 	want := []string{"POST " + fortellis.CustomerSearchPath, "POST " + fortellis.CustomersPath, "POST " + fortellis.OpportunitiesPath,
 		"GET " + fortellis.ActivityTypesPath, "POST " + fortellis.ScheduleActivityPath}
-	if got := f.calls(); !slices.Equal(got, want) || rec.AttemptCount != 2 || rec.Attempts[0].ErrorClass != "pending_dependency" {
+	if got := f.calls(); !slices.Equal(got, want) || rec.AttemptCount != 1 {
 		t.Fatalf("requests %v, want %v (attempts %+v)", got, want, rec.Attempts)
 	}
+	oppID := f.Records(fortellistest.Opportunities)[0]["id"].(string)
 
 	lead, leadEv := example(t, "lead.created", nil)
 	s.publish(lead)
-	skipped := s.waitRecord("fortellis", leadEv, 30*time.Second, status(deliverylog.StatusSkipped))
-	if !strings.Contains(skipped.LastError, "newer event") {
-		t.Errorf("lead delivery: %+v", skipped)
-	}
+	s.waitRecord("fortellis", leadEv, 30*time.Second, status(deliverylog.StatusSucceeded))
 	time.Sleep(settle)
-	if n, m := len(f.Records(fortellistest.Customers)), len(f.Records(fortellistest.Opportunities)); n != 1 || m != 1 || len(f.calls()) != len(want) {
-		t.Fatalf("%d customers, %d opportunities, requests %v", n, m, f.calls())
+	// the opportunity seeks the lead's vehicle already (the appointment's): only the comments
+	want = append(want, "GET "+fortellis.OpportunitiesPath+"/"+oppID, "POST "+fortellis.OpportunityCommentPath)
+	if n, m := len(f.Records(fortellistest.Customers)), len(f.Records(fortellistest.Opportunities)); n != 1 || m != 1 || !slices.Equal(f.calls(), want) {
+		t.Fatalf("%d customers, %d opportunities, requests %v, want %v", n, m, f.calls(), want)
+	}
+	if c := f.Records(fortellistest.Comments); len(c) != 1 || !strings.Contains(c[0]["comment"].(string), "AutoTrader") {
+		t.Errorf("comments %v", c)
 	}
 }
 
 // TestFortellisLeadAndTwoAppointmentsAtOnceCreateOneLead: published together, the lead and
-// two appointments of one DealerAI lead make one customer and one opportunity: the lead's.
+// two appointments of one DealerAI lead make one customer and one opportunity, with the lead's
+// comments whichever event came first.
 func TestFortellisLeadAndTwoAppointmentsAtOnceCreateOneLead(t *testing.T) {
 	s := newStack(t)
 	f := newFakeFortellis(t, ftCreds)
@@ -157,8 +165,12 @@ func TestFortellisLeadAndTwoAppointmentsAtOnceCreateOneLead(t *testing.T) {
 	if len(customers) != 1 || len(opps) != 1 || len(acts) != 2 {
 		t.Fatalf("%d customers, %d opportunities, %d activities; requests %v", len(customers), len(opps), len(acts), f.calls())
 	}
-	if !strings.Contains(opps[0]["comments"].(string), "AutoTrader") {
-		t.Errorf("the opportunity was not made of the lead: %v", opps[0])
+	comments, _ := opps[0]["comments"].(string)
+	for _, c := range f.Records(fortellistest.Comments) {
+		comments += "\n" + c["comment"].(string)
+	}
+	if strings.Count(comments, "AutoTrader") != 1 {
+		t.Errorf("the lead's comments reached Elead %d times: %q", strings.Count(comments, "AutoTrader"), comments)
 	}
 	for _, a := range acts {
 		if a["opportunityId"] != opps[0]["id"] {

@@ -147,6 +147,41 @@ func TestALeadAlreadyPushedIsSkipped(t *testing.T) {
 	}
 }
 
+func TestALeadAfterItsAppointmentCompletesTheOpportunity(t *testing.T) {
+	// The appointment created the opportunity from its own fields; the lead's own event then
+	// adds what the appointment did not carry: its vehicle [SPEC S1 vehicleSought] and its
+	// comments [SPEC S1 comment].
+	f := newFake(t)
+	lead := knownLead(f)
+	lead["createdFrom"] = "appointment.created"
+	d := delivery(t, f, "lead.created", nil)
+	d.Known = lead
+	res := deliver(t, fortellis.New(oauth.NewCache()), d)
+	want := []string{"GET " + fortellis.OpportunitiesPath + "/" + lead["opportunityId"], "POST " + fortellis.VehicleSoughtPath, "POST " + fortellis.OpportunityCommentPath}
+	if got := paths(f); !equal(got, want) {
+		t.Fatalf("requests %v, want %v", got, want)
+	}
+	if vs := f.Records(fortellistest.VehiclesSought); len(vs) != 1 || vs[0]["vin"] != "2T3P1RFV8RW412345" || vs[0]["isPrimary"] != true {
+		t.Errorf("vehicles sought %v", vs)
+	}
+	if res.Correlation["opportunityId"] != lead["opportunityId"] || res.Correlation["createdFrom"] != "appointment.created" {
+		t.Errorf("correlation %v", res.Correlation)
+	}
+	// the opportunity has the vehicle already: only the comments
+	f2 := newFake(t)
+	lead = knownLead(f2)
+	lead["createdFrom"] = "appointment.created"
+	d = delivery(t, f2, "lead.created", map[string]any{"vehicleVin": nil, "vehicleModel": "Camry"}) // another vehicle
+	d.Known = lead
+	deliver(t, fortellis.New(oauth.NewCache()), d)
+	d = delivery(t, f2, "lead.created", map[string]any{"eventId": "evt_01JDQ9FTLEADAGAIN000000000", "vehicleVin": nil, "vehicleModel": "Camry"})
+	d.Known = lead
+	deliver(t, fortellis.New(oauth.NewCache()), d)
+	if n := len(f2.Requests(fortellis.VehicleSoughtPath)); n != 1 {
+		t.Errorf("%d vehicles sought added, want 1 (the second finds it)", n)
+	}
+}
+
 func TestAnExistingCustomerIsFoundNotCreatedAgain(t *testing.T) {
 	// [SPEC S2] POST …/customers/search → {items[{id, emails, phones, rank}]}
 	f := newFake(t)
@@ -353,15 +388,7 @@ func TestActivityTypesAreReadAgainAfterTheTTL(t *testing.T) {
 
 func TestAnAppointmentForALeadEleadLacksCreatesTheLeadFirst(t *testing.T) {
 	f := newFake(t)
-	c := fortellis.New(oauth.NewCache())
-	d := delivery(t, f, "appointment.created.testdrive", nil)
-	// the first attempt leaves the lead's own delivery (usually right behind) its go
-	_, err := c.Deliver(context.Background(), d)
-	if ae := attemptError(t, err); ae.Class != connector.ClassPendingDependency || len(f.Requests("")) != 0 {
-		t.Fatalf("attempt 1: %+v, %d requests", ae, len(f.Requests("")))
-	}
-	d.Attempt = 2
-	res := deliver(t, c, d)
+	res := deliver(t, fortellis.New(oauth.NewCache()), delivery(t, f, "appointment.created.testdrive", nil))
 	want := []string{"POST " + fortellis.CustomerSearchPath, "POST " + fortellis.CustomersPath, "POST " + fortellis.OpportunitiesPath,
 		"GET " + fortellis.ActivityTypesPath, "POST " + fortellis.ScheduleActivityPath}
 	if got := paths(f); !equal(got, want) {
@@ -454,8 +481,8 @@ func TestDispositionIsACommentAndTheMatchingSubStatus(t *testing.T) {
 	}
 	agenttest.Golden(t, "fortellis/lead.update.disposition.comment.json", lastBody(t, f, fortellis.OpportunityCommentPath))
 	agenttest.Golden(t, "fortellis/lead.update.disposition.substatus.json", lastBody(t, f, fortellis.SubStatusPath(opp)))
-	if res.Correlation["subStatus"] != "Appointment Set" || res.LeadCorrelation["subStatus"] != "Appointment Set" ||
-		res.LeadCorrelation["opportunityId"] != opp || res.LeadCorrelation["customerId"] != d.Lead["customerId"] {
+	// what was pushed is kept with the disposition (for two-way sync); the lead's ids are unchanged
+	if res.Correlation["subStatus"] != "Appointment Set" || res.Correlation["opportunityId"] != opp || res.LeadCorrelation != nil {
 		t.Fatalf("correlation %v, lead %v", res.Correlation, res.LeadCorrelation)
 	}
 }
@@ -468,8 +495,8 @@ func TestDispositionMapSetsInactive(t *testing.T) {
 	d.Lead = knownLead(f)
 	res := deliver(t, fortellis.New(oauth.NewCache()), d)
 	agenttest.Golden(t, "fortellis/lead.update.disposition.set-inactive.json", lastBody(t, f, fortellis.SetInactivePath(d.Lead["opportunityId"])))
-	if res.LeadCorrelation["status"] != "Inactive" || res.LeadCorrelation["subStatus"] != "Not In Market" {
-		t.Fatalf("lead correlation %v", res.LeadCorrelation)
+	if res.Correlation["status"] != "Inactive" || res.Correlation["subStatus"] != "Not In Market" {
+		t.Fatalf("correlation %v", res.Correlation)
 	}
 	if n := len(f.Requests(fortellis.OpportunityStatusesPath)); n != 0 {
 		t.Errorf("a mapped disposition needs no reference data (%d reads)", n)
@@ -489,12 +516,11 @@ func TestDispositionWithoutAMatchIsOnlyAComment(t *testing.T) {
 
 func TestDispositionForALeadEleadLacksCreatesTheLead(t *testing.T) {
 	f := newFake(t)
-	d := delivery(t, f, "lead.update.disposition", nil)
-	d.Attempt = 2 // the first waits for the lead's own delivery
-	res := deliver(t, fortellis.New(oauth.NewCache()), d)
+	res := deliver(t, fortellis.New(oauth.NewCache()), delivery(t, f, "lead.update.disposition", nil))
 	opps := f.Records(fortellistest.Opportunities)
-	if len(opps) != 1 || res.LeadCorrelation["opportunityId"] != opps[0]["id"] || res.LeadCorrelation["subStatus"] != "Appointment Set" {
-		t.Fatalf("lead correlation %v", res.LeadCorrelation)
+	if len(opps) != 1 || res.LeadCorrelation["opportunityId"] != opps[0]["id"] || res.LeadCorrelation["createdFrom"] != "lead.update.disposition" ||
+		res.Correlation["subStatus"] != "Appointment Set" {
+		t.Fatalf("correlation %v, lead correlation %v", res.Correlation, res.LeadCorrelation)
 	}
 }
 

@@ -2,6 +2,7 @@ package fortellis
 
 import (
 	"context"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -44,8 +45,16 @@ func (s *session) pushLead(ctx context.Context) (connector.Result, error) {
 	if err != nil {
 		return connector.Result{}, err
 	}
-	if id := s.d.Known[keyOpportunityID]; id != "" && s.progress[keyOpportunityID] == "" {
-		return connector.Skip("the DealerAI lead is already Elead opportunity " + id), nil
+	if known := s.d.Known; known[keyOpportunityID] != "" {
+		switch known[keyCreatedFrom] {
+		case events.TypeLeadCreated, events.TypeLeadReceived, "":
+			if s.progress[keyOpportunityID] == "" {
+				return connector.Skip("the DealerAI lead is already Elead opportunity " + known[keyOpportunityID]), nil
+			}
+		default:
+			// An appointment or a disposition created the opportunity first.
+			return s.completeLead(ctx, in)
+		}
 	}
 	ids, err := s.ensureLead(ctx, in)
 	if err != nil {
@@ -82,6 +91,39 @@ func (s *session) leadInputOfLead() (leadInput, error) {
 	return in, nil
 }
 
+// completeLead delivers a lead event whose opportunity an appointment or a disposition
+// created first (from its own fields): the lead's vehicle is added as a vehicle sought unless
+// the opportunity has it, and its comments as a comment.
+func (s *session) completeLead(ctx context.Context, in leadInput) (connector.Result, error) {
+	known := s.d.Known
+	oppID := known[keyOpportunityID]
+	summary := "Elead opportunity " + oppID + " (created for " + known[keyCreatedFrom] + ")"
+	if in.vehicle != nil && s.progress[keyVehicleSoughtID] == "" {
+		opp, err := s.getOpportunity(ctx, oppID)
+		if err != nil {
+			return connector.Result{}, err
+		}
+		id := matchingVehicle(soughtRefs(opp), vehicleRef{year: in.vehicle.YearFrom, make: in.vehicle.Make, model: in.vehicle.Model, vin: in.vehicle.VIN})
+		if id == "" {
+			v := *in.vehicle
+			v.OpportunityID, v.IsPrimary = oppID, len(opp.SoughtVehicles) == 0
+			if id, err = s.addVehicleSought(ctx, v); err != nil {
+				return connector.Result{}, err
+			}
+			summary += ", the lead's vehicle added"
+		}
+		s.progress[keyVehicleSoughtID] = id
+	}
+	if in.comments != "" && s.progress[keyComment] == "" {
+		if err := s.addComment(ctx, oppID, in.comments); err != nil {
+			return connector.Result{}, err
+		}
+		s.progress[keyComment] = "added"
+		summary += ", the lead's comments added"
+	}
+	return connector.Result{Correlation: maps.Clone(known), Summary: summary}, nil
+}
+
 // leadOf returns the Elead ids of the event's DealerAI lead: the saved ones, else those of a
 // customer and opportunity found or created from in (then created is true, and the ids are
 // the result's LeadCorrelation).
@@ -92,13 +134,6 @@ func (s *session) leadOf(ctx context.Context, in leadInput) (ids map[string]stri
 	if id := s.d.Known[keyOpportunityID]; id != "" {
 		// An event without a DealerAI lead or contact id: the opportunity its own record names.
 		return map[string]string{keyOpportunityID: id}, false, nil
-	}
-	if s.d.Attempt <= 1 && len(s.d.Progress) == 0 {
-		// The lead's own event usually arrives with this one: give its delivery the first go,
-		// so the opportunity is made of the lead (its vehicle, its comments). The retry
-		// creates it from this event's fields if the lead's delivery has not.
-		return nil, false, connector.PendingDependency("Elead has no opportunity for this event's DealerAI lead yet: " +
-			"the next attempt creates it from the event's own fields unless the lead's delivery has by then")
 	}
 	ids, err = s.ensureLead(ctx, in)
 	return ids, true, err

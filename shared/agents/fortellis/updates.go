@@ -71,15 +71,12 @@ func (s *session) disposition(ctx context.Context) (connector.Result, error) {
 		pushed[keySubStatus] = target.subStatus
 		summary += "; sub-status " + target.subStatus
 	}
+	// The disposition's own record keeps what was pushed (two-way sync tells its own changes
+	// from ours).
 	res := connector.Result{Correlation: map[string]string{keyOpportunityID: oppID}, Summary: summary}
 	maps.Copy(res.Correlation, pushed)
-	// The lead keeps what was pushed to it last (two-way sync tells its own changes from ours).
-	if created || len(pushed) > 0 {
-		res.LeadCorrelation = maps.Clone(lead)
-		delete(res.LeadCorrelation, keyStatus)
-		maps.Copy(res.LeadCorrelation, pushed)
-	}
 	if created {
+		res.LeadCorrelation = lead
 		res.Summary = s.leadSummary() + "; " + res.Summary
 	}
 	return res, nil
@@ -253,14 +250,11 @@ func (s *session) vehicleOfInterest(ctx context.Context) (connector.Result, erro
 			return connector.Result{}, err
 		}
 		sought := soughtVehicle(vi.Status, vi.Year, vi.Make, vi.Model, vi.Trim, vi.VIN, vi.Stock, ev.Timestamp)
-		have := make([]vehicleRef, 0, len(opp.SoughtVehicles)+len(opp.TradeIns))
+		have := soughtRefs(opp)
 		if tradeIn {
+			have = have[:0]
 			for _, t := range opp.TradeIns {
 				have = append(have, vehicleRef{id: t.ID, year: t.Year, make: t.Make, model: t.Model, vin: t.VIN})
-			}
-		} else {
-			for _, v := range opp.SoughtVehicles {
-				have = append(have, vehicleRef{id: v.ID, year: v.YearFrom, make: v.Make, model: v.Model, vin: v.VIN})
 			}
 		}
 		id := matchingVehicle(have, vehicleRef{year: sought.YearFrom, make: sought.Make, model: sought.Model, vin: sought.VIN})
@@ -301,6 +295,15 @@ func vehicleKey(v *events.VehicleInterest) string {
 type vehicleRef struct {
 	id, make, model, vin string
 	year                 int
+}
+
+// soughtRefs are the vehicles an opportunity seeks, as compared.
+func soughtRefs(opp *Opportunity) []vehicleRef {
+	refs := make([]vehicleRef, 0, len(opp.SoughtVehicles))
+	for _, v := range opp.SoughtVehicles {
+		refs = append(refs, vehicleRef{id: v.ID, year: v.YearFrom, make: v.Make, model: v.Model, vin: v.VIN})
+	}
+	return refs
 }
 
 // matchingVehicle is the id of the vehicle in have that is want: the same VIN, or, without

@@ -249,23 +249,10 @@ func matchCustomer(items []Customer, in leadInput) string {
 	return ""
 }
 
-// samePhone compares phone numbers by their digits (the last 10 when both have as many).
+// samePhone compares phone numbers by their digits (a US country code aside).
 func samePhone(a, b string) bool {
-	a, b = digits(a), digits(b)
-	if len(a) >= 10 && len(b) >= 10 {
-		a, b = a[len(a)-10:], b[len(b)-10:]
-	}
+	a, b = connector.PhoneDigits(a), connector.PhoneDigits(b)
 	return a != "" && a == b
-}
-
-func digits(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }
 
 // findOpportunity is the customer's opportunity the lead may already be: an Active one from

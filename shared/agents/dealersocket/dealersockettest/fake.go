@@ -31,6 +31,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -395,9 +396,13 @@ func (s *Server) lead(w http.ResponseWriter, r *http.Request, body []byte) {
 	}
 }
 
-// findEvent is the sales event of the customer with c's email (else phone). s.mu is held.
+// findEvent is the oldest sales event of a customer with c's email (else phone), as a
+// CRM's duplicate check finds the lead it already has (in id order: map order would make
+// the answer random when two customers share an email). s.mu is held.
 func (s *Server) findEvent(c Customer) *Event {
-	for _, e := range s.events {
+	ids := slices.SortedFunc(maps.Keys(s.events), func(a, b string) int { return numeric(a) - numeric(b) })
+	for _, id := range ids {
+		e := s.events[id]
 		have := s.customers[e.EntityID]
 		if have == nil {
 			continue

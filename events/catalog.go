@@ -51,44 +51,62 @@ const (
 // Definition describes one event type of the catalog.
 type Definition struct {
 	Type        string // e.g. "lead.created"
-	Group       string // lead, appointment, contact, conversation or sequence
+	Group       string // lead, appointment, contact, conversation or sequence; inbound: crm or service
 	Description string // when the event is triggered, as the product document says
 	// Schema is the JSON Schema (draft 2020-12) of the event body. It is
 	// shared by every caller: do not modify it.
 	Schema json.RawMessage
 }
 
-// Catalog returns the 23 event types in the product document's order.
-func Catalog() []Definition {
-	schemas := schemas()
-	defs := slices.Clone(catalogDefs)
+// Catalog returns the 23 event types in the product document's order: the outbound events
+// DealerAI's services publish and DealerAI delivers. The inbound events are InboundCatalog's.
+func Catalog() []Definition { return outbound.definitions() }
+
+// Lookup returns the definition of an outbound event type.
+func Lookup(eventType string) (Definition, bool) { return outbound.lookup(eventType) }
+
+// catalog is one list of event types sharing an envelope and common fields: the outbound
+// events (Catalog, Parse) or the inbound events (InboundCatalog, ParseInbound). The two are
+// separate, so an inbound type is unknown to Parse and to the router.
+type catalog struct {
+	specs  []eventSpec
+	common []field // the fields of every type, after eventType and eventId
+	// id is the eventId field. Outbound: optional, any id of eventIDPattern (a body without
+	// one gets a hash of itself). Inbound: required, of the form inboundIDPattern.
+	id        field
+	idPattern string
+	validID   func(id []byte) bool
+	idRule    string // what a valid id is, for the error of an invalid one
+	// timeField is the field whose value is Event.Timestamp.
+	timeField string
+
+	// compiled at init
+	defs     []Definition
+	types    map[string]*compiledType
+	timeSlot int
+	// schemas builds the JSON Schemas on first use, not at init: only the API serves them,
+	// and the router's and the delivery function's cold starts should not pay for them.
+	schemas func() map[string]json.RawMessage
+}
+
+func (c *catalog) definitions() []Definition {
+	schemas := c.schemas()
+	defs := slices.Clone(c.defs)
 	for i := range defs {
 		defs[i].Schema = schemas[defs[i].Type]
 	}
 	return defs
 }
 
-// Lookup returns the definition of an event type.
-func Lookup(eventType string) (Definition, bool) {
-	ct, ok := compiledTypes[eventType]
+func (c *catalog) lookup(eventType string) (Definition, bool) {
+	ct, ok := c.types[eventType]
 	if !ok {
 		return Definition{}, false
 	}
 	def := ct.def
-	def.Schema = schemas()[eventType]
+	def.Schema = c.schemas()[eventType]
 	return def, true
 }
-
-// schemas builds the JSON Schemas on first use, not at init: only the API
-// serves them, and the router's and the delivery function's cold starts
-// should not pay for them.
-var schemas = sync.OnceValue(func() map[string]json.RawMessage {
-	m := make(map[string]json.RawMessage, len(catalogSpecs))
-	for _, spec := range catalogSpecs {
-		m[spec.typ] = buildSchema(spec)
-	}
-	return m
-})
 
 // ---- The field table: the one source of Parse, the schemas and the tests. ----
 
@@ -101,6 +119,7 @@ const (
 	kindBool             // true or false
 	kindObject           // an object of string subfields; other subfields are dropped
 	kindPassthrough      // any JSON object, delivered as sent
+	kindStringMap        // an object of string values under any names (nulls dropped)
 )
 
 type field struct {
@@ -108,13 +127,18 @@ type field struct {
 	kind     kind
 	desc     string
 	required bool
-	sub      []field // kindObject: the subfields (all strings)
+	sub      []field  // kindObject: the subfields (all strings)
+	enum     []string // kindString: the values allowed; nil for any
 }
 
-func str(name, desc string) field      { return field{name: name, kind: kindString, desc: desc} }
-func dateTime(name, desc string) field { return field{name: name, kind: kindDateTime, desc: desc} }
-func number(name, desc string) field   { return field{name: name, kind: kindNumber, desc: desc} }
-func boolean(name, desc string) field  { return field{name: name, kind: kindBool, desc: desc} }
+func str(name, desc string) field { return field{name: name, kind: kindString, desc: desc} }
+func enum(name, desc string, values ...string) field {
+	return field{name: name, kind: kindString, desc: desc, enum: values}
+}
+func stringMap(name, desc string) field { return field{name: name, kind: kindStringMap, desc: desc} }
+func dateTime(name, desc string) field  { return field{name: name, kind: kindDateTime, desc: desc} }
+func number(name, desc string) field    { return field{name: name, kind: kindNumber, desc: desc} }
+func boolean(name, desc string) field   { return field{name: name, kind: kindBool, desc: desc} }
 func passthrough(name, desc string) field {
 	return field{name: name, kind: kindPassthrough, desc: desc}
 }
@@ -128,6 +152,17 @@ var (
 	eventTypeField = required(str("eventType", "The event type"))
 	eventIDField   = str("eventId", "The event's unique id, the same for every delivery of the event (webhook-id)")
 )
+
+// outbound is the catalog of the 23 event types of the product document.
+var outbound = &catalog{
+	specs:     catalogSpecs,
+	common:    commonFields,
+	id:        eventIDField,
+	idPattern: eventIDPattern,
+	validID:   func(id []byte) bool { _, ok := eventID(id); return ok },
+	idRule:    "must be 1 to 128 visible ASCII characters, without \" or \\",
+	timeField: "timestamp",
+}
 
 // Common fields (all events).
 var commonFields = []field{
@@ -365,43 +400,30 @@ type compiledType struct {
 	byAppointmentType map[string][]compiledField
 }
 
-const maxSlots = 128 // at least the distinct top-level field names of the catalog (61; checked at init)
+const maxSlots = 128 // at least the distinct top-level field names of both catalogs (checked at init)
 
 var (
+	// catalogDefs and compiledTypes are the outbound catalog's.
 	catalogDefs   []Definition
-	compiledTypes = map[string]*compiledType{}
-	slotIndex     = map[string]int{} // top-level field name → slot
-	// validWildcards: "*" and every "<prefix>.*" matching a catalog type
+	compiledTypes map[string]*compiledType
+	slotIndex     = map[string]int{} // top-level field name (of either catalog) → slot
+	// validWildcards: "*" and every "<prefix>.*" matching an outbound type
 	validWildcards = map[string]bool{"*": true}
 )
 
 // The slots of the fields Parse reads itself.
-var slotEventType, slotEventID, slotDealerID, slotTimestamp, slotAppointmentType int
+var slotEventType, slotEventID, slotDealerID, slotAppointmentType int
 
 func init() {
 	slotEventType = slotOf(eventTypeField.name)
 	slotEventID = slotOf(eventIDField.name)
 	slotDealerID = slotOf("dealerId")
-	slotTimestamp = slotOf("timestamp")
 	slotAppointmentType = slotOf("appointmentType")
 
-	for _, spec := range catalogSpecs {
-		ct := &compiledType{
-			def:    Definition{Type: spec.typ, Group: spec.group, Description: spec.desc}, // Schema: see schemas
-			quoted: quote(spec.typ),
-			fields: compileFields(fields(commonFields, spec.fields)),
-		}
-		if spec.variants != nil {
-			ct.byAppointmentType = map[string][]compiledField{}
-			for _, v := range spec.variants {
-				all := compileFields(fields(commonFields, spec.fields, v.fields))
-				for _, value := range v.values {
-					ct.byAppointmentType[value] = all
-				}
-			}
-		}
-		catalogDefs = append(catalogDefs, ct.def)
-		compiledTypes[spec.typ] = ct
+	outbound.compile()
+	inbound.compile()
+	catalogDefs, compiledTypes = outbound.defs, outbound.types
+	for _, spec := range outbound.specs {
 		for i := strings.IndexByte(spec.typ, '.'); i >= 0; i = nextDot(spec.typ, i) {
 			validWildcards[spec.typ[:i]+".*"] = true
 		}
@@ -409,6 +431,39 @@ func init() {
 	if len(slotIndex) > maxSlots {
 		panic("events: more field names than maxSlots")
 	}
+}
+
+func (c *catalog) compile() {
+	c.types = map[string]*compiledType{}
+	c.timeSlot = slotOf(c.timeField)
+	for _, spec := range c.specs {
+		ct := &compiledType{
+			def:    Definition{Type: spec.typ, Group: spec.group, Description: spec.desc}, // Schema: see schemas
+			quoted: quote(spec.typ),
+			fields: compileFields(fields(c.common, spec.fields)),
+		}
+		if spec.variants != nil {
+			ct.byAppointmentType = map[string][]compiledField{}
+			for _, v := range spec.variants {
+				all := compileFields(fields(c.common, spec.fields, v.fields))
+				for _, value := range v.values {
+					ct.byAppointmentType[value] = all
+				}
+			}
+		}
+		if _, dup := c.types[spec.typ]; dup {
+			panic("events: " + spec.typ + " is listed twice")
+		}
+		c.defs = append(c.defs, ct.def)
+		c.types[spec.typ] = ct
+	}
+	c.schemas = sync.OnceValue(func() map[string]json.RawMessage {
+		m := make(map[string]json.RawMessage, len(c.specs))
+		for _, spec := range c.specs {
+			m[spec.typ] = buildSchema(c, spec)
+		}
+		return m
+	})
 }
 
 func nextDot(s string, i int) int {

@@ -25,6 +25,11 @@
 // Subscription filters are exact types, "*" or prefix wildcards such as
 // "lead.*"; ValidFilter checks one and MatchFilter is the one matcher of the
 // API and the router.
+//
+// A second catalog, with the same machinery, holds the inbound events: what the integration
+// agents' two-way sync reads back from the dealers' platforms and publishes to the inbound
+// queue (InboundCatalog, ParseInbound, InboundEventID; typed values in package
+// events/inbound). Its types are unknown to Parse, the router and the subscription filters.
 package events
 
 //go:generate go run ./internal/cmd/eventsdoc ../docs/events.md

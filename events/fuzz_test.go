@@ -38,3 +38,30 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseInbound is FuzzParse for the inbound catalog.
+func FuzzParseInbound(f *testing.F) {
+	for _, d := range InboundCatalog() {
+		b, _ := InboundExample(d.Type)
+		f.Add(b)
+	}
+	f.Add([]byte(`{"eventType":"crm.lead.updated","eventId":"inb_0123456789abcdef0123456789","dealerId":"d","platform":"p","observedAt":"2026-11-27T15:04:05Z","platformIds":{"b":"2","a":"1","a":"3","c":null},"assignee":{"id":7}}`))
+	f.Add([]byte(`{"eventType":"service.appointment.updated","eventId":"inb_0123456789abcdef0123456789","dealerId":"d","platform":"p","observedAt":"2026-11-27T15:04:05Z","platformIds":{"x\u0041":"1"},"appointmentStatus":"no_show"}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		ev, err := ParseInbound(raw)
+		if err != nil {
+			var ve *ValidationError
+			if !errors.As(err, &ve) || ev != nil {
+				t.Fatalf("ParseInbound(%q) = %v, %v", raw, ev, err)
+			}
+			return
+		}
+		if !json.Valid(ev.Body) || !utf8.Valid(ev.Body) || !validInboundID([]byte(ev.ID)) {
+			t.Fatalf("ParseInbound(%q): invalid body %q or id %q", raw, ev.Body, ev.ID)
+		}
+		again, err := ParseInbound(ev.Body)
+		if err != nil || !bytes.Equal(again.Body, ev.Body) || again.ID != ev.ID || !again.Timestamp.Equal(ev.Timestamp) {
+			t.Fatalf("ParseInbound(%q): the body %q parses to %v, %v", raw, ev.Body, again, err)
+		}
+	})
+}

@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -17,9 +19,11 @@ const MaxBodyBytes = 256 * 1024
 
 // Event is a validated event.
 type Event struct {
-	Type      string
-	ID        string
-	DealerID  string
+	Type     string
+	ID       string
+	DealerID string
+	// Timestamp is the event's time: timestamp for an outbound event, observedAt for an
+	// inbound one.
 	Timestamp time.Time
 	// Body is the normalized body delivered to endpoints: eventType,
 	// eventId, then the catalog fields in catalog order; unknown fields are
@@ -63,16 +67,25 @@ func hashEventID(raw []byte) string {
 	return "evt_" + hex.EncodeToString(sum[:13])
 }
 
-// Parse validates an event body against the catalog and normalizes it.
+// Parse validates an event body against the outbound catalog and normalizes it.
 // Any error it returns is a *ValidationError.
 func Parse(raw []byte) (*Event, error) {
-	return parse(raw, hashEventID)
+	return parse(outbound, raw, hashEventID)
+}
+
+// ParseInbound validates an inbound event body against the inbound catalog (InboundCatalog)
+// and normalizes it, as Parse does outbound events. Its eventId is required. Any error it
+// returns is a *ValidationError. DealerAI's services read inbound events with package
+// events/inbound, which gives typed values.
+func ParseInbound(raw []byte) (*Event, error) {
+	return parse(inbound, raw, nil)
 }
 
 const maxEventIDLen = 128
 
-// parse is Parse with the id given to an event that has none.
-func parse(raw []byte, newID func(raw []byte) string) (*Event, error) {
+// parse is Parse in catalog cat, with the id given to an event that has none (nil: the id
+// is required).
+func parse(cat *catalog, raw []byte, newID func(raw []byte) string) (*Event, error) {
 	if len(raw) > MaxBodyBytes {
 		return nil, tooLarge(len(raw))
 	}
@@ -97,7 +110,7 @@ func parse(raw []byte, newID func(raw []byte) string) (*Event, error) {
 		}
 	}
 
-	ct, err := eventType(vals[slotEventType])
+	ct, err := eventType(cat, vals[slotEventType])
 	if err != nil {
 		return nil, err
 	}
@@ -114,13 +127,15 @@ func parse(raw []byte, newID func(raw []byte) string) (*Event, error) {
 	out = append(out, `{"eventType":`...)
 	out = append(out, ct.quoted...)
 	var id string
-	if v := vals[slotEventID]; !absent(v) {
-		b, ok := eventID(v)
-		if !ok {
-			return nil, invalid(eventIDField.name, "must be 1 to 128 visible ASCII characters, without \" or \\")
+	switch v := vals[slotEventID]; {
+	case !absent(v):
+		if v[0] != '"' || !cat.validID(unquote(v)) {
+			return nil, invalid(eventIDField.name, cat.idRule)
 		}
-		id = string(b)
-	} else {
+		id = string(unquote(v))
+	case newID == nil:
+		return nil, &ValidationError{Code: CodeMissingField, Field: eventIDField.name, Message: "is required"}
+	default:
 		id = newID(raw)
 	}
 	out = append(out, `,"eventId":"`...)
@@ -145,7 +160,7 @@ func parse(raw []byte, newID func(raw []byte) string) (*Event, error) {
 		switch f.slot {
 		case slotDealerID:
 			ev.DealerID = string(unquote(v))
-		case slotTimestamp:
+		case cat.timeSlot:
 			_ = ev.Timestamp.UnmarshalText(unquote(v)) // checked by appendValue
 		}
 	}
@@ -165,7 +180,7 @@ func invalid(path, msg string) *ValidationError {
 	return &ValidationError{Code: CodeInvalidField, Field: path, Message: msg}
 }
 
-func eventType(v []byte) (*compiledType, error) {
+func eventType(cat *catalog, v []byte) (*compiledType, error) {
 	switch {
 	case absent(v):
 		return nil, &ValidationError{Code: CodeMissingField, Field: eventTypeField.name, Message: "is required"}
@@ -173,7 +188,7 @@ func eventType(v []byte) (*compiledType, error) {
 		return nil, invalid(eventTypeField.name, "must be a string")
 	}
 	name := unquote(v)
-	ct, ok := compiledTypes[string(name)]
+	ct, ok := cat.types[string(name)]
 	if !ok {
 		return nil, &ValidationError{Code: CodeUnknownType, Field: eventTypeField.name, Message: "unknown event type " + strconv.Quote(truncate(name, 100))}
 	}
@@ -188,12 +203,8 @@ func truncate(b []byte, n int) string {
 	return string(b[:n]) + "..."
 }
 
-// eventID returns the id in v when it is a valid event id.
-func eventID(v []byte) ([]byte, bool) {
-	if v[0] != '"' {
-		return nil, false
-	}
-	id := unquote(v)
+// eventID returns id when it is a valid outbound event id (the content of the JSON string).
+func eventID(id []byte) ([]byte, bool) {
 	if len(id) == 0 || len(id) > maxEventIDLen {
 		return nil, false
 	}
@@ -219,6 +230,9 @@ func appendValue(out []byte, f *compiledField, v []byte) ([]byte, error) {
 		if f.required && len(v) == 2 {
 			return nil, invalid(f.path, "must be a non-empty string")
 		}
+		if f.enum != nil && !slices.Contains(f.enum, string(unquote(v))) {
+			return nil, invalid(f.path, "must be one of "+strings.Join(f.enum, ", "))
+		}
 		return append(out, v...), nil
 	case kindDateTime:
 		var t time.Time
@@ -243,8 +257,55 @@ func appendValue(out []byte, f *compiledField, v []byte) ([]byte, error) {
 		return appendCompact(out, v), nil
 	case kindObject:
 		return appendObject(out, f, v)
+	case kindStringMap:
+		return appendStringMap(out, f, v)
 	}
 	panic("events: unknown field kind")
+}
+
+// maxMapEntries bounds the members of a map field (platformIds).
+const maxMapEntries = 32
+
+// appendStringMap checks an object of string values and appends it compacted, its members
+// sorted by name (so the body is canonical: Go's encoding/json writes maps so), nulls dropped;
+// of a name given twice the last value is kept, as in encoding/json.
+func appendStringMap(out []byte, f *compiledField, v []byte) ([]byte, error) {
+	it, ok := newObjectIter(v)
+	if !ok {
+		return nil, invalid(f.path, "must be an object")
+	}
+	type member struct {
+		name       string
+		key, value []byte
+	}
+	var members []member
+	for it.next() {
+		if absent(it.value) {
+			continue
+		}
+		name := string(unquote(it.key))
+		if it.value[0] != '"' {
+			return nil, invalid(f.path+"."+name, "must be a string")
+		}
+		m := member{name, it.key, it.value}
+		if i := slices.IndexFunc(members, func(o member) bool { return o.name == name }); i >= 0 {
+			members[i] = m
+			continue
+		}
+		if len(members) == maxMapEntries {
+			return nil, invalid(f.path, "must have at most "+strconv.Itoa(maxMapEntries)+" members")
+		}
+		members = append(members, m)
+	}
+	slices.SortFunc(members, func(a, b member) int { return strings.Compare(a.name, b.name) })
+	out = append(out, '{')
+	for i, m := range members {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(append(append(out, m.key...), ':'), m.value...)
+	}
+	return append(out, '}'), nil
 }
 
 const maxSubfields = 16

@@ -157,7 +157,7 @@ func prepare(e Payload) (*Event, error) {
 		raw = append(raw, ',')
 	}
 	raw = append(raw, fields[1:]...)
-	ev, err := parse(raw, func([]byte) string { return NewEventID() })
+	ev, err := parse(outbound, raw, func([]byte) string { return NewEventID() })
 	if err != nil {
 		return nil, fmt.Errorf("events: invalid %s: %w", e.EventType(), err)
 	}

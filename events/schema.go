@@ -69,18 +69,18 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 	}
 }
 
-func buildSchema(spec eventSpec) json.RawMessage {
+func buildSchema(cat *catalog, spec eventSpec) json.RawMessage {
 	props := obj{
 		{"eventType", obj{{"const", spec.typ}, {"description", eventTypeField.desc}}},
-		{"eventId", obj{{"type", "string"}, {"pattern", eventIDPattern}, {"description", eventIDField.desc}}},
+		{"eventId", obj{{"type", "string"}, {"pattern", cat.idPattern}, {"description", cat.id.desc}}},
 	}
-	props = append(props, propertiesOf(fields(commonFields, spec.fields))...)
+	props = append(props, propertiesOf(fields(cat.common, spec.fields))...)
 	s := obj{
 		{"$schema", schemaDialect},
 		{"title", spec.typ},
 		{"description", spec.desc + ". Fields not listed here are dropped from the delivered body."},
 		{"type", "object"},
-		{"required", requiredOf(commonFields)},
+		{"required", requiredOf(cat.id, cat.common)},
 		{"properties", props},
 	}
 	if spec.variants != nil {
@@ -106,8 +106,11 @@ func buildSchema(spec eventSpec) json.RawMessage {
 	return b
 }
 
-func requiredOf(fs []field) []string {
+func requiredOf(id field, fs []field) []string {
 	req := []string{eventTypeField.name}
+	if id.required {
+		req = append(req, id.name)
+	}
 	for _, f := range fs {
 		if f.required {
 			req = append(req, f.name)
@@ -132,6 +135,9 @@ func fieldSchema(f field) obj {
 		if f.required {
 			s = append(s, member{"minLength", 1})
 		}
+		if f.enum != nil {
+			s = append(s, member{"enum", f.enum})
+		}
 	case kindDateTime:
 		s = obj{{"type", "string"}, {"format", "date-time"}, {"pattern", dateTimePattern}}
 	case kindNumber:
@@ -142,6 +148,8 @@ func fieldSchema(f field) obj {
 		s = obj{{"type", "object"}, {"properties", propertiesOf(f.sub)}}
 	case kindPassthrough:
 		s = obj{{"type", "object"}}
+	case kindStringMap:
+		s = obj{{"type", "object"}, {"additionalProperties", obj{{"type", "string"}}}, {"maxProperties", maxMapEntries}}
 	default:
 		panic("events: unknown field kind")
 	}

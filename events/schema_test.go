@@ -13,11 +13,22 @@ import (
 // formats asserted.
 func compileSchemas(t testing.TB) map[string]*jsonschema.Schema {
 	t.Helper()
+	return compileDefinitions(t, Catalog())
+}
+
+// compileInboundSchemas is compileSchemas of the inbound catalog.
+func compileInboundSchemas(t testing.TB) map[string]*jsonschema.Schema {
+	t.Helper()
+	return compileDefinitions(t, InboundCatalog())
+}
+
+func compileDefinitions(t testing.TB, defs []Definition) map[string]*jsonschema.Schema {
+	t.Helper()
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.AssertFormat()
 	out := map[string]*jsonschema.Schema{}
-	for _, d := range Catalog() {
+	for _, d := range defs {
 		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(d.Schema))
 		if err != nil {
 			t.Fatalf("%s: %v", d.Type, err)

@@ -43,8 +43,43 @@ func TestRender(t *testing.T) {
 			t.Errorf("the page lacks %q", want)
 		}
 	}
-	// dealerId is common to every type: it is not repeated in a type's table.
-	if n := strings.Count(page, "| `dealerId` |"); n != 1 {
-		t.Errorf("dealerId rows: %d, want 1 (common fields are listed once)", n)
+	// dealerId is common to every type of a section: it is not repeated in a type's table.
+	if n := strings.Count(page, "| `dealerId` |"); n != 2 {
+		t.Errorf("dealerId rows: %d, want 2 (common fields are listed once per section)", n)
+	}
+}
+
+// The inbound section documents its own types, after the outbound ones, with their
+// examples, its common fields once, the id form, the platform ids map and the enum values.
+func TestRenderInbound(t *testing.T) {
+	b, err := eventsdoc.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	outbound, inbound, ok := strings.Cut(page, "\n## Inbound events\n")
+	if !ok || !strings.Contains(outbound, "\n## Outbound events\n") {
+		t.Fatal("no inbound section after the outbound one")
+	}
+	for _, def := range events.InboundCatalog() {
+		if !strings.Contains(inbound, "\n#### "+def.Type+"\n\n"+def.Description+". ") || strings.Contains(outbound, "#### "+def.Type+"\n") {
+			t.Errorf("%s: not in the inbound section alone", def.Type)
+		}
+		if ex, ok := events.InboundExample(def.Type); !ok || !strings.Contains(inbound, "```json\n"+strings.TrimSpace(string(ex))+"\n```") {
+			t.Errorf("%s: no example", def.Type)
+		}
+	}
+	for _, want := range []string{
+		"### Fields common to all inbound events\n\n| field | type | required | description |\n|---|---|---|---|\n| `eventId` | string (`inb_` + 26 hex digits) | yes |",
+		"| `platformIds` | object of strings, by name | yes |",
+		"| `observedAt` | string (RFC 3339 date-time) | yes |",
+		"| `appointmentStatus` | string: `scheduled`, `rescheduled`, `completed`, `no_show` or `cancelled` |  |",
+		"| `assignee.name` | string |  |",
+		"### CRM events\n\n| type | sent when |",
+		"### Service events\n\n| type | sent when |",
+	} {
+		if !strings.Contains(inbound, want) {
+			t.Errorf("the inbound section lacks %q", want)
+		}
 	}
 }

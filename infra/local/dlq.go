@@ -21,7 +21,7 @@ func ShowDLQs(ctx context.Context, env map[string]string, out io.Writer) error {
 		return err
 	}
 	_, client := Clients(cfg)
-	for _, q := range []resources.Queue{resources.EventsDLQ, resources.DeliveriesDLQ} {
+	for _, q := range resources.DeadLetterQueues() {
 		url := env[q.EnvVar]
 		attrs, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
 			QueueUrl: aws.String(url), AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages},

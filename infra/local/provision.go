@@ -27,12 +27,26 @@ func TableInput(prefix string, t resources.Table) *dynamodb.CreateTableInput {
 		attrs = append(attrs, ddbtypes.AttributeDefinition{AttributeName: aws.String(t.SortKey.Name), AttributeType: ddbtypes.ScalarAttributeType(t.SortKey.Type)})
 		keys = append(keys, ddbtypes.KeySchemaElement{AttributeName: aws.String(t.SortKey.Name), KeyType: ddbtypes.KeyTypeRange})
 	}
-	return &dynamodb.CreateTableInput{
-		TableName:            aws.String(resources.Name(prefix, t.ID)),
-		AttributeDefinitions: attrs,
-		KeySchema:            keys,
-		BillingMode:          ddbtypes.BillingModePayPerRequest,
+	in := &dynamodb.CreateTableInput{
+		TableName:   aws.String(resources.Name(prefix, t.ID)),
+		KeySchema:   keys,
+		BillingMode: ddbtypes.BillingModePayPerRequest,
 	}
+	for _, ix := range t.Indexes {
+		gsi := ddbtypes.GlobalSecondaryIndex{
+			IndexName:  aws.String(ix.Name),
+			KeySchema:  []ddbtypes.KeySchemaElement{{AttributeName: aws.String(ix.PartitionKey.Name), KeyType: ddbtypes.KeyTypeHash}},
+			Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeKeysOnly},
+		}
+		attrs = append(attrs, ddbtypes.AttributeDefinition{AttributeName: aws.String(ix.PartitionKey.Name), AttributeType: ddbtypes.ScalarAttributeType(ix.PartitionKey.Type)})
+		if ix.SortKey.Name != "" {
+			gsi.KeySchema = append(gsi.KeySchema, ddbtypes.KeySchemaElement{AttributeName: aws.String(ix.SortKey.Name), KeyType: ddbtypes.KeyTypeRange})
+			attrs = append(attrs, ddbtypes.AttributeDefinition{AttributeName: aws.String(ix.SortKey.Name), AttributeType: ddbtypes.ScalarAttributeType(ix.SortKey.Type)})
+		}
+		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, gsi)
+	}
+	in.AttributeDefinitions = attrs
+	return in
 }
 
 // QueueInput renders a queue definition as the CreateQueue call the local stack makes;

@@ -39,6 +39,10 @@ var outputName = map[string]string{
 	resources.EventsDLQ.ID:       "EventsDLQ",
 	resources.DeliveriesQueue.ID: "DeliveriesQueue",
 	resources.DeliveriesDLQ.ID:   "DeliveriesDLQ",
+	resources.InboundQueue.ID:    "InboundQueue",
+	resources.InboundDLQ.ID:      "InboundDLQ",
+	resources.SyncJobsQueue.ID:   "SyncJobsQueue",
+	resources.SyncJobsDLQ.ID:     "SyncJobsDLQ",
 }
 
 // producerPolicy is the managed policy DealerAI services attach to publish events. The

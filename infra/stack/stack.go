@@ -151,7 +151,19 @@ func (s *Stack) data() {
 		if t.TTLAttribute != "" {
 			props.TimeToLiveAttribute = jsii.String(t.TTLAttribute)
 		}
-		s.Tables[t.ID] = awsdynamodb.NewTable(s.Stack, jsii.String(t.ID+"Table"), props)
+		table := awsdynamodb.NewTable(s.Stack, jsii.String(t.ID+"Table"), props)
+		for _, ix := range t.Indexes {
+			gsi := &awsdynamodb.GlobalSecondaryIndexProps{
+				IndexName:      jsii.String(ix.Name),
+				PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String(ix.PartitionKey.Name), Type: attrType(ix.PartitionKey.Type)},
+				ProjectionType: awsdynamodb.ProjectionType_KEYS_ONLY,
+			}
+			if ix.SortKey.Name != "" {
+				gsi.SortKey = &awsdynamodb.Attribute{Name: jsii.String(ix.SortKey.Name), Type: attrType(ix.SortKey.Type)}
+			}
+			table.AddGlobalSecondaryIndex(gsi)
+		}
+		s.Tables[t.ID] = table
 	}
 
 	// SSE-SQS rather than a KMS key: the messages hold event data, never secrets or

@@ -29,13 +29,17 @@ type Correlation struct {
 	IDs       map[string]string
 	EventTime time.Time
 	EventID   string
+	// Pushed is the state the last delivery that reported one left the record in
+	// (connector.Result.Pushed): what the two-way sync compares a platform's change with.
+	Pushed map[string]string
 }
 
 // CorrelationStore keeps correlations in the config table: pk resources.DealerKey(dealerId),
 // sk resources.CorrelationKeyPrefix + "<platform>#<key>", attributes ids (map of strings),
-// eventTime, eventId, updatedAt; and, while a delivery of the lead runs, its lease:
-// leaseOwner and leaseUntil (Unix milliseconds). An item holding only a lease is no
-// correlation yet.
+// pushed (map of strings), eventTime, eventId, updatedAt; and, while a delivery of the lead
+// runs, its lease: leaseOwner and leaseUntil (Unix milliseconds). An item holding only a
+// lease is no correlation yet. The reverse pointers (platform id → DealerAI record) are
+// ReversePointer items beside them.
 type CorrelationStore struct {
 	DB    DynamoDBAPI
 	Table string
@@ -111,33 +115,48 @@ func (s *CorrelationStore) Get(ctx context.Context, dealerID, platform, key stri
 	if getS(out.Item, "eventTime") == "" { // none, or only a lease
 		return nil, ErrNotFound
 	}
-	c := &Correlation{IDs: getMap(out.Item, "ids"), EventID: getS(out.Item, "eventId")}
-	if c.EventTime, err = time.Parse(eventTimeLayout, getS(out.Item, "eventTime")); err != nil {
-		return nil, fmt.Errorf("get correlation: eventTime: %w", err)
+	return correlationOf(out.Item)
+}
+
+func correlationOf(it map[string]types.AttributeValue) (*Correlation, error) {
+	c := &Correlation{IDs: getMap(it, "ids"), EventID: getS(it, "eventId")}
+	if _, ok := it["pushed"]; ok {
+		c.Pushed = getMap(it, "pushed")
+	}
+	var err error
+	if c.EventTime, err = time.Parse(eventTimeLayout, getS(it, "eventTime")); err != nil {
+		return nil, fmt.Errorf("correlation: eventTime: %w", err)
 	}
 	return c, nil
 }
 
 // Save stores c under key unless a newer event saved there already (ErrStaleEvent): the
 // write is conditional on the stored eventTime being at most c.EventTime, so an older event
-// never overwrites a newer one, and a retry of the same event can save again. A lease on the
-// item is kept.
+// never overwrites a newer one, and a retry of the same event can save again. c.Pushed, when
+// not empty, replaces the pushed state kept; an empty one keeps it. A lease on the item is
+// kept.
 func (s *CorrelationStore) Save(ctx context.Context, dealerID, platform, key string, c Correlation) error {
 	t := str(c.EventTime.UTC().Format(eventTimeLayout))
 	ids := c.IDs
 	if ids == nil {
 		ids = map[string]string{}
 	}
+	update := "SET ids = :ids, #t = :t, eventId = :id, updatedAt = :now"
+	values := map[string]types.AttributeValue{
+		":ids": strMap(ids), ":t": t, ":id": str(c.EventID),
+		":now": str(s.now().UTC().Format(time.RFC3339Nano)),
+	}
+	if len(c.Pushed) > 0 {
+		update += ", pushed = :pushed"
+		values[":pushed"] = strMap(c.Pushed)
+	}
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                aws.String(s.Table),
-		Key:                      correlationKey(dealerID, platform, key),
-		UpdateExpression:         aws.String("SET ids = :ids, #t = :t, eventId = :id, updatedAt = :now"),
-		ConditionExpression:      aws.String("attribute_not_exists(#t) OR #t <= :t"),
-		ExpressionAttributeNames: map[string]string{"#t": "eventTime"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":ids": strMap(ids), ":t": t, ":id": str(c.EventID),
-			":now": str(s.now().UTC().Format(time.RFC3339Nano)),
-		},
+		TableName:                 aws.String(s.Table),
+		Key:                       correlationKey(dealerID, platform, key),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String("attribute_not_exists(#t) OR #t <= :t"),
+		ExpressionAttributeNames:  map[string]string{"#t": "eventTime"},
+		ExpressionAttributeValues: values,
 	})
 	var failed *types.ConditionalCheckFailedException
 	if errors.As(err, &failed) {
@@ -192,34 +211,36 @@ func millis(t time.Time) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(t.UnixMilli(), 10)}
 }
 
+// eventIDs are DealerAI's ids an event carries.
+type eventIDs struct {
+	LeadID          string `json:"leadId"`
+	ContactID       string `json:"contactId"`
+	AppointmentID   string `json:"appointmentId"`
+	AppointmentType string `json:"appointmentType"`
+}
+
 // eventKeys are the correlation keys of an event: own, where the ids the delivery obtains
 // are saved (a lead's keys, the appointment's key, or the update's key), and lead, the keys
 // of the event's DealerAI lead (by leadId, else contactId), where its platform ids are looked
-// up and whose lease serializes the lead's deliveries.
-func eventKeys(ev *events.Event) (own, lead []string, err error) {
-	var ids struct {
-		LeadID          string `json:"leadId"`
-		ContactID       string `json:"contactId"`
-		AppointmentID   string `json:"appointmentId"`
-		AppointmentType string `json:"appointmentType"`
-	}
+// up and whose lease serializes the lead's deliveries; and DealerAI's ids it carries.
+func eventKeys(ev *events.Event) (own, lead []string, ids eventIDs, err error) {
 	if err := json.Unmarshal(ev.Body, &ids); err != nil {
-		return nil, nil, err
+		return nil, nil, ids, err
 	}
 	lead = LeadKeys(ids.LeadID, ids.ContactID)
 	switch connector.KindOf(ev.Type) {
 	case connector.KindLead:
-		return lead, lead, nil
+		return lead, lead, ids, nil
 	case connector.KindAppointment:
 		if k := AppointmentKey(ids.AppointmentID, ids.ContactID, ids.AppointmentType); k != "" {
 			own = []string{k}
 		}
-		return own, lead, nil
+		return own, lead, ids, nil
 	case connector.KindLeadUpdate:
 		if len(lead) > 0 {
 			own = []string{UpdateKey(ev.Type, lead[0])}
 		}
-		return own, lead, nil
+		return own, lead, ids, nil
 	}
-	return nil, nil, nil
+	return nil, nil, ids, nil
 }

@@ -26,11 +26,12 @@ type Result = connector.Result
 // Permanent says a retry cannot succeed; RetryAfter is the platform's Retry-After.
 type AttemptError = connector.AttemptError
 
-// Correlations reads and saves the ids platforms returned, and leases DealerAI leads;
-// *CorrelationStore is one.
+// Correlations reads and saves the ids platforms returned and their reverse pointers, and
+// leases DealerAI leads; *CorrelationStore is one.
 type Correlations interface {
 	Get(ctx context.Context, dealerID, platform, key string) (*Correlation, error)
 	Save(ctx context.Context, dealerID, platform, key string, c Correlation) error
+	SavePointers(ctx context.Context, dealerID, platform string, ptrs []ReversePointer) error
 	Lease(ctx context.Context, dealerID, platform, key, owner string, until time.Time) error
 	Release(ctx context.Context, dealerID, platform, key, owner string) error
 }
@@ -110,7 +111,7 @@ func (d *Dispatcher) DeliverTo(ctx context.Context, a *Agent, msg *deliveryq.Mes
 		return Result{}, &AttemptError{Class: connector.ClassInternal, Message: "the dispatcher has no HTTP client"}
 	}
 
-	own, leadKeys, err := eventKeys(ev)
+	own, leadKeys, ids, err := eventKeys(ev)
 	if err != nil {
 		return Result{}, &AttemptError{Class: connector.ClassInternal, Message: "read the event's ids: " + err.Error(), Permanent: true}
 	}
@@ -171,7 +172,7 @@ func (d *Dispatcher) DeliverTo(ctx context.Context, a *Agent, msg *deliveryq.Mes
 
 	stale := false
 	save := func(keys []string, c Correlation, always bool) error {
-		if len(c.IDs) == 0 && !always {
+		if len(c.IDs) == 0 && len(c.Pushed) == 0 && !always {
 			return nil
 		}
 		for _, k := range keys {
@@ -186,8 +187,34 @@ func (d *Dispatcher) DeliverTo(ctx context.Context, a *Agent, msg *deliveryq.Mes
 		}
 		return nil
 	}
+	// Reverse pointers first, for the ids the records gained: a pointer without its
+	// correlation is harmless, and a correlation saved without its pointers would not be
+	// written again (the retry would find the event delivered).
+	var ptrs []ReversePointer
+	if kind != connector.KindLead {
+		ptrs = newPointers(eventIDs{LeadID: ids.LeadID, ContactID: ids.ContactID}, leadKeys, lead, res.LeadCorrelation)
+	}
+	if kind == connector.KindLead || kind == connector.KindAppointment {
+		// An id the lead has (an appointment kept as an activity on the CRM lead) stays the
+		// lead's.
+		for _, ptr := range newPointers(ids, own, known, res.Correlation) {
+			if lead[ptr.ID.Name] != ptr.ID.Value && res.LeadCorrelation[ptr.ID.Name] != ptr.ID.Value {
+				ptrs = append(ptrs, ptr)
+			}
+		}
+	}
+	if len(ptrs) > 0 {
+		err = d.Correlations.SavePointers(ctx, ev.DealerID, p.ID, ptrs)
+	}
 	// An update is recorded even without ids: its time orders the next update of its kind.
-	err = save(own, Correlation{IDs: res.Correlation, EventTime: ev.Timestamp, EventID: ev.ID}, kind == connector.KindLeadUpdate)
+	// A delivery that reports only the state it pushed keeps the record's ids.
+	ownIDs := res.Correlation
+	if len(ownIDs) == 0 && len(res.Pushed) > 0 {
+		ownIDs = known
+	}
+	if err == nil {
+		err = save(own, Correlation{IDs: ownIDs, Pushed: res.Pushed, EventTime: ev.Timestamp, EventID: ev.ID}, kind == connector.KindLeadUpdate)
+	}
 	if err == nil && kind != connector.KindLead {
 		// The ids of a lead this event created (an appointment before its lead's own event):
 		// saved without an event time, so they order nothing — the lead's own event, older as

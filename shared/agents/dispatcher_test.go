@@ -290,6 +290,10 @@ func (failingCorrelations) Save(context.Context, string, string, string, agents.
 	return errors.New("DynamoDB unavailable")
 }
 
+func (failingCorrelations) SavePointers(context.Context, string, string, []agents.ReversePointer) error {
+	return nil
+}
+
 func (failingCorrelations) Lease(context.Context, string, string, string, string, time.Time) error {
 	return nil
 }

@@ -30,6 +30,8 @@ type DynamoDBAPI interface {
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 }
 
 var _ DynamoDBAPI = (*dynamodb.Client)(nil)
@@ -47,6 +49,11 @@ func Key(dealerID, platform string) map[string]types.AttributeValue {
 // the router (kind "agent", id = platform, events, enabled) and the agent's own (platform,
 // dealerId, settings and credentials as maps of strings, updatedAt, version). Credentials are
 // encrypted at rest by the table's KMS key.
+//
+// An enabled agent's item also carries the keys of the sync schedule's sparse index
+// (resources.SyncShardAttr, resources.SyncDueAttr): each Put of an enabled agent makes its
+// sync due at once (a changed configuration is read with it), a disabled one leaves the index.
+// The two-way sync moves the due time with SetSyncDue.
 type Store struct {
 	DB    DynamoDBAPI
 	Table string
@@ -131,6 +138,51 @@ func (s *Store) Put(ctx context.Context, a *Agent) (*Agent, error) {
 	return &next, nil
 }
 
+// ErrNotScheduled: the agent is not in the sync schedule (disabled or deleted).
+var ErrNotScheduled = errors.New("agent is not enabled")
+
+// SetSyncDue sets when the agent's next sync is due, provided it is still enabled (in the
+// schedule's index): ErrNotScheduled otherwise. The agent's version and updatedAt stay.
+func (s *Store) SetSyncDue(ctx context.Context, dealerID, platform string, at time.Time) error {
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.Table),
+		Key:                       Key(dealerID, platform),
+		UpdateExpression:          aws.String("SET #due = :due"),
+		ConditionExpression:       aws.String("attribute_exists(#shard)"),
+		ExpressionAttributeNames:  map[string]string{"#due": resources.SyncDueAttr, "#shard": resources.SyncShardAttr},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":due": millis(at)},
+	})
+	var failed *types.ConditionalCheckFailedException
+	if errors.As(err, &failed) {
+		return ErrNotScheduled
+	}
+	if err != nil {
+		return fmt.Errorf("schedule the sync of agent %s: %w", platform, err)
+	}
+	return nil
+}
+
+// SyncDue reads when the agent's next sync is due (an eventually consistent read); zero when
+// it is not in the schedule.
+func (s *Store) SyncDue(ctx context.Context, dealerID, platform string) (time.Time, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.Table), Key: Key(dealerID, platform),
+		ProjectionExpression:     aws.String("#due"),
+		ExpressionAttributeNames: map[string]string{"#due": resources.SyncDueAttr},
+	})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read the sync schedule of agent %s: %w", platform, err)
+	}
+	if n, ok := out.Item[resources.SyncDueAttr].(*types.AttributeValueMemberN); ok {
+		ms, err := strconv.ParseInt(n.Value, 10, 64)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("read the sync schedule of agent %s: %w", platform, err)
+		}
+		return time.UnixMilli(ms).UTC(), nil
+	}
+	return time.Time{}, nil
+}
+
 // Delete erases an agent — settings and credentials — by deleting its item: ErrNotFound
 // when none is stored. The ids platforms returned (correlations) are kept, so an agent
 // configured again does not create its leads a second time.
@@ -182,6 +234,10 @@ func item(a *Agent) map[string]types.AttributeValue {
 	it["credentials"] = strMap(a.Credentials)
 	it["updatedAt"] = str(a.UpdatedAt.UTC().Format(time.RFC3339Nano))
 	it["version"] = number(a.Version)
+	if a.Enabled {
+		it[resources.SyncShardAttr] = str(resources.SyncShardKey(a.Platform, resources.SyncShardOf(a.DealerID)))
+		it[resources.SyncDueAttr] = millis(a.UpdatedAt)
+	}
 	return it
 }
 

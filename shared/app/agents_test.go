@@ -55,6 +55,10 @@ func (noCorrelations) Save(context.Context, string, string, string, agents.Corre
 	return nil
 }
 
+func (noCorrelations) SavePointers(context.Context, string, string, []agents.ReversePointer) error {
+	return nil
+}
+
 func (noCorrelations) Lease(context.Context, string, string, string, string, time.Time) error {
 	return nil
 }

@@ -7,6 +7,8 @@ package resources
 
 import (
 	"fmt"
+	"hash/fnv"
+	"strconv"
 	"time"
 )
 
@@ -24,7 +26,40 @@ const (
 	PlanKey                = TargetKeyPrefix + "PLAN"
 	SubscriptionCounterKey = "COUNT#subscriptions"
 	CorrelationKeyPrefix   = "CORR#"
+	// ReverseKeyPrefix + "<platform>#<platform id name>#<value>": which DealerAI record a
+	// platform id belongs to (written when a correlation gains an id).
+	ReverseKeyPrefix = "REV#"
+	// SyncKeyPrefix + "<platform>": an agent's two-way sync state (cursor, lease, last run).
+	SyncKeyPrefix = "SYNC#"
+	// NoticeKeyPrefix + "<platform>#<notice id>": a platform's push notice already taken
+	// (deduplication, expires by TTLAttribute).
+	NoticeKeyPrefix = "NOTICE#"
 )
+
+// The sparse index of enabled agents by next sync time (docs/design.md#data-model). An
+// enabled agent's config item carries SyncShardAttr and SyncDueAttr; a disabled one neither,
+// so the index holds only what may be synced, and the schedule finds the due agents with one
+// Query per platform and shard (SyncShardAttr = SyncShardKey(platform, n) AND SyncDueAttr <=
+// now) instead of a scan of every dealer.
+const (
+	SyncDueIndexName = "SyncDue"
+	SyncShardAttr    = "syncShard"
+	SyncDueAttr      = "syncDueAt" // Unix milliseconds
+	// SyncDueShards spreads each platform's agents over this many index partitions, so the
+	// index's writes (one per agent per sync) have no hot key however many dealers there are.
+	SyncDueShards = 4
+)
+
+// SyncShardKey is the index partition key of shard n of a platform's agents.
+func SyncShardKey(platform string, n int) string { return platform + "#" + strconv.Itoa(n) }
+
+// SyncShardOf is the shard of a dealer's agents: a hash of the dealer, so one dealer's agents
+// stay in one shard per platform.
+func SyncShardOf(dealerID string) int {
+	h := fnv.New32a()
+	h.Write([]byte(dealerID))
+	return int(h.Sum32() % SyncDueShards)
+}
 
 // DealerKey is the config-table partition key of a dealer's items.
 func DealerKey(dealerID string) string { return DealerKeyPrefix + dealerID }
@@ -49,8 +84,18 @@ type Table struct {
 	SortKey      KeyAttr
 	// TTLAttribute is the attribute DynamoDB expires items by; empty for none.
 	TTLAttribute string
+	// Indexes are the table's global secondary indexes.
+	Indexes []Index
 	// EnvVar is the environment variable the functions read the table name from.
 	EnvVar string
+}
+
+// Index is a global secondary index. It projects the keys only (the table's and its own):
+// readers get the items' keys and read what else they need.
+type Index struct {
+	Name         string
+	PartitionKey KeyAttr
+	SortKey      KeyAttr
 }
 
 // Queue is an SQS queue definition. A queue with a DeadLetter has a redrive policy into it.
@@ -72,6 +117,10 @@ const (
 	RouterTimeout   = 30 * time.Second
 	DeliveryTimeout = 60 * time.Second
 	APITimeout      = 10 * time.Second
+	// SyncTimeout is the sync function's: one job reads a platform's changes for at most
+	// SyncJobBudget, then publishes and records them.
+	SyncTimeout   = 60 * time.Second
+	SyncJobBudget = 20 * time.Second
 )
 
 // PipelineGOMAXPROCS is the GOMAXPROCS environment variable of the router and the delivery
@@ -87,6 +136,13 @@ const (
 	EventsMaxReceiveCount = 5
 	// DeliveriesMaxReceiveCount is the first attempt plus three retries.
 	DeliveriesMaxReceiveCount = 4
+	// InboundMaxReceiveCount: a consumer that fails on an inbound event 5 times parks it in
+	// the inbound DLQ.
+	InboundMaxReceiveCount = 5
+	// SyncJobsMaxReceiveCount: a sync job or tick whose invocation fails 5 times (the config
+	// table or the inbound queue unreachable; a platform's own failures do not fail a job)
+	// goes to the sync-jobs DLQ.
+	SyncJobsMaxReceiveCount = 5
 	// MaxMessageBytes fits a 256 KiB event and its envelope.
 	MaxMessageBytes = 1024 * 1024
 	// DeliveryLogRetention is how long delivery records are kept (TTL).
@@ -101,7 +157,14 @@ var (
 		ID:           "Config",
 		PartitionKey: KeyAttr{Name: "pk", Type: "S"},
 		SortKey:      KeyAttr{Name: "sk", Type: "S"},
-		EnvVar:       "CONFIG_TABLE",
+		// notices (NoticeKeyPrefix) expire; nothing else has the attribute
+		TTLAttribute: "expiresAt",
+		Indexes: []Index{{
+			Name:         SyncDueIndexName,
+			PartitionKey: KeyAttr{Name: SyncShardAttr, Type: "S"},
+			SortKey:      KeyAttr{Name: SyncDueAttr, Type: "N"},
+		}},
+		EnvVar: "CONFIG_TABLE",
 	}
 	DeliveryLogTable = Table{
 		ID:           "DeliveryLog",
@@ -147,13 +210,65 @@ var (
 		MaxReceiveCount:   DeliveriesMaxReceiveCount,
 		EnvVar:            "DELIVERIES_QUEUE_URL",
 	}
+
+	InboundDLQ = Queue{
+		ID:                "InboundDLQ",
+		RetentionPeriod:   dlqRetention,
+		MaxMessageBytes:   MaxMessageBytes,
+		VisibilityTimeout: 30 * time.Second,
+		EnvVar:            "INBOUND_DLQ_URL",
+	}
+	// InboundQueue holds the inbound events (events.InboundCatalog) the two-way sync
+	// publishes, for DealerAI's services to consume; its visibility timeout is theirs.
+	InboundQueue = Queue{
+		ID:                "Inbound",
+		VisibilityTimeout: 2 * time.Minute,
+		RetentionPeriod:   queueRetention,
+		MaxMessageBytes:   MaxMessageBytes,
+		ReceiveWaitTime:   20 * time.Second,
+		DeadLetter:        &InboundDLQ,
+		MaxReceiveCount:   InboundMaxReceiveCount,
+		EnvVar:            "INBOUND_QUEUE_URL",
+	}
+	SyncJobsDLQ = Queue{
+		ID:                "SyncJobsDLQ",
+		RetentionPeriod:   dlqRetention,
+		MaxMessageBytes:   MaxMessageBytes,
+		VisibilityTimeout: 30 * time.Second,
+		EnvVar:            "SYNC_JOBS_DLQ_URL",
+	}
+	// SyncJobsQueue holds the schedule's ticks and one job per agent to sync; the sync
+	// function consumes it.
+	SyncJobsQueue = Queue{
+		ID:                "SyncJobs",
+		VisibilityTimeout: 6 * SyncTimeout,
+		RetentionPeriod:   queueRetention,
+		MaxMessageBytes:   MaxMessageBytes,
+		ReceiveWaitTime:   20 * time.Second,
+		DeadLetter:        &SyncJobsDLQ,
+		MaxReceiveCount:   SyncJobsMaxReceiveCount,
+		EnvVar:            "SYNC_JOBS_QUEUE_URL",
+	}
 )
 
 // Tables lists every table.
 func Tables() []Table { return []Table{ConfigTable, DeliveryLogTable} }
 
 // Queues lists every queue, dead-letter queues before the queues that redrive into them.
-func Queues() []Queue { return []Queue{EventsDLQ, EventsQueue, DeliveriesDLQ, DeliveriesQueue} }
+func Queues() []Queue {
+	return []Queue{EventsDLQ, EventsQueue, DeliveriesDLQ, DeliveriesQueue, InboundDLQ, InboundQueue, SyncJobsDLQ, SyncJobsQueue}
+}
+
+// DeadLetterQueues lists the dead-letter queues.
+func DeadLetterQueues() []Queue {
+	var out []Queue
+	for _, q := range Queues() {
+		if q.DeadLetter == nil {
+			out = append(out, q)
+		}
+	}
+	return out
+}
 
 // Name is the physical name of a table or queue given a stack prefix, e.g.
 // Name("dealerai-local", "Config") = "dealerai-local-Config".

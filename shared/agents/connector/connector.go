@@ -62,11 +62,28 @@ type Result struct {
 	// LeadCorrelation holds, for events other than a lead's own, the ids of a platform lead
 	// the delivery created or found, to save for the event's DealerAI lead.
 	LeadCorrelation map[string]string
+	// Pushed is the state this delivery left the record in, in the platform, under the
+	// Pushed* names (e.g. {"status": "Active", "subStatus": "Appointment Set"}), values as
+	// the platform's change feed will report them. It is kept with the record's correlation
+	// (replacing what an earlier delivery kept there), so that the two-way sync does not send
+	// back as a change what this push did (docs/agents.md#two-way-sync). nil: nothing kept.
+	Pushed map[string]string
 	// StatusCode is the platform's status of the last request (0 when none was made).
 	StatusCode int
 	// Summary says in a few words what was done, for the delivery log.
 	Summary string
 }
+
+// The names of Result.Pushed: the state fields the two-way sync compares with what a
+// platform reports, named as in the inbound events.
+const (
+	PushedStatus     = "status"
+	PushedSubStatus  = "subStatus"
+	PushedAssigneeID = "assigneeId" // the assignee's platform id
+	// PushedAppointmentTime is RFC 3339; compared as a time.
+	PushedAppointmentTime   = "appointmentTime"
+	PushedAppointmentStatus = "appointmentStatus" // an events.AppointmentStatus* value
+)
 
 // Skip is a Result that ends the delivery as skipped, without a request.
 func Skip(reason string) Result { return Result{Skipped: true, SkipReason: reason} }

@@ -1,9 +1,9 @@
 // Package platform is the contract between the agents core (shared/agents: the agent model,
 // its stores, validation and the Dispatcher) and the platform packages
 // (shared/agents/vinsolutions, dealersocket, fortellis, xtime). A platform package owns
-// everything about its platform — its catalog entry, its official hosts, its validation rules
-// and its outbound connector — and exports it as one Platform value; package registry lists
-// those values. The core knows platforms only through this package, so adding a platform is
+// everything about its platform — its catalog entry, its official hosts, its validation rules,
+// its outbound connector and its change feed — and exports it as one Platform value; package
+// registry lists those values. The core knows platforms only through this package, so adding a platform is
 // one new package and one line in the registry (docs/agents.md#adding-a-platform).
 package platform
 
@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dealerai/integrations/shared/agents/changefeed"
 	"github.com/dealerai/integrations/shared/agents/connector"
 	"github.com/dealerai/integrations/shared/agents/oauth"
 	"github.com/dealerai/integrations/shared/validation"
@@ -44,14 +45,15 @@ type Platform struct {
 	// NewConnector builds the platform's outbound connector (events → platform), once per
 	// container.
 	NewConnector func(Deps) connector.Connector
-
-	// The inbound side of two-way sync (the platform's change feed) is the next member of
-	// this contract, beside NewConnector.
+	// NewChangeFeed builds the platform's change feed (platform → inbound events), the
+	// inbound side of two-way sync, once per container; nil: the platform has none yet, and
+	// its agents are not synced (docs/agents.md#two-way-sync).
+	NewChangeFeed func(Deps) changefeed.Feed
 }
 
-// Deps are what the container shares between the platforms' connectors.
+// Deps are what the container shares between the platforms' connectors and change feeds.
 type Deps struct {
-	// Tokens caches OAuth 2.0 tokens across deliveries.
+	// Tokens caches OAuth 2.0 tokens across deliveries and sync runs.
 	Tokens *oauth.Cache
 }
 
@@ -122,6 +124,17 @@ func NormalizeHost(host string) string {
 
 // Catalog is the platforms of a deployment, in the API's order.
 type Catalog []Platform
+
+// Syncable lists the platforms that have a change feed, in order.
+func (c Catalog) Syncable() Catalog {
+	var out Catalog
+	for _, p := range c {
+		if p.NewChangeFeed != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
 
 // Get returns the platform whose ID is id.
 func (c Catalog) Get(id string) (Platform, bool) {

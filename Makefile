@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO ?= go
 STACK := $(GO) run ./infra/local/cmd/stack
-FUNCTIONS := api router delivery
+FUNCTIONS := api router delivery sync
 NODE_STAMP := infra/node_modules/.package-lock.json
 WEB_STAMP := web/node_modules/.package-lock.json
 CDK := infra/node_modules/.bin/cdk

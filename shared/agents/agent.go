@@ -31,6 +31,10 @@ type Agent struct {
 	UpdatedAt   time.Time
 	// Version counts the writes; the API's ETag. 0 for an agent never stored.
 	Version int
+	// SyncDue is when the agent's next two-way sync is due, as read from its item; zero when
+	// it is not in the schedule (disabled). Put makes an enabled agent due at once (it ignores
+	// this field); the sync moves it (Store.SetSyncDue).
+	SyncDue time.Time
 }
 
 // PublicAgent is an agent as the API shows it: never its credentials, only which are set.

@@ -162,25 +162,26 @@ func (s *Store) SetSyncDue(ctx context.Context, dealerID, platform string, at ti
 	return nil
 }
 
-// SyncDue reads when the agent's next sync is due (an eventually consistent read); zero when
-// it is not in the schedule.
-func (s *Store) SyncDue(ctx context.Context, dealerID, platform string) (time.Time, error) {
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.Table), Key: Key(dealerID, platform),
-		ProjectionExpression:     aws.String("#due"),
-		ExpressionAttributeNames: map[string]string{"#due": resources.SyncDueAttr},
+// ClaimSync moves the agent's next sync from due to until, provided it is still due at due
+// (the schedule queues one job per claim): ErrNotScheduled when it moved meanwhile or left
+// the schedule.
+func (s *Store) ClaimSync(ctx context.Context, dealerID, platform string, due, until time.Time) error {
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.Table),
+		Key:                       Key(dealerID, platform),
+		UpdateExpression:          aws.String("SET #due = :until"),
+		ConditionExpression:       aws.String("#due = :due"),
+		ExpressionAttributeNames:  map[string]string{"#due": resources.SyncDueAttr},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":due": millis(due), ":until": millis(until)},
 	})
+	var failed *types.ConditionalCheckFailedException
+	if errors.As(err, &failed) {
+		return ErrNotScheduled
+	}
 	if err != nil {
-		return time.Time{}, fmt.Errorf("read the sync schedule of agent %s: %w", platform, err)
+		return fmt.Errorf("claim the sync of agent %s: %w", platform, err)
 	}
-	if n, ok := out.Item[resources.SyncDueAttr].(*types.AttributeValueMemberN); ok {
-		ms, err := strconv.ParseInt(n.Value, 10, 64)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("read the sync schedule of agent %s: %w", platform, err)
-		}
-		return time.UnixMilli(ms).UTC(), nil
-	}
-	return time.Time{}, nil
+	return nil
 }
 
 // Delete erases an agent — settings and credentials — by deleting its item: ErrNotFound
@@ -270,6 +271,13 @@ func FromItem(it map[string]types.AttributeValue) (*Agent, error) {
 			return nil, fmt.Errorf("decode agent %s: version: %w", a.Platform, err)
 		}
 		a.Version = v
+	}
+	if n, ok := it[resources.SyncDueAttr].(*types.AttributeValueMemberN); ok {
+		ms, err := strconv.ParseInt(n.Value, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("decode agent %s: %s: %w", a.Platform, resources.SyncDueAttr, err)
+		}
+		a.SyncDue = time.UnixMilli(ms).UTC()
 	}
 	return a, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/dealerai/integrations/shared/agents"
+	"github.com/dealerai/integrations/shared/agentsync"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/httpapi"
 	"github.com/dealerai/integrations/shared/plans"
@@ -20,10 +21,11 @@ import (
 type APIHandler = func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
 
 // NewAPI builds the api function: the REST handler of package httpapi on the config table
-// (subscriptions, agents and the dealers' plans), the delivery log and the deliveries queue, behind the API
-// Gateway payload v2 adapter. Clients are built once here (once per cold start).
+// (subscriptions, agents, their sync state, the dealers' plans), the delivery log, the
+// deliveries queue and the sync-jobs queue (a sync run asked for), behind the API Gateway
+// payload v2 adapter. Clients are built once here (once per cold start).
 func NewAPI(ctx context.Context, awsCfg aws.Config, cfg Config) (APIHandler, error) {
-	if err := cfg.Require("CONFIG_TABLE", "DELIVERY_LOG_TABLE", "DELIVERIES_QUEUE_URL"); err != nil {
+	if err := cfg.Require("CONFIG_TABLE", "DELIVERY_LOG_TABLE", "DELIVERIES_QUEUE_URL", "SYNC_JOBS_QUEUE_URL"); err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	policy, err := cfg.EndpointPolicy()
@@ -35,6 +37,7 @@ func NewAPI(ctx context.Context, awsCfg aws.Config, cfg Config) (APIHandler, err
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	ddb := dynamodb.NewFromConfig(awsCfg)
+	queue := sqs.NewFromConfig(awsCfg)
 	handler := httpapi.New(httpapi.Options{
 		Subscriptions:      subscriptions.NewStore(ddb, cfg.ConfigTable),
 		Agents:             agents.NewStore(ddb, cfg.ConfigTable),
@@ -42,8 +45,9 @@ func NewAPI(ctx context.Context, awsCfg aws.Config, cfg Config) (APIHandler, err
 		Entitlements:       plans.NewStore(ddb, cfg.ConfigTable),
 		Plans:              *cfg.planPolicy(),
 		Deliveries:         deliverylog.NewStore(ddb, cfg.DeliveryLogTable),
-		Queue:              sqs.NewFromConfig(awsCfg),
+		Queue:              queue,
 		DeliveriesQueueURL: cfg.DeliveriesQueueURL,
+		Sync:               &agentsync.Service{States: &agentsync.StateStore{DB: ddb, Table: cfg.ConfigTable}, Jobs: queue, JobsQueueURL: cfg.SyncJobsQueueURL},
 		URLs:               policy,
 		DealerIDClaim:      cfg.DealerIDClaim,
 		AdminScopeClaim:    cfg.AdminScopeClaim,

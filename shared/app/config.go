@@ -1,6 +1,6 @@
-// Package app builds the three functions' handlers from their configuration: the api, router
-// and delivery Lambdas' main.go call it and hand the result to lambda.Start, and the local
-// stack calls the very same constructors, so both run identical code.
+// Package app builds the four functions' handlers from their configuration: the api, router,
+// delivery and sync Lambdas' main.go call it and hand the result to lambda.Start, and the
+// local stack calls the very same constructors, so both run identical code.
 package app
 
 import (
@@ -25,6 +25,8 @@ type Config struct {
 	EventsDLQURL       string
 	DeliveriesQueueURL string
 	DeliveriesDLQURL   string
+	InboundQueueURL    string
+	SyncJobsQueueURL   string
 	// DealerIDClaim is the JWT claim holding the caller's dealer id.
 	DealerIDClaim string
 	// AdminScopeClaim and AdminScope (ADMIN_SCOPE_CLAIM, ADMIN_SCOPE) are the claim and the
@@ -36,8 +38,10 @@ type Config struct {
 	DefaultAgentPlatforms []string
 	// DeliveryBackoff are the waits after failed attempts 1, 2 and 3.
 	DeliveryBackoff []time.Duration
-	// DeliveryTimeout bounds one delivery attempt.
+	// DeliveryTimeout bounds one delivery attempt, and each platform request of a sync.
 	DeliveryTimeout time.Duration
+	// SyncInterval is the time between two syncs of an agent (SYNC_INTERVAL, default 5m).
+	SyncInterval time.Duration
 	// Getenv reads further settings (ALLOW_ENDPOINT_CIDRS, ALLOW_HTTP_ENDPOINTS,
 	// AGENT_EXTRA_HOSTS); nil reads none (the defaults: https, public addresses only, each
 	// platform's official hosts only).
@@ -87,6 +91,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		EventsDLQURL:       getenv("EVENTS_DLQ_URL"),
 		DeliveriesQueueURL: getenv("DELIVERIES_QUEUE_URL"),
 		DeliveriesDLQURL:   getenv("DELIVERIES_DLQ_URL"),
+		InboundQueueURL:    getenv("INBOUND_QUEUE_URL"),
+		SyncJobsQueueURL:   getenv("SYNC_JOBS_QUEUE_URL"),
 		DealerIDClaim:      cmp.Or(getenv("DEALER_ID_CLAIM"), httpapi.DefaultDealerIDClaim),
 		AdminScopeClaim:    cmp.Or(getenv("ADMIN_SCOPE_CLAIM"), httpapi.DefaultAdminScopeClaim),
 		AdminScope:         cmp.Or(getenv("ADMIN_SCOPE"), httpapi.DefaultAdminScope),
@@ -112,6 +118,14 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("DELIVERY_TIMEOUT: %q is not a positive duration", v)
 		}
 		c.DeliveryTimeout = d
+	}
+	c.SyncInterval = 5 * time.Minute
+	if v := getenv("SYNC_INTERVAL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > 24*time.Hour {
+			return c, fmt.Errorf("SYNC_INTERVAL: %q is not a duration between 1s and 24h", v)
+		}
+		c.SyncInterval = d
 	}
 	return c, nil
 }
@@ -153,6 +167,7 @@ func (c Config) Require(names ...string) error {
 		"CONFIG_TABLE": c.ConfigTable, "DELIVERY_LOG_TABLE": c.DeliveryLogTable,
 		"EVENTS_QUEUE_URL": c.EventsQueueURL, "EVENTS_DLQ_URL": c.EventsDLQURL,
 		"DELIVERIES_QUEUE_URL": c.DeliveriesQueueURL, "DELIVERIES_DLQ_URL": c.DeliveriesDLQURL,
+		"INBOUND_QUEUE_URL": c.InboundQueueURL, "SYNC_JOBS_QUEUE_URL": c.SyncJobsQueueURL,
 	}
 	for _, n := range names {
 		if values[n] == "" {

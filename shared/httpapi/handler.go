@@ -83,6 +83,9 @@ type Options struct {
 	// Queue and DeliveriesQueueURL receive the deliveries of manual retries and test sends.
 	Queue              Queue
 	DeliveriesQueueURL string
+	// Sync shows the agents' two-way sync and queues runs (an *agentsync.Service); nil: the
+	// sync routes answer 501.
+	Sync SyncService
 	// URLs checks webhook URLs and the URLs of agent settings (a safeurl.Policy: the
 	// delivery client's own checker).
 	URLs subscriptions.URLChecker
@@ -176,6 +179,8 @@ func (a *API) operations() map[string]http.Handler {
 		"listAgentDeliveries":        handlerFunc(a.listAgentDeliveries),
 		"getAgentDelivery":           handlerFunc(a.getAgentDelivery),
 		"retryAgentDelivery":         handlerFunc(a.retryAgentDelivery),
+		"getAgentSync":               handlerFunc(a.getAgentSync),
+		"runAgentSync":               handlerFunc(a.runAgentSync),
 	}
 	if a.opts.Entitlements != nil {
 		ops["getDealerEntitlements"] = handlerFunc(a.getDealerEntitlements)

@@ -67,6 +67,8 @@ var Routes = []Route{
 	{"GET", "/v1/agents/{platform}/deliveries", Dealer, "listAgentDeliveries"},
 	{"GET", "/v1/agents/{platform}/deliveries/{deliveryId}", Dealer, "getAgentDelivery"},
 	{"POST", "/v1/agents/{platform}/deliveries/{deliveryId}/retry", Dealer, "retryAgentDelivery"},
+	{"GET", "/v1/agents/{platform}/sync", Dealer, "getAgentSync"},
+	{"POST", "/v1/agents/{platform}/sync", Dealer, "runAgentSync"},
 
 	{"GET", "/v1/admin/dealers/{dealerId}/entitlements", Admin, "getDealerEntitlements"},
 	{"PUT", "/v1/admin/dealers/{dealerId}/entitlements", Admin, "putDealerEntitlements"},

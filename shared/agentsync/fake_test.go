@@ -31,6 +31,7 @@ type fakeCRM struct {
 	status     int           // answered instead of the page when not 0
 	retryAfter string        // with status
 	delay      time.Duration // before answering
+	gate       chan struct{} // when set, answers wait until it is closed
 	calls      int
 }
 
@@ -60,8 +61,15 @@ func newFakeCRM(t testing.TB) *fakeCRM {
 func (f *fakeCRM) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.calls++
-	delay, status, retryAfter, key := f.delay, f.status, f.retryAfter, f.key
+	delay, status, retryAfter, key, gate := f.delay, f.status, f.retryAfter, f.key, f.gate
 	f.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+			return
+		}
+	}
 	if delay > 0 {
 		select {
 		case <-time.After(delay):
@@ -116,6 +124,15 @@ func (f *fakeCRM) setDelay(d time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.delay = d
+}
+
+// hold makes the fake's answers wait until the returned function is called.
+func (f *fakeCRM) hold() (release func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gate = make(chan struct{})
+	gate := f.gate
+	return sync.OnceFunc(func() { close(gate) })
 }
 
 func (f *fakeCRM) callCount() int {

@@ -97,7 +97,7 @@ func (s *Service) RunNow(ctx context.Context, p platform.Platform, a *agents.Age
 	if p.NewChangeFeed == nil || !a.Enabled {
 		return time.Time{}, ErrNotSyncable
 	}
-	now := s.now()
+	now := s.now().Truncate(time.Millisecond) // as stored
 	err := s.States.Request(ctx, a.DealerID, p.ID, now, RequestGap)
 	if errors.Is(err, ErrRecentlyRequested) {
 		st, err := s.States.Get(ctx, a.DealerID, p.ID)

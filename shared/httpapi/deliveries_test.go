@@ -300,7 +300,8 @@ func TestTestSend(t *testing.T) {
 // operation of the route table against the OpenAPI document (each apiTest does so for its
 // own requests; this test replays a compact tour and checks the coverage).
 func TestEveryOperationValidated(t *testing.T) {
-	at := newAPITest(t)
+	var feedErr error
+	at := newAPITest(t, func(o *httpapi.Options) { o.Platforms, _ = withFeed(o.Platforms, &feedErr) })
 	tok := at.token("dlr_1")
 	sub := at.create("dlr_1", nil)
 	id := sub["id"].(string)
@@ -308,6 +309,7 @@ func TestEveryOperationValidated(t *testing.T) {
 	missing := "/v1/subscriptions/sub_01JDQ7Z4X8M2K9V6T3R5N1P0AB"
 	agentDlv := at.seedTargetDelivery("dlr_1", deliveryq.Target{Kind: deliveryq.KindAgent, ID: "xtime"}, "failed", "auth")
 	xtime, _ := json.Marshal(validAgentPut("xtime"))
+	fortellis, _ := json.Marshal(validAgentPut("fortellis"))
 	for _, req := range []struct{ method, path, body string }{
 		{"GET", "/healthz", ""},
 		{"GET", "/v1/openapi.json", ""},
@@ -329,6 +331,9 @@ func TestEveryOperationValidated(t *testing.T) {
 		{"GET", "/v1/agents/xtime/deliveries", ""}, {"GET", "/v1/agents/xtime/deliveries?status=lost", ""},
 		{"GET", "/v1/agents/xtime/deliveries/" + agentDlv, ""}, {"GET", "/v1/agents/fortellis/deliveries/" + agentDlv, ""},
 		{"POST", "/v1/agents/xtime/deliveries/" + agentDlv + "/retry", ""}, {"POST", "/v1/agents/fortellis/deliveries/" + agentDlv + "/retry", ""},
+		{"PUT", "/v1/agents/fortellis", string(fortellis)},
+		{"GET", "/v1/agents/fortellis/sync", ""}, {"GET", "/v1/agents/crm/sync", ""},
+		{"POST", "/v1/agents/fortellis/sync", ""}, {"POST", "/v1/agents/xtime/sync", ""},
 		{"DELETE", "/v1/agents/xtime", ""}, {"DELETE", "/v1/agents/crm", ""},
 		{"GET", "/v1/event-types", "-"}, // without a token
 		{"GET", "/v1/admin/dealers/dlr_1/entitlements", "admin"}, {"GET", "/v1/admin/dealers/dlr_1/entitlements", ""},

@@ -24,6 +24,7 @@ import (
 	"github.com/dealerai/integrations/shared/agents"
 	"github.com/dealerai/integrations/shared/agents/platform"
 	"github.com/dealerai/integrations/shared/agents/registry"
+	"github.com/dealerai/integrations/shared/agentsync"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/httpapi"
 	"github.com/dealerai/integrations/shared/plans"
@@ -83,6 +84,7 @@ type apiTest struct {
 	agents  *agents.Store
 	plans   *plans.Store
 	log     *deliverylog.Store
+	states  *agentsync.StateStore
 	logs    *localtest.Buffer
 	openapi *openapiChecker
 }
@@ -102,6 +104,7 @@ func newAPITest(t testing.TB, options ...func(*httpapi.Options)) *apiTest {
 		agents:  agents.NewStore(env.DynamoDB, env.Table(resources.ConfigTable)),
 		plans:   plans.NewStore(env.DynamoDB, env.Table(resources.ConfigTable)),
 		log:     deliverylog.NewStore(env.DynamoDB, env.Table(resources.DeliveryLogTable)),
+		states:  &agentsync.StateStore{DB: env.DynamoDB, Table: env.Table(resources.ConfigTable)},
 		openapi: newOpenAPIChecker(t),
 	}
 	opts := httpapi.Options{
@@ -112,6 +115,7 @@ func newAPITest(t testing.TB, options ...func(*httpapi.Options)) *apiTest {
 		Deliveries:         at.log,
 		Queue:              env.SQS,
 		DeliveriesQueueURL: env.QueueURL(resources.DeliveriesQueue),
+		Sync:               &agentsync.Service{States: at.states, Jobs: env.SQS, JobsQueueURL: env.QueueURL(resources.SyncJobsQueue)},
 		URLs:               safeurl.Policy{Resolver: resolver},
 		Logger:             slog.New(slog.NewJSONHandler(logs, nil)),
 	}

@@ -27,10 +27,14 @@ const (
 	FuncAPI      = "api"
 	FuncRouter   = "router"
 	FuncDelivery = "delivery"
+	FuncSync     = "sync"
 )
 
-// FunctionNames lists the three Lambdas.
-func FunctionNames() []string { return []string{FuncAPI, FuncRouter, FuncDelivery} }
+// FunctionNames lists the four Lambdas.
+func FunctionNames() []string { return []string{FuncAPI, FuncRouter, FuncDelivery, FuncSync} }
+
+// queueFunctions are the functions an SQS event source mapping drives (MaxConcurrency).
+var queueFunctions = []string{FuncRouter, FuncDelivery, FuncSync}
 
 // Config is what an operator may tune per deployment, through CDK context (-c key=value or
 // the "context" object of cdk.json). ConfigFromContext reads it; Defaults documents the
@@ -59,8 +63,8 @@ type Config struct {
 	// subscription (the topic exists either way).
 	AlarmEmail string
 	// MaxConcurrency (context maxConcurrency) caps the concurrent invocations each SQS event
-	// source mapping drives (ScalingConfig.MaximumConcurrency), keys FuncRouter and
-	// FuncDelivery.
+	// source mapping drives (ScalingConfig.MaximumConcurrency), keys FuncRouter,
+	// FuncDelivery and FuncSync.
 	MaxConcurrency map[string]int
 	// ReservedConcurrency (context reservedConcurrency) reserves concurrency for a function;
 	// absent keys reserve nothing (the default).
@@ -83,9 +87,12 @@ type Config struct {
 	DeliveryTimeout string
 	// AgentExtraHosts (context agentExtraHosts, comma-separated or a JSON array) are hosts the
 	// integration agents' URL settings may name besides each platform's official ones:
-	// "host" for every platform, "platform=host" for one. Passed to the api and delivery
-	// functions as AGENT_EXTRA_HOSTS; empty (the default): the official hosts only.
+	// "host" for every platform, "platform=host" for one. Passed to the api, delivery and
+	// sync functions as AGENT_EXTRA_HOSTS; empty (the default): the official hosts only.
 	AgentExtraHosts []string
+	// SyncInterval (context syncInterval) is the time between two syncs of an agent, passed
+	// to the sync function as SYNC_INTERVAL: at least 1m (the schedule ticks every minute).
+	SyncInterval string
 }
 
 // Context keys.
@@ -106,6 +113,7 @@ const (
 	CtxAdminScopeClaim       = "adminScopeClaim"
 	CtxAdminScope            = "adminScope"
 	CtxDefaultAgentPlatforms = "defaultAgentPlatforms"
+	CtxSyncInterval          = "syncInterval"
 )
 
 // Defaults is the configuration of a deployment that sets no context.
@@ -115,12 +123,13 @@ func Defaults() Config {
 		AdminScopeClaim:       httpapi.DefaultAdminScopeClaim,
 		AdminScope:            httpapi.DefaultAdminScope,
 		DefaultAgentPlatforms: strings.Join(plans.Normalize(registry.Platforms().IDs()), ","),
-		MaxConcurrency:        map[string]int{FuncRouter: 20, FuncDelivery: 50},
+		MaxConcurrency:        map[string]int{FuncRouter: 20, FuncDelivery: 50, FuncSync: 10},
 		ReservedConcurrency:   map[string]int{},
 		APIRateLimit:          100,
 		APIBurstLimit:         200,
 		DeliveryBackoff:       "30s,5m,30m",
 		DeliveryTimeout:       "10s",
+		SyncInterval:          "5m",
 	}
 }
 
@@ -220,7 +229,7 @@ func ConfigFromValues(get func(key string) any) (Config, error) {
 			return c, fmt.Errorf("context %s: %q is not an email address", CtxAlarmEmail, c.AlarmEmail)
 		}
 	}
-	if err := perFunction(get(CtxMaxConcurrency), CtxMaxConcurrency, []string{FuncRouter, FuncDelivery}, c.MaxConcurrency); err != nil {
+	if err := perFunction(get(CtxMaxConcurrency), CtxMaxConcurrency, queueFunctions, c.MaxConcurrency); err != nil {
 		return c, err
 	}
 	for fn, n := range c.MaxConcurrency {
@@ -301,6 +310,14 @@ func ConfigFromValues(get func(key string) any) (Config, error) {
 	}
 	if err != nil {
 		return c, fmt.Errorf("context %s: %w", CtxAgentExtraHosts, err)
+	}
+	if s, err := str(CtxSyncInterval); err != nil {
+		return c, err
+	} else if s != "" {
+		c.SyncInterval = s
+	}
+	if d, err := time.ParseDuration(c.SyncInterval); err != nil || d < time.Minute || d > 24*time.Hour {
+		return c, fmt.Errorf("context %s: %q must be a duration between 1m (the schedule ticks every minute) and 24h", CtxSyncInterval, c.SyncInterval)
 	}
 	return c, nil
 }

@@ -37,7 +37,7 @@ func TestConfigFromValues(t *testing.T) {
 	}
 	if c.JWTIssuer != "https://auth.dealerai.example/" || strings.Join(c.JWTAudience, "|") != "portal|partner-portal" ||
 		c.DealerIDClaim != "dealer" || c.AlarmEmail != "oncall@dealerai.example" ||
-		!reflect.DeepEqual(c.MaxConcurrency, map[string]int{FuncRouter: 10, FuncDelivery: 40}) ||
+		!reflect.DeepEqual(c.MaxConcurrency, map[string]int{FuncRouter: 10, FuncDelivery: 40, FuncSync: 10}) ||
 		!reflect.DeepEqual(c.ReservedConcurrency, map[string]int{FuncRouter: 10, FuncDelivery: 60}) ||
 		strings.Join(c.AgentExtraHosts, ",") != "xtime=api.xtime-prod.example,sandbox.example.net" ||
 		c.DefaultAgentPlatforms != "dealersocket,xtime" || c.AdminScope != "integrations:staff" || c.AdminScopeClaim != "scope" {
@@ -56,7 +56,7 @@ func TestConfigFromValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(c.MaxConcurrency, map[string]int{FuncRouter: 30, FuncDelivery: 30}) ||
+	if !reflect.DeepEqual(c.MaxConcurrency, map[string]int{FuncRouter: 30, FuncDelivery: 30, FuncSync: 30}) ||
 		!reflect.DeepEqual(c.ReservedConcurrency, map[string]int{FuncAPI: 5}) ||
 		strings.Join(c.JWTAudience, ",") != "a,b" {
 		t.Errorf("JSON context: %+v", c)
@@ -76,6 +76,8 @@ func TestConfigFromValues(t *testing.T) {
 		"backoff":                   {CtxDeliveryBackoff: "30s,soon,1m"},
 		"two waits":                 {CtxDeliveryBackoff: "30s,5m"},
 		"timeout beyond function":   {CtxDeliveryTimeout: "2m"},
+		"sync under a minute":       {CtxSyncInterval: "30s"},
+		"sync interval garbage":     {CtxSyncInterval: "often"},
 		"extra host a URL":          {CtxAgentExtraHosts: "https://evil.example"},
 		"extra host of no platform": {CtxAgentExtraHosts: "salesforce=api.salesforce.example"},
 		"unknown platform":          {CtxDefaultAgentPlatforms: "xtime,salesforce"},
@@ -117,6 +119,7 @@ func TestConfiguredStack(t *testing.T) {
 		want := map[string]float64{
 			s.logicalID(s.st.Functions[FuncRouter]):   10,
 			s.logicalID(s.st.Functions[FuncDelivery]): 40,
+			s.logicalID(s.st.Functions[FuncSync]):     10, // the default
 		}[refTarget(p["FunctionName"])]
 		if got := num(t, p["ScalingConfig"].(map[string]any)["MaximumConcurrency"]); got != want {
 			t.Errorf("mapping %s MaximumConcurrency %v, want %v", id, got, want)
@@ -136,9 +139,10 @@ func TestConfiguredStack(t *testing.T) {
 	if vars["DEALER_ID_CLAIM"] != "dealer" || vars["ADMIN_SCOPE"] != "integrations:staff" || vars["DEFAULT_AGENT_PLATFORMS"] != "dealersocket,xtime" {
 		t.Errorf("api environment %s", asJSON(vars))
 	}
-	for _, fn := range []string{FuncAPI, FuncDelivery, FuncRouter} {
+	for _, fn := range FunctionNames() {
 		vars := props(s.resource[s.logicalID(s.st.Functions[fn])])["Environment"].(map[string]any)["Variables"].(map[string]any)
-		if got, want := vars["AGENT_EXTRA_HOSTS"], map[string]any{FuncAPI: configuredContext[CtxAgentExtraHosts], FuncDelivery: configuredContext[CtxAgentExtraHosts]}[fn]; got != want {
+		if got, want := vars["AGENT_EXTRA_HOSTS"], map[string]any{FuncAPI: configuredContext[CtxAgentExtraHosts], FuncDelivery: configuredContext[CtxAgentExtraHosts],
+			FuncSync: configuredContext[CtxAgentExtraHosts]}[fn]; got != want {
 			t.Errorf("%s AGENT_EXTRA_HOSTS %v, want %v", fn, got, want)
 		}
 	}

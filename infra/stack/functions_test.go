@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dealerai/integrations/shared/agentsync"
 	"github.com/dealerai/integrations/shared/resources"
 )
 
@@ -17,10 +18,12 @@ func TestFunctions(t *testing.T) {
 		env     []string
 	}{
 		FuncAPI: {256, resources.APITimeout, []string{"ADMIN_SCOPE", "ADMIN_SCOPE_CLAIM", "CONFIG_TABLE", "DEALER_ID_CLAIM",
-			"DEFAULT_AGENT_PLATFORMS", "DELIVERIES_QUEUE_URL", "DELIVERY_LOG_TABLE"}},
+			"DEFAULT_AGENT_PLATFORMS", "DELIVERIES_QUEUE_URL", "DELIVERY_LOG_TABLE", "SYNC_JOBS_QUEUE_URL"}},
 		FuncRouter: {256, resources.RouterTimeout, []string{"CONFIG_TABLE", "DEFAULT_AGENT_PLATFORMS", "DELIVERIES_QUEUE_URL", "EVENTS_DLQ_URL", "GOMAXPROCS"}},
 		FuncDelivery: {512, resources.DeliveryTimeout, []string{"CONFIG_TABLE", "DEFAULT_AGENT_PLATFORMS", "DELIVERIES_QUEUE_URL", "DELIVERY_BACKOFF",
 			"DELIVERY_LOG_TABLE", "DELIVERY_TIMEOUT", "GOMAXPROCS"}},
+		FuncSync: {256, resources.SyncTimeout, []string{"CONFIG_TABLE", "DEFAULT_AGENT_PLATFORMS", "DELIVERY_TIMEOUT", "GOMAXPROCS", "INBOUND_QUEUE_URL",
+			"SYNC_INTERVAL", "SYNC_JOBS_QUEUE_URL"}},
 	}
 	if n := len(s.ofType("AWS::Lambda::Function")); n != len(want) {
 		t.Errorf("%d functions, want %d", n, len(want))
@@ -60,6 +63,10 @@ func TestFunctions(t *testing.T) {
 	if vars["DELIVERY_BACKOFF"] != "30s,5m,30m" || vars["DELIVERY_TIMEOUT"] != "10s" || vars["GOMAXPROCS"] != "1" {
 		t.Errorf("delivery settings %s", asJSON(vars))
 	}
+	syncVars := props(s.resource[s.logicalID(s.st.Functions[FuncSync])])["Environment"].(map[string]any)["Variables"].(map[string]any)
+	if syncVars["SYNC_INTERVAL"] != "5m" || syncVars["DELIVERY_TIMEOUT"] != "10s" {
+		t.Errorf("sync settings %s", asJSON(syncVars))
+	}
 	apiVars := props(s.resource[s.logicalID(s.st.Functions[FuncAPI])])["Environment"].(map[string]any)["Variables"].(map[string]any)
 	if apiVars["DEALER_ID_CLAIM"] != "dealer_id" || apiVars["ADMIN_SCOPE_CLAIM"] != "scope" || apiVars["ADMIN_SCOPE"] != "dealerai:admin" {
 		t.Errorf("api claims %s", asJSON(apiVars))
@@ -81,10 +88,17 @@ func TestEventSourceMappings(t *testing.T) {
 	wantPairs := map[string]string{ // queue logical ID -> function logical ID
 		s.logicalID(s.st.Queues[resources.EventsQueue.ID]):     s.logicalID(s.st.Functions[FuncRouter]),
 		s.logicalID(s.st.Queues[resources.DeliveriesQueue.ID]): s.logicalID(s.st.Functions[FuncDelivery]),
+		s.logicalID(s.st.Queues[resources.SyncJobsQueue.ID]):   s.logicalID(s.st.Functions[FuncSync]),
 	}
 	wantConcurrency := map[string]float64{
 		s.logicalID(s.st.Functions[FuncRouter]):   20,
 		s.logicalID(s.st.Functions[FuncDelivery]): 50,
+		s.logicalID(s.st.Functions[FuncSync]):     10,
+	}
+	wantBatch := map[string]float64{
+		s.logicalID(s.st.Functions[FuncRouter]):   10,
+		s.logicalID(s.st.Functions[FuncDelivery]): 10,
+		s.logicalID(s.st.Functions[FuncSync]):     5,
 	}
 	mappings := s.ofType("AWS::Lambda::EventSourceMapping")
 	if len(mappings) != len(wantPairs) {
@@ -100,7 +114,7 @@ func TestEventSourceMappings(t *testing.T) {
 		if asJSON(p["FunctionResponseTypes"]) != `["ReportBatchItemFailures"]` {
 			t.Errorf("mapping %s: FunctionResponseTypes %v", id, p["FunctionResponseTypes"])
 		}
-		if num(t, p["BatchSize"]) != 10 {
+		if num(t, p["BatchSize"]) != wantBatch[fnID] {
 			t.Errorf("mapping %s: BatchSize %v", id, p["BatchSize"])
 		}
 		sc, _ := p["ScalingConfig"].(map[string]any)
@@ -177,11 +191,15 @@ func policyActions(t *testing.T, s *synthesized, fn string) map[string]map[strin
 func TestLeastPrivilege(t *testing.T) {
 	s := defaultStack(t)
 	cfgTable := s.logicalID(s.st.Tables[resources.ConfigTable.ID])
+	// a grant on a table with an index covers <table ARN>/index/* as well
+	cfgIndexes := `{"Fn::Join":["",[{"Fn::GetAtt":["` + cfgTable + `","Arn"]},"/index/*"]]}`
 	logTable := s.logicalID(s.st.Tables[resources.DeliveryLogTable.ID])
 	key := s.logicalID(s.st.TablesKey)
 	events := s.logicalID(s.st.Queues[resources.EventsQueue.ID])
 	eventsDLQ := s.logicalID(s.st.Queues[resources.EventsDLQ.ID])
 	deliveries := s.logicalID(s.st.Queues[resources.DeliveriesQueue.ID])
+	inboundQ := s.logicalID(s.st.Queues[resources.InboundQueue.ID])
+	syncJobs := s.logicalID(s.st.Queues[resources.SyncJobsQueue.ID])
 
 	set := func(a ...string) map[string]bool {
 		m := map[string]bool{}
@@ -203,12 +221,15 @@ func TestLeastPrivilege(t *testing.T) {
 	cases := map[string]map[string]perm{
 		FuncAPI: {
 			cfgTable:   {tableRW, set("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem")},
+			cfgIndexes: {tableRW, nil},
 			logTable:   {tableRW, set("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem")},
 			key:        {keyRW, set("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*")},
 			deliveries: {send, set("sqs:SendMessage")},
+			syncJobs:   {send, set("sqs:SendMessage")},
 		},
 		FuncRouter: {
 			cfgTable:   {set("dynamodb:Query"), set("dynamodb:Query")},
+			cfgIndexes: {set("dynamodb:Query"), nil},
 			key:        {set("kms:Decrypt", "kms:DescribeKey"), set("kms:Decrypt")},
 			events:     {consume, set("sqs:ReceiveMessage", "sqs:DeleteMessage")},
 			eventsDLQ:  {send, set("sqs:SendMessage")},
@@ -216,9 +237,20 @@ func TestLeastPrivilege(t *testing.T) {
 		},
 		FuncDelivery: {
 			cfgTable:   {tableRW, set("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem")},
+			cfgIndexes: {tableRW, nil},
 			logTable:   {tableRW, set("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")},
 			key:        {keyRW, set("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*")},
 			deliveries: {consume, set("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility")},
+		},
+		FuncSync: {
+			// no Put, Delete, BatchWrite or Scan: it reads agents and pointers, queries the
+			// SyncDue index and updates sync state, due times and claims
+			cfgTable: {set("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem"),
+				set("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem")},
+			cfgIndexes: {set("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem"), set("dynamodb:Query")},
+			key:        {keyRW, set("kms:Decrypt")},
+			inboundQ:   {send, set("sqs:SendMessage")},
+			syncJobs:   {union(send, consume), set("sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage")},
 		},
 	}
 	for fn, want := range cases {
@@ -256,6 +288,17 @@ func TestLeastPrivilege(t *testing.T) {
 	}
 }
 
+func union(a, b map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	for k := range a {
+		out[k] = true
+	}
+	for k := range b {
+		out[k] = true
+	}
+	return out
+}
+
 func TestProducerPolicy(t *testing.T) {
 	s := defaultStack(t)
 	p := props(s.resource[s.logicalID(s.st.ProducerPolicy)])
@@ -274,5 +317,59 @@ func TestProducerPolicy(t *testing.T) {
 	}
 	if refTarget(st["Resource"]) != s.logicalID(s.st.Queues[resources.EventsQueue.ID]) {
 		t.Errorf("producer policy resource %s, want the events queue", asJSON(st["Resource"]))
+	}
+}
+
+// TestConsumerPolicy: DealerAI services consume the inbound queue, and nothing else.
+func TestConsumerPolicy(t *testing.T) {
+	s := defaultStack(t)
+	p := props(s.resource[s.logicalID(s.st.ConsumerPolicy)])
+	stmts := p["PolicyDocument"].(map[string]any)["Statement"].([]any)
+	if len(stmts) != 1 {
+		t.Fatalf("consumer policy statements %s", asJSON(stmts))
+	}
+	st := stmts[0].(map[string]any)
+	var actions []string
+	for _, a := range st["Action"].([]any) {
+		actions = append(actions, a.(string))
+	}
+	sort.Strings(actions)
+	if got := strings.Join(actions, ","); got != "sqs:ChangeMessageVisibility,sqs:DeleteMessage,sqs:GetQueueAttributes,sqs:GetQueueUrl,sqs:ReceiveMessage" {
+		t.Errorf("consumer actions %v", got)
+	}
+	if refTarget(st["Resource"]) != s.logicalID(s.st.Queues[resources.InboundQueue.ID]) {
+		t.Errorf("consumer policy resource %s, want the inbound queue", asJSON(st["Resource"]))
+	}
+}
+
+// TestSyncSchedule: an EventBridge rule puts the tick on the sync-jobs queue every minute,
+// and the queue lets only that rule send.
+func TestSyncSchedule(t *testing.T) {
+	s := defaultStack(t)
+	rules := s.ofType("AWS::Events::Rule")
+	if len(rules) != 1 {
+		t.Fatalf("%d rules, want 1", len(rules))
+	}
+	p := props(s.resource[rules[0]])
+	targets, _ := p["Targets"].([]any)
+	if p["ScheduleExpression"] != "rate(1 minute)" || p["State"] != "ENABLED" || len(targets) != 1 {
+		t.Fatalf("rule %s", asJSON(p))
+	}
+	tgt := targets[0].(map[string]any)
+	if refTarget(tgt["Arn"]) != s.logicalID(s.st.Queues[resources.SyncJobsQueue.ID]) || tgt["Input"] != agentsync.TickBody {
+		t.Errorf("target %s, want the tick on the sync-jobs queue", asJSON(tgt))
+	}
+	allowed := false
+	for _, id := range s.ofType("AWS::SQS::QueuePolicy") {
+		for _, st := range props(s.resource[id])["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			st := st.(map[string]any)
+			if st["Effect"] == "Allow" && strings.Contains(asJSON(st["Principal"]), "events.amazonaws.com") {
+				allowed = refTarget(st["Resource"]) == s.logicalID(s.st.Queues[resources.SyncJobsQueue.ID]) &&
+					strings.Contains(asJSON(st["Condition"]), rules[0])
+			}
+		}
+	}
+	if !allowed {
+		t.Error("no queue policy lets the rule (and only it) send to the sync-jobs queue")
 	}
 }

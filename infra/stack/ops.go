@@ -13,24 +13,36 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawscloudwatch"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/dealerai/integrations/shared/agentsync"
 	"github.com/dealerai/integrations/shared/resources"
 )
 
-// Metrics the delivery function emits through the embedded metric format: namespace
+// Metrics the delivery and sync functions emit through the embedded metric format: namespace
 // MetricsNamespace, no dimensions.
 const (
-	MetricsNamespace       = "DealerAI/Integrations"
-	MetricDeliverySucceded = "DeliveriesSucceeded" // Count
-	MetricDeliveryFailed   = "DeliveriesFailed"    // Count
-	MetricDeliveryLatency  = "DeliveryLatency"     // Milliseconds
+	MetricsNamespace          = "DealerAI/Integrations"
+	MetricDeliverySucceded    = "DeliveriesSucceeded" // Count
+	MetricDeliveryFailed      = "DeliveriesFailed"    // Count
+	MetricDeliveryLatency     = "DeliveryLatency"     // Milliseconds
+	MetricSyncRecordsRead     = agentsync.MetricRecordsRead
+	MetricSyncEventsPublished = agentsync.MetricEventsPublished
+	MetricSyncFailures        = agentsync.MetricFailures
 )
 
 // Queue age alarm thresholds. The deliveries queue holds retries for up to 30 min (plus a
 // Retry-After of up to 1 h), so its threshold is higher than the events queue's, which is
-// drained at once unless the router is failing.
+// drained at once unless the router is failing. The inbound queue is drained by DealerAI's
+// services: an old message there means a consumer is down or behind. The sync-jobs queue is
+// drained within a minute unless the sync function is failing or throttled.
 const (
 	EventsAgeThreshold     = 15 * time.Minute
 	DeliveriesAgeThreshold = time.Hour
+	InboundAgeThreshold    = 30 * time.Minute
+	SyncJobsAgeThreshold   = 15 * time.Minute
+	// SyncFailuresThreshold: sync runs that a platform failed or rate-limited, in 15 min,
+	// across all dealers (each is retried with backoff; many at once is a platform outage or
+	// a bug of ours).
+	SyncFailuresThreshold = 25
 )
 
 // outputName is the stack output prefix of each queue.
@@ -59,6 +71,24 @@ func (s *Stack) producerPolicy() {
 	awscdk.NewCfnOutput(s.Stack, jsii.String("ProducerPolicyArn"), &awscdk.CfnOutputProps{
 		Description: jsii.String("Managed policy DealerAI services attach to send events"),
 		Value:       s.ProducerPolicy.ManagedPolicyArn(),
+	})
+}
+
+// consumerPolicy is the managed policy DealerAI services attach to consume the inbound events
+// (the InboundQueueUrl output). SSE-SQS: no KMS permission is needed.
+func (s *Stack) consumerPolicy() {
+	s.ConsumerPolicy = awsiam.NewManagedPolicy(s.Stack, jsii.String("ConsumerPolicy"), &awsiam.ManagedPolicyProps{
+		Description: jsii.String("Consume the inbound events of DealerAI Integrations' two-way sync (receive, delete, extend visibility on the inbound queue)"),
+		Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String("ConsumeInboundEvents"),
+			Actions: jsii.Strings("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+				"sqs:GetQueueAttributes", "sqs:GetQueueUrl"),
+			Resources: jsii.Strings(*s.Queues[resources.InboundQueue.ID].QueueArn()),
+		})},
+	})
+	awscdk.NewCfnOutput(s.Stack, jsii.String("ConsumerPolicyArn"), &awscdk.CfnOutputProps{
+		Description: jsii.String("Managed policy DealerAI services attach to consume the inbound events"),
+		Value:       s.ConsumerPolicy.ManagedPolicyArn(),
 	})
 }
 
@@ -116,6 +146,8 @@ func (s *Stack) operations() {
 	}{
 		{resources.EventsDLQ, "Events the router rejected as poison (message attributes errorCode, errorMessage) or failed " + fmt.Sprint(resources.EventsMaxReceiveCount) + " times."},
 		{resources.DeliveriesDLQ, "Deliveries that failed all " + fmt.Sprint(resources.DeliveriesMaxReceiveCount) + " attempts (their delivery log records are 'failed')."},
+		{resources.InboundDLQ, "Inbound events a DealerAI consumer received " + fmt.Sprint(resources.InboundMaxReceiveCount) + " times without deleting them (the consumer fails on them)."},
+		{resources.SyncJobsDLQ, "Sync ticks or jobs that failed " + fmt.Sprint(resources.SyncJobsMaxReceiveCount) + " times on our side (config table or inbound queue unreachable, or a bug); their agents are synced again by the schedule."},
 	} {
 		alarm(dlq.q.ID+"NotEmptyAlarm", dlq.q.ID+"-not-empty",
 			dlq.what+" Open the "+outputName[dlq.q.ID]+"ConsoleUrl stack output, inspect the messages, fix the cause, then Start DLQ redrive.",
@@ -125,12 +157,20 @@ func (s *Stack) operations() {
 	for _, q := range []struct {
 		q         resources.Queue
 		threshold time.Duration
-	}{{resources.EventsQueue, EventsAgeThreshold}, {resources.DeliveriesQueue, DeliveriesAgeThreshold}} {
+	}{{resources.EventsQueue, EventsAgeThreshold}, {resources.DeliveriesQueue, DeliveriesAgeThreshold},
+		{resources.InboundQueue, InboundAgeThreshold}, {resources.SyncJobsQueue, SyncJobsAgeThreshold}} {
 		alarm(q.q.ID+"AgeAlarm", q.q.ID+"-oldest-message-age",
 			fmt.Sprintf("The oldest message of the %s queue is older than %s: its consumer is failing, throttled or too slow.", q.q.ID, q.threshold),
 			s.Queues[q.q.ID].MetricApproximateAgeOfOldestMessage(&awscloudwatch.MetricOptions{Period: fiveMinutes, Statistic: jsii.String("Maximum")}),
 			q.threshold.Seconds(), awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD)
 	}
+	alarm("SyncFailuresAlarm", "sync-failures",
+		fmt.Sprintf("At least %d sync runs in 15 min were failed or rate-limited by a platform (each is retried with backoff). See the sync function's log lines \"sync run\" with a failure: one platform's outage, or a bug of ours.", SyncFailuresThreshold),
+		awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace: jsii.String(MetricsNamespace), MetricName: jsii.String(MetricSyncFailures),
+			Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(15)),
+		}),
+		SyncFailuresThreshold, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
 	for _, fn := range FunctionNames() {
 		f := s.Functions[fn]
 		alarm(fn+"ErrorsAlarm", fn+"-errors",
@@ -209,6 +249,15 @@ func (s *Stack) dashboard(alarms []interfacesawscloudwatch.IAlarmRef) {
 		{
 			graph("Queue depth (visible messages)", 12, depth...),
 			graph("Age of oldest message (s)", 12, age...),
+		},
+		{
+			graph("Two-way sync (per 5 min)", 12,
+				emf(MetricSyncRecordsRead, "Sum", "records read"),
+				emf(MetricSyncEventsPublished, "Sum", "inbound events published"),
+				emf(MetricSyncFailures, "Sum", "runs failed or rate-limited")),
+			graph("Inbound queue", 12,
+				s.Queues[resources.InboundQueue.ID].MetricApproximateNumberOfMessagesVisible(opts("Maximum", "inbound waiting")),
+				s.Queues[resources.InboundDLQ.ID].MetricApproximateNumberOfMessagesVisible(opts("Maximum", "inbound DLQ"))),
 		},
 		{
 			graph("Function errors", 8, errs...),

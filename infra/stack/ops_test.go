@@ -49,7 +49,7 @@ func TestAlarms(t *testing.T) {
 			t.Errorf("alarm %s TreatMissingData %v", a.id, a.props["TreatMissingData"])
 		}
 	}
-	for _, dlq := range []resources.Queue{resources.EventsDLQ, resources.DeliveriesDLQ} {
+	for _, dlq := range resources.DeadLetterQueues() {
 		a := find("AWS/SQS", "ApproximateNumberOfMessagesVisible", s.logicalID(s.st.Queues[dlq.ID]))
 		if a == nil {
 			t.Errorf("no alarm on %s messages visible", dlq.ID)
@@ -57,13 +57,17 @@ func TestAlarms(t *testing.T) {
 			t.Errorf("%s alarm: %s %v, want > 0", dlq.ID, a.comparison, a.threshold)
 		}
 	}
-	for q, limit := range map[string]float64{resources.EventsQueue.ID: 900, resources.DeliveriesQueue.ID: 3600} {
+	for q, limit := range map[string]float64{resources.EventsQueue.ID: 900, resources.DeliveriesQueue.ID: 3600,
+		resources.InboundQueue.ID: 1800, resources.SyncJobsQueue.ID: 900} {
 		a := find("AWS/SQS", "ApproximateAgeOfOldestMessage", s.logicalID(s.st.Queues[q]))
 		if a == nil {
 			t.Errorf("no age alarm on %s", q)
 		} else if a.comparison != "GreaterThanThreshold" || a.threshold != limit {
 			t.Errorf("%s age alarm: %s %v, want > %v", q, a.comparison, a.threshold, limit)
 		}
+	}
+	if a := find(MetricsNamespace, MetricSyncFailures, ""); a == nil || a.threshold != SyncFailuresThreshold || num(t, a.props["Period"]) != 900 {
+		t.Errorf("sync failures alarm %+v", a)
 	}
 	for _, fn := range FunctionNames() {
 		for _, metric := range []string{"Errors", "Throttles"} {
@@ -85,7 +89,9 @@ func TestOutputs(t *testing.T) {
 	s := defaultStack(t)
 	outputs, _ := s.json["Outputs"].(map[string]any)
 	for _, name := range []string{
-		"ApiUrl", "ProducerPolicyArn", "AlarmTopicArn", "DashboardUrl",
+		"ApiUrl", "ProducerPolicyArn", "ConsumerPolicyArn", "AlarmTopicArn", "DashboardUrl",
+		"InboundQueueUrl", "InboundQueueArn", "InboundDLQUrl", "InboundDLQArn", "InboundDLQConsoleUrl",
+		"SyncJobsQueueUrl", "SyncJobsQueueArn", "SyncJobsDLQUrl", "SyncJobsDLQArn", "SyncJobsDLQConsoleUrl",
 		"EventsQueueUrl", "EventsQueueArn", "EventsDLQUrl", "EventsDLQArn", "EventsDLQConsoleUrl",
 		"DeliveriesQueueUrl", "DeliveriesQueueArn", "DeliveriesDLQUrl", "DeliveriesDLQArn", "DeliveriesDLQConsoleUrl",
 		"ConfigTableName", "DeliveryLogTableName",
@@ -116,7 +122,7 @@ func TestDashboard(t *testing.T) {
 	}
 	body := asJSON(props(s.resource[dashboards[0]])["DashboardBody"])
 	// the delivery function's EMF metrics: namespace, names, no dimensions
-	for _, m := range []string{MetricDeliverySucceded, MetricDeliveryFailed, MetricDeliveryLatency} {
+	for _, m := range []string{MetricDeliverySucceded, MetricDeliveryFailed, MetricDeliveryLatency, MetricSyncRecordsRead, MetricSyncEventsPublished, MetricSyncFailures} {
 		if !strings.Contains(body, `[\"`+MetricsNamespace+`\",\"`+m+`\",{`) {
 			t.Errorf("dashboard lacks %s/%s without dimensions", MetricsNamespace, m)
 		}

@@ -73,6 +73,13 @@ func TestTables(t *testing.T) {
 			t.Errorf("%s: TTL %s, want %s enabled", def.ID, asJSON(ttl), def.TTLAttribute)
 		}
 	}
+	// the config table's sparse index of agents by next sync time: keys only
+	cfg := props(s.resource[s.logicalID(s.st.Tables[resources.ConfigTable.ID])])
+	gsis, _ := cfg["GlobalSecondaryIndexes"].([]any)
+	if len(gsis) != 1 || !strings.Contains(asJSON(gsis[0]), `"IndexName":"SyncDue"`) || !strings.Contains(asJSON(gsis[0]), `"ProjectionType":"KEYS_ONLY"`) ||
+		!strings.Contains(asJSON(gsis[0]), `{"AttributeName":"syncShard","KeyType":"HASH"}`) || !strings.Contains(asJSON(gsis[0]), `{"AttributeName":"syncDueAt","KeyType":"RANGE"}`) {
+		t.Errorf("config table indexes %s", asJSON(gsis))
+	}
 	// the delivery log expires its items
 	noPanic(t, "delivery log TTL", func() {
 		s.tmpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), map[string]any{
@@ -89,6 +96,8 @@ func TestQueuesRedriveIntoTheirOwnDLQ(t *testing.T) {
 	}{
 		{resources.EventsQueue, resources.EventsDLQ, 5},
 		{resources.DeliveriesQueue, resources.DeliveriesDLQ, 4},
+		{resources.InboundQueue, resources.InboundDLQ, 5},
+		{resources.SyncJobsQueue, resources.SyncJobsDLQ, 5},
 	} {
 		dlqID := s.logicalID(s.st.Queues[c.dlq.ID])
 		noPanic(t, c.queue.ID+" redrive", func() {

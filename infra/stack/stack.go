@@ -1,6 +1,7 @@
 // Package stack is DealerAI Integrations' AWS CDK stack: the DynamoDB tables and SQS queues of
-// package resources, the api, router and delivery Lambdas, the HTTP API (routes from package
-// httpapi's route table, JWT authorizer), alarms, a dashboard and the producer policy.
+// package resources, the api, router, delivery and sync Lambdas, the HTTP API (routes from
+// package httpapi's route table, JWT authorizer), the sync's schedule, alarms, a dashboard,
+// and the producer and consumer policies.
 //
 // Observability: the functions write structured JSON logs (Lambda LoggingFormat JSON, slog)
 // and CloudWatch metrics through the embedded metric format (EMF) in those logs. We do not
@@ -20,6 +21,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfront"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -31,14 +34,15 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/dealerai/integrations/shared/agentsync"
 	"github.com/dealerai/integrations/shared/resources"
 )
 
 // Props configures NewStack.
 type Props struct {
 	awscdk.StackProps
-	// CodeDir returns the folder holding a function's bootstrap binary (name is FuncAPI,
-	// FuncRouter or FuncDelivery). Nil: BuildDir("build").
+	// CodeDir returns the folder holding a function's bootstrap binary (name is one of
+	// FunctionNames). Nil: BuildDir("build").
 	CodeDir func(name string) string
 	// Config is the deployment's settings; the zero value is not valid, start from
 	// Defaults() or ConfigFromContext.
@@ -72,8 +76,10 @@ type Stack struct {
 	Functions map[string]awslambda.Function
 	// LogGroups holds each function's log group, keyed like Functions, plus "api-access".
 	LogGroups map[string]awslogs.LogGroup
-	// ProducerPolicy is what DealerAI services attach to publish events.
+	// ProducerPolicy is what DealerAI services attach to publish events; ConsumerPolicy
+	// what they attach to consume the inbound events.
 	ProducerPolicy awsiam.ManagedPolicy
+	ConsumerPolicy awsiam.ManagedPolicy
 	// AlarmTopic receives every alarm.
 	AlarmTopic awssns.Topic
 	// PageBucket and PageDistribution publish the Integrations page (nil unless
@@ -93,7 +99,7 @@ func NewStack(scope constructs.Construct, id string, props *Props) *Stack {
 	if props == nil {
 		props = &Props{Config: Defaults()}
 	}
-	for _, fn := range []string{FuncRouter, FuncDelivery} {
+	for _, fn := range queueFunctions {
 		if n := props.Config.MaxConcurrency[fn]; n < 2 {
 			panic(fmt.Sprintf("stack: Config.MaxConcurrency[%q] = %d; build the Config with Defaults() or ConfigFromContext", fn, n))
 		}
@@ -117,7 +123,9 @@ func NewStack(scope constructs.Construct, id string, props *Props) *Stack {
 	s.data()
 	s.functions(codeDir)
 	s.api()
+	s.schedule()
 	s.producerPolicy()
+	s.consumerPolicy()
 	s.operations()
 	if props.Config.IntegrationsPage {
 		s.integrationsPage(cmp.Or(props.PageDir, filepath.Join("build", "web")))
@@ -188,6 +196,19 @@ func (s *Stack) data() {
 	}
 }
 
+// schedule puts the sync's tick on the sync-jobs queue every minute (an EventBridge rule; the
+// queue's policy lets only this rule send). Each agent is synced every SYNC_INTERVAL: the tick
+// queues the agents that are due.
+func (s *Stack) schedule() {
+	rule := awsevents.NewRule(s.Stack, jsii.String("SyncSchedule"), &awsevents.RuleProps{
+		Description: jsii.String("DealerAI Integrations: the two-way sync's tick (queues a job per agent that is due)"),
+		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(1))),
+	})
+	rule.AddTarget(awseventstargets.NewSqsQueue(s.Queues[resources.SyncJobsQueue.ID], &awseventstargets.SqsQueueProps{
+		Message: awsevents.RuleTargetInput_FromObject(map[string]any{"kind": agentsync.KindTick}), // agentsync.TickBody
+	}))
+}
+
 func attrType(t string) awsdynamodb.AttributeType {
 	switch t {
 	case "S":
@@ -218,9 +239,9 @@ func (s *Stack) functions(codeDir func(string) string) {
 	defs := []function{
 		{
 			name: FuncAPI, memory: 256, timeout: resources.APITimeout,
-			desc:   "REST API: subscriptions, agents, delivery log (behind API Gateway)",
+			desc:   "REST API: subscriptions, agents, delivery log, sync status (behind API Gateway)",
 			tables: []resources.Table{resources.ConfigTable, resources.DeliveryLogTable},
-			queues: []resources.Queue{resources.DeliveriesQueue},
+			queues: []resources.Queue{resources.DeliveriesQueue, resources.SyncJobsQueue},
 			env: map[string]string{"DEALER_ID_CLAIM": cfg.DealerIDClaim, "ADMIN_SCOPE_CLAIM": cfg.AdminScopeClaim,
 				"ADMIN_SCOPE": cfg.AdminScope, "DEFAULT_AGENT_PLATFORMS": cfg.DefaultAgentPlatforms},
 		},
@@ -239,11 +260,21 @@ func (s *Stack) functions(codeDir func(string) string) {
 			env: map[string]string{"DELIVERY_BACKOFF": cfg.DeliveryBackoff, "DELIVERY_TIMEOUT": cfg.DeliveryTimeout,
 				"GOMAXPROCS": resources.PipelineGOMAXPROCS, "DEFAULT_AGENT_PLATFORMS": cfg.DefaultAgentPlatforms},
 		},
+		{
+			name: FuncSync, memory: 256, timeout: resources.SyncTimeout,
+			desc:   "Sync: reads the agents' platforms' changes and publishes inbound events (ticks and jobs of the sync-jobs queue)",
+			tables: []resources.Table{resources.ConfigTable},
+			queues: []resources.Queue{resources.InboundQueue, resources.SyncJobsQueue},
+			// DELIVERY_TIMEOUT bounds each platform request, as it does a delivery's
+			env: map[string]string{"SYNC_INTERVAL": cfg.SyncInterval, "DELIVERY_TIMEOUT": cfg.DeliveryTimeout,
+				"GOMAXPROCS": resources.PipelineGOMAXPROCS, "DEFAULT_AGENT_PLATFORMS": cfg.DefaultAgentPlatforms},
+		},
 	}
 	if len(cfg.AgentExtraHosts) > 0 {
-		// the api checks agent URL settings against them, the delivery function its requests
+		// the api checks agent URL settings against them, the delivery and sync functions
+		// their requests
 		for _, d := range defs {
-			if d.name == FuncAPI || d.name == FuncDelivery {
+			if d.name == FuncAPI || d.name == FuncDelivery || d.name == FuncSync {
 				d.env["AGENT_EXTRA_HOSTS"] = strings.Join(cfg.AgentExtraHosts, ",")
 			}
 		}
@@ -296,14 +327,23 @@ func (s *Stack) functions(codeDir func(string) string) {
 
 	cfgTable := s.Tables[resources.ConfigTable.ID]
 	logTable := s.Tables[resources.DeliveryLogTable.ID]
-	api, router, delivery := s.Functions[FuncAPI], s.Functions[FuncRouter], s.Functions[FuncDelivery]
+	api, router, delivery, sync := s.Functions[FuncAPI], s.Functions[FuncRouter], s.Functions[FuncDelivery], s.Functions[FuncSync]
 
 	// api: subscriptions, agents and counters (transactions are Put/Update/ConditionCheck
 	// for IAM), the delivery log (lists, manual retries), and test sends and retries go
-	// straight to the deliveries queue.
+	// straight to the deliveries queue, sync runs asked for to the sync-jobs queue.
 	cfgTable.GrantReadWriteData(api)
 	logTable.GrantReadWriteData(api)
 	s.Queues[resources.DeliveriesQueue.ID].GrantSendMessages(api)
+	s.Queues[resources.SyncJobsQueue.ID].GrantSendMessages(api)
+
+	// sync: reads agents (with their credentials) and reverse pointers, queries the SyncDue
+	// index, writes only the sync state, the agents' due time and their claims (UpdateItem);
+	// publishes inbound events; queues continuation jobs. No delete, no put, no scan.
+	cfgTable.Grant(sync, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:BatchGetItem"), jsii.String("dynamodb:Query"), jsii.String("dynamodb:UpdateItem"))
+	cfgTable.GrantOnKey(sync, jsii.String("kms:Decrypt"), jsii.String("kms:DescribeKey"), jsii.String("kms:Encrypt"), jsii.String("kms:GenerateDataKey*"), jsii.String("kms:ReEncrypt*"))
+	s.Queues[resources.InboundQueue.ID].GrantSendMessages(sync)
+	s.Queues[resources.SyncJobsQueue.ID].GrantSendMessages(sync)
 
 	// router: one Query per dealer (pk = dealer, begins_with(sk, "T#")) and nothing else on
 	// the table; poison events to the events DLQ; one delivery message per target. It
@@ -323,13 +363,16 @@ func (s *Stack) functions(codeDir func(string) string) {
 		fn    awslambda.Function
 		name  string
 		queue resources.Queue
+		batch int
 	}{
-		{router, FuncRouter, resources.EventsQueue},
-		{delivery, FuncDelivery, resources.DeliveriesQueue},
+		{router, FuncRouter, resources.EventsQueue, 10},
+		{delivery, FuncDelivery, resources.DeliveriesQueue, 10},
+		// a batch's jobs run concurrently, each bounded by resources.SyncJobBudget
+		{sync, FuncSync, resources.SyncJobsQueue, 5},
 	}
 	for _, m := range mappings {
 		m.fn.AddEventSource(awslambdaeventsources.NewSqsEventSource(s.Queues[m.queue.ID], &awslambdaeventsources.SqsEventSourceProps{
-			BatchSize: jsii.Number(10),
+			BatchSize: jsii.Number(float64(m.batch)),
 			// no batching window: an event goes out as soon as it arrives
 			MaxBatchingWindow:       awscdk.Duration_Seconds(jsii.Number(0)),
 			ReportBatchItemFailures: jsii.Bool(true),

@@ -65,7 +65,8 @@ func DevConfigFromEnv(getenv func(string) string) DevConfig {
 }
 
 // RunDev runs the whole system on this machine until ctx ends: emulators, tables and queues,
-// the API behind the local gateway, and the router and delivery pollers.
+// the API behind the local gateway, the router, delivery and sync pollers, and the sync's
+// schedule.
 func RunDev(ctx context.Context, dc DevConfig, out io.Writer) error {
 	root, err := RepoRoot()
 	if err != nil {
@@ -130,6 +131,10 @@ func RunDev(ctx context.Context, dc DevConfig, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("delivery: %w", err)
 	}
+	syncFn, err := app.NewSync(ctx, awsCfg, cfg)
+	if err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
 
 	issuer, err := NewIssuer(root)
 	if err != nil {
@@ -156,11 +161,17 @@ func RunDev(ctx context.Context, dc DevConfig, out io.Writer) error {
 	pollers := []*SQSPoller{
 		{SQS: sq, QueueURL: names.QueueURLs[resources.EventsQueue.ID], QueueARN: names.QueueARNs[resources.EventsQueue.ID], Handler: router, Concurrency: 2, Timeout: resources.RouterTimeout},
 		{SQS: sq, QueueURL: names.QueueURLs[resources.DeliveriesQueue.ID], QueueARN: names.QueueARNs[resources.DeliveriesQueue.ID], Handler: delivery, Concurrency: 8, Timeout: resources.DeliveryTimeout},
+		{SQS: sq, QueueURL: names.QueueURLs[resources.SyncJobsQueue.ID], QueueARN: names.QueueARNs[resources.SyncJobsQueue.ID], Handler: syncFn, BatchSize: 5, Concurrency: 4, Timeout: resources.SyncTimeout},
 	}
 	for _, p := range pollers {
 		wg.Add(1)
 		go func() { defer wg.Done(); p.Run(runCtx) }()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		RunSyncSchedule(runCtx, sq, names.QueueURLs[resources.SyncJobsQueue.ID], SyncTickEvery(cfg.SyncInterval), logger)
+	}()
 	serve := []struct {
 		name   string
 		server *http.Server
@@ -196,6 +207,7 @@ func RunDev(ctx context.Context, dc DevConfig, out io.Writer) error {
 // stackEnvKeys are the variables .local/stack.env carries (docs/local-stack.md).
 var stackEnvKeys = []string{
 	"API_URL", "UI_URL", "EVENTS_QUEUE_URL", "EVENTS_DLQ_URL", "DELIVERIES_QUEUE_URL", "DELIVERIES_DLQ_URL",
+	"INBOUND_QUEUE_URL", "INBOUND_DLQ_URL", "SYNC_JOBS_QUEUE_URL", "SYNC_JOBS_DLQ_URL",
 	"CONFIG_TABLE", "DELIVERY_LOG_TABLE", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB",
 	"AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
 }

@@ -31,9 +31,6 @@ const (
 	ReverseKeyPrefix = "REV#"
 	// SyncKeyPrefix + "<platform>": an agent's two-way sync state (cursor, lease, last run).
 	SyncKeyPrefix = "SYNC#"
-	// NoticeKeyPrefix + "<platform>#<notice id>": a platform's push notice already taken
-	// (deduplication, expires by TTLAttribute).
-	NoticeKeyPrefix = "NOTICE#"
 )
 
 // The sparse index of enabled agents by next sync time (docs/design.md#data-model). An
@@ -157,8 +154,6 @@ var (
 		ID:           "Config",
 		PartitionKey: KeyAttr{Name: "pk", Type: "S"},
 		SortKey:      KeyAttr{Name: "sk", Type: "S"},
-		// notices (NoticeKeyPrefix) expire; nothing else has the attribute
-		TTLAttribute: "expiresAt",
 		Indexes: []Index{{
 			Name:         SyncDueIndexName,
 			PartitionKey: KeyAttr{Name: SyncShardAttr, Type: "S"},

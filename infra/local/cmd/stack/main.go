@@ -4,6 +4,7 @@
 //	stack token -dealer d1        a JWT the running stack accepts (make token DEALER=d1)
 //	stack token -admin            a JWT of DealerAI staff, for the admin routes (make token ADMIN=1)
 //	stack dlq                     what the running stack's dead-letter queues hold
+//	stack inbound [-take]         what the running stack's inbound queue holds (-take: and delete it)
 //	stack emulators -- CMD ARGS   start DynamoDB Local and the SQS emulator on free ports, run
 //	                              CMD with AWS_ENDPOINT_URL_DYNAMODB/_SQS set, stop them (make test)
 package main
@@ -35,6 +36,8 @@ func main() {
 		err = token(os.Args[2:])
 	case "dlq":
 		err = dlq(ctx)
+	case "inbound":
+		err = inbound(ctx, os.Args[2:])
 	case "emulators":
 		err = emulators(ctx, os.Args[2:])
 	default:
@@ -51,7 +54,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: stack dev | stack token -dealer ID | stack token -admin | stack dlq | stack emulators -- CMD [ARGS...]")
+	fmt.Fprintln(os.Stderr, "usage: stack dev | stack token -dealer ID | stack token -admin | stack dlq | stack inbound [-take] | stack emulators -- CMD [ARGS...]")
 	os.Exit(2)
 }
 
@@ -97,6 +100,21 @@ func dlq(ctx context.Context) error {
 		return err
 	}
 	return local.ShowDLQs(ctx, env, os.Stdout)
+}
+
+func inbound(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("inbound", flag.ExitOnError)
+	take := fs.Bool("take", false, "delete the messages printed, as a consumer would (a look without it counts as a receive)")
+	_ = fs.Parse(args)
+	root, err := local.RepoRoot()
+	if err != nil {
+		return err
+	}
+	env, err := local.ReadStackEnv(root)
+	if err != nil {
+		return err
+	}
+	return local.ShowInbound(ctx, env, *take, os.Stdout)
 }
 
 func emulators(ctx context.Context, args []string) error {

@@ -28,6 +28,7 @@ import (
 	"github.com/dealerai/integrations/shared/agentsync"
 	"github.com/dealerai/integrations/shared/app"
 	"github.com/dealerai/integrations/shared/deliveryq"
+	"github.com/dealerai/integrations/shared/plans"
 	"github.com/dealerai/integrations/shared/resources"
 )
 
@@ -51,6 +52,7 @@ func newStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	cfg.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	cfg.DefaultAgentPlatforms = append(cfg.DefaultAgentPlatforms, testCRM.ID) // in every dealer's plan unless stored otherwise
 	cat := append(registry.Platforms(), testCRM)
 	// The fakes listen on 127.0.0.1 over http: a plain client stands in for the policy's.
 	h, err := app.NewSyncHandler(env.AWS, cfg, &http.Client{Timeout: 10 * time.Second}, cat)
@@ -204,6 +206,19 @@ func TestTickFindsDueAgents(t *testing.T) {
 	if wait := time.Until(a.SyncDue); wait < 4*time.Minute || wait > 5*time.Minute {
 		t.Errorf("after its job dlr_a is due in %v, want the interval (5 min)", wait)
 	}
+	// A platform the dealer's plan leaves out is not read (the job looks again an interval later).
+	if _, err := plans.NewStore(s.env.DynamoDB, s.env.Table(resources.ConfigTable)).Put(ctx,
+		&plans.Entitlement{DealerID: "dlr_c", Platforms: []string{"xtime"}, UpdatedBy: "staff"}); err != nil {
+		t.Fatal(err)
+	}
+	before := crm.callCount()
+	s.handle(ctx, job("dlr_c"))
+	if crm.callCount() != before {
+		t.Error("a platform out of the dealer's plan was read")
+	}
+	if c, _ := s.store.Get(ctx, "dlr_c", testCRM.ID); time.Until(c.SyncDue) < 4*time.Minute {
+		t.Errorf("out of the plan: due in %v, want an interval", time.Until(c.SyncDue))
+	}
 	// Disabling an agent takes it out of the schedule.
 	s.agent("dlr_b", testCRM, crm, false)
 	if b, _ := s.store.Get(ctx, "dlr_b", testCRM.ID); !b.SyncDue.IsZero() {
@@ -254,6 +269,7 @@ func mustConfig(t *testing.T, env *localtest.Env) app.Config {
 		t.Fatal(err)
 	}
 	cfg.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	cfg.DefaultAgentPlatforms = append(cfg.DefaultAgentPlatforms, testCRM.ID)
 	return cfg
 }
 

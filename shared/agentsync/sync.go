@@ -97,8 +97,8 @@ type Queue interface {
 
 var _ Queue = (*sqs.Client)(nil)
 
-// Entitlements says whether a dealer's plan includes a platform (package plans). A platform
-// out of the dealer's plan is not synced.
+// Entitlements says whether a dealer's plan includes a platform (the composition root adapts
+// package plans). A platform out of the dealer's plan is not synced.
 type Entitlements interface {
 	Includes(ctx context.Context, dealerID, platform string) (bool, error)
 }

@@ -337,7 +337,7 @@ func TestRunSkips(t *testing.T) {
 	ctx := context.Background()
 	u := newUnit(t, dealer, "dlr_off", "dlr_noplan")
 	u.agents.agents["dlr_off/"+testCRM.ID].Enabled = false
-	u.s.Entitlements = plans{"dlr_noplan": false, dealer: true, "dlr_off": true}
+	u.s.Entitlements = fakePlans{"dlr_noplan": false, dealer: true, "dlr_off": true}
 	for d := range u.crm {
 		u.crm[d].add(leads(1, u.now)...)
 	}
@@ -366,9 +366,11 @@ func TestRunSkips(t *testing.T) {
 	}
 }
 
-type plans map[string]bool
+type fakePlans map[string]bool
 
-func (p plans) Includes(_ context.Context, dealerID, _ string) (bool, error) { return p[dealerID], nil }
+func (p fakePlans) Includes(_ context.Context, dealerID, _ string) (bool, error) {
+	return p[dealerID], nil
+}
 
 // A change the catalog refuses (a feed's bug) is not published and is noted; the page's
 // other changes are.

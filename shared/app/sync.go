@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/dealerai/integrations/shared/agents/oauth"
 	"github.com/dealerai/integrations/shared/agents/platform"
 	"github.com/dealerai/integrations/shared/agentsync"
+	"github.com/dealerai/integrations/shared/plans"
 )
 
 // NewSync builds the sync function: the sync-jobs queue's ticks and jobs → the platforms'
@@ -56,10 +58,32 @@ func NewSyncHandler(awsCfg aws.Config, cfg Config, client *http.Client, platform
 	s.Interval = cfg.SyncInterval
 	s.Log = log
 	s.Metrics = os.Stdout // each job's line is an EMF document, as the delivery batches' are
+	s.Entitlements = planEntitlements{store: plans.NewStore(db, cfg.ConfigTable), policy: cfg.planPolicy()}
 	return &agentsync.Handler{
 		Syncer: s,
 		Scheduler: &agentsync.Scheduler{DB: db, Table: cfg.ConfigTable, Agents: store, Platforms: platforms,
 			Jobs: queue, JobsQueueURL: cfg.SyncJobsQueueURL},
 		Log: log,
 	}, nil
+}
+
+// planEntitlements is agentsync.Entitlements over the dealers' plans: a dealer's stored plan,
+// else the deployment's default (DEFAULT_AGENT_PLATFORMS).
+type planEntitlements struct {
+	store  *plans.Store
+	policy *plans.Policy
+}
+
+var _ agentsync.Entitlements = planEntitlements{}
+
+func (e planEntitlements) Includes(ctx context.Context, dealerID, platform string) (bool, error) {
+	stored, err := e.store.Get(ctx, dealerID)
+	switch {
+	case errors.Is(err, plans.ErrNotFound):
+		stored = nil
+	case err != nil:
+		return false, err
+	}
+	plan, _ := e.policy.Resolve(dealerID, stored)
+	return plan.Includes(platform), nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/dealerai/integrations/shared/agents"
 	"github.com/dealerai/integrations/shared/agents/platform"
 	"github.com/dealerai/integrations/shared/agentsync"
+	"github.com/dealerai/integrations/shared/plans"
 )
 
 // SyncService is the agents' two-way sync as the API sees it (*agentsync.Service).
@@ -20,8 +21,8 @@ type SyncService interface {
 var _ SyncService = (*agentsync.Service)(nil)
 
 // getAgentSync shows an agent's two-way sync: its state, last run, cursor time and next run.
-// Every known platform answers, configured or not (a disabled agent, or a platform without
-// a change feed, says so in detail).
+// Every known platform answers, configured or not (a disabled agent, a platform without a
+// change feed, or one out of the dealer's plan, says so in detail).
 func (a *API) getAgentSync(w http.ResponseWriter, r *http.Request) error {
 	p, ag, err := a.syncAgent(r)
 	if err != nil {
@@ -30,6 +31,13 @@ func (a *API) getAgentSync(w http.ResponseWriter, r *http.Request) error {
 	st, err := a.opts.Sync.Status(r.Context(), p, ag)
 	if err != nil {
 		return err
+	}
+	plan, _, err := a.entitlement(r.Context(), dealerOf(r))
+	if err != nil {
+		return err
+	}
+	if !plan.Includes(p.ID) && st.State != agentsync.StateRunning {
+		st.State, st.Detail, st.NextRunAt = agentsync.StateIdle, p.Name+" is "+plans.UnavailableReason+": nothing is synced", nil
 	}
 	writeJSON(w, http.StatusOK, st)
 	return nil
@@ -42,12 +50,20 @@ type syncRun struct {
 }
 
 // runAgentSync queues a sync of the agent at once (202). An agent not configured or
-// disabled, or a platform without a change feed, is a 409 saying so. A request moments after
+// disabled, or a platform without a change feed, is a 409 saying so; a platform out of the
+// dealer's plan a 403. A request moments after
 // another queues nothing more and answers the first one's time.
 func (a *API) runAgentSync(w http.ResponseWriter, r *http.Request) error {
 	p, ag, err := a.syncAgent(r)
 	if err != nil {
 		return err
+	}
+	plan, _, err := a.entitlement(r.Context(), dealerOf(r))
+	if err != nil {
+		return err
+	}
+	if !plan.Includes(p.ID) {
+		return notInPlan(p)
 	}
 	at, err := a.opts.Sync.RunNow(r.Context(), p, ag)
 	if errors.Is(err, agentsync.ErrNotSyncable) {

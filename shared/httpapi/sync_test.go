@@ -18,6 +18,7 @@ import (
 	"github.com/dealerai/integrations/shared/agents/platform"
 	"github.com/dealerai/integrations/shared/agentsync"
 	"github.com/dealerai/integrations/shared/httpapi"
+	"github.com/dealerai/integrations/shared/plans"
 	"github.com/dealerai/integrations/shared/resources"
 )
 
@@ -175,6 +176,17 @@ func TestAgentSyncRoutes(t *testing.T) {
 	s = get(crm.ID)
 	if s.State != agentsync.StateFailing || s.Detail != "Fortellis changes: HTTP 401" || s.LastRun.Error != s.Detail {
 		t.Errorf("refused credentials: %+v", s)
+	}
+
+	// Out of the dealer's plan: not synced, and not run.
+	if _, err := at.plans.Put(ctx, &plans.Entitlement{DealerID: "dlr_sync", Platforms: []string{"xtime"}, UpdatedBy: "staff"}); err != nil {
+		t.Fatal(err)
+	}
+	if s = get(crm.ID); s.State != agentsync.StateIdle || !strings.Contains(s.Detail, "not in your plan") || s.NextRunAt != nil {
+		t.Errorf("out of the plan: %+v", s)
+	}
+	if p := at.do("POST", "/v1/agents/"+crm.ID+"/sync", tok, nil).problem(t, http.StatusForbidden); !strings.Contains(p.Detail, "not in your plan") {
+		t.Errorf("POST out of the plan: %+v", p)
 	}
 
 	// Another dealer sees its own (unconfigured) agent.

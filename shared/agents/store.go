@@ -141,16 +141,21 @@ func (s *Store) Put(ctx context.Context, a *Agent) (*Agent, error) {
 // ErrNotScheduled: the agent is not in the sync schedule (disabled or deleted).
 var ErrNotScheduled = errors.New("agent is not enabled")
 
-// SetSyncDue sets when the agent's next sync is due, provided it is still enabled (in the
-// schedule's index): ErrNotScheduled otherwise. The agent's version and updatedAt stay.
+// SetSyncDue sets when the agent's next sync is due, provided it is still enabled:
+// ErrNotScheduled otherwise. It writes the index keys whole, so an enabled agent stored
+// without them (saved before the sync existed) joins the schedule with its first job. The
+// agent's version and updatedAt stay.
 func (s *Store) SetSyncDue(ctx context.Context, dealerID, platform string, at time.Time) error {
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.Table),
-		Key:                       Key(dealerID, platform),
-		UpdateExpression:          aws.String("SET #due = :due"),
-		ConditionExpression:       aws.String("attribute_exists(#shard)"),
-		ExpressionAttributeNames:  map[string]string{"#due": resources.SyncDueAttr, "#shard": resources.SyncShardAttr},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":due": millis(at)},
+		TableName:                aws.String(s.Table),
+		Key:                      Key(dealerID, platform),
+		UpdateExpression:         aws.String("SET #due = :due, #shard = :shard"),
+		ConditionExpression:      aws.String("#enabled = :true"),
+		ExpressionAttributeNames: map[string]string{"#due": resources.SyncDueAttr, "#shard": resources.SyncShardAttr, "#enabled": "enabled"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":due": millis(at), ":shard": str(resources.SyncShardKey(platform, resources.SyncShardOf(dealerID))),
+			":true": &types.AttributeValueMemberBOOL{Value: true},
+		},
 	})
 	var failed *types.ConditionalCheckFailedException
 	if errors.As(err, &failed) {

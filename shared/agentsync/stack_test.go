@@ -15,6 +15,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -440,4 +442,36 @@ type pushConnector struct {
 func (p *pushConnector) Deliver(context.Context, *connector.Delivery) (connector.Result, error) {
 	p.calls.Add(1)
 	return p.res, nil
+}
+
+// An enabled agent stored before the sync existed has no index keys, so no tick finds it; its
+// first job (POST .../sync) puts it in the schedule.
+func TestAgentWithoutIndexKeysJoinsWithItsFirstJob(t *testing.T) {
+	ctx := context.Background()
+	s := newStack(t)
+	crm := newFakeCRM(t)
+	s.agent("dlr_old", testCRM, crm, true)
+	_, err := s.env.DynamoDB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.env.Table(resources.ConfigTable)), Key: agents.Key("dlr_old", testCRM.ID),
+		UpdateExpression: aws.String("REMOVE " + resources.SyncShardAttr + ", " + resources.SyncDueAttr),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.handle(ctx, agentsync.Message{Kind: agentsync.KindTick})
+	if jobs := s.jobs(); len(jobs) != 0 {
+		t.Fatalf("a tick found an agent without index keys: %v", jobs)
+	}
+	s.handle(ctx, job("dlr_old"))
+	a, err := s.store.Get(ctx, "dlr_old", testCRM.ID)
+	if err != nil || a.SyncDue.IsZero() || crm.callCount() != 1 {
+		t.Fatalf("after its first job: due %v, %d platform calls, %v", a.SyncDue, crm.callCount(), err)
+	}
+	out, err := s.env.DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.env.Table(resources.ConfigTable)), Key: agents.Key("dlr_old", testCRM.ID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shard, ok := out.Item[resources.SyncShardAttr].(*ddbtypes.AttributeValueMemberS); !ok || shard.Value != resources.SyncShardKey(testCRM.ID, resources.SyncShardOf("dlr_old")) {
+		t.Errorf("index partition key %v", out.Item[resources.SyncShardAttr])
+	}
 }

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
+	"github.com/dealerai/integrations/shared/internal/attr"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -86,8 +86,8 @@ func AppointmentKey(appointmentID, contactID, appointmentType string) string {
 
 func correlationKey(dealerID, platform, key string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
-		"pk": str(resources.DealerKey(dealerID)),
-		"sk": str(resources.CorrelationKeyPrefix + platform + "#" + key),
+		"pk": attr.S(resources.DealerKey(dealerID)),
+		"sk": attr.S(resources.CorrelationKeyPrefix + platform + "#" + key),
 	}
 }
 
@@ -112,19 +112,19 @@ func (s *CorrelationStore) Get(ctx context.Context, dealerID, platform, key stri
 	if err != nil {
 		return nil, fmt.Errorf("get correlation: %w", err)
 	}
-	if getS(out.Item, "eventTime") == "" { // none, or only a lease
+	if attr.GetS(out.Item, "eventTime") == "" { // none, or only a lease
 		return nil, ErrNotFound
 	}
 	return correlationOf(out.Item)
 }
 
 func correlationOf(it map[string]types.AttributeValue) (*Correlation, error) {
-	c := &Correlation{IDs: getMap(it, "ids"), EventID: getS(it, "eventId")}
+	c := &Correlation{IDs: attr.GetMap(it, "ids"), EventID: attr.GetS(it, "eventId")}
 	if _, ok := it["pushed"]; ok {
-		c.Pushed = getMap(it, "pushed")
+		c.Pushed = attr.GetMap(it, "pushed")
 	}
 	var err error
-	if c.EventTime, err = time.Parse(eventTimeLayout, getS(it, "eventTime")); err != nil {
+	if c.EventTime, err = time.Parse(eventTimeLayout, attr.GetS(it, "eventTime")); err != nil {
 		return nil, fmt.Errorf("correlation: eventTime: %w", err)
 	}
 	return c, nil
@@ -136,19 +136,19 @@ func correlationOf(it map[string]types.AttributeValue) (*Correlation, error) {
 // not empty, replaces the pushed state kept; an empty one keeps it. A lease on the item is
 // kept.
 func (s *CorrelationStore) Save(ctx context.Context, dealerID, platform, key string, c Correlation) error {
-	t := str(c.EventTime.UTC().Format(eventTimeLayout))
+	t := attr.S(c.EventTime.UTC().Format(eventTimeLayout))
 	ids := c.IDs
 	if ids == nil {
 		ids = map[string]string{}
 	}
 	update := "SET ids = :ids, #t = :t, eventId = :id, updatedAt = :now"
 	values := map[string]types.AttributeValue{
-		":ids": strMap(ids), ":t": t, ":id": str(c.EventID),
-		":now": str(s.now().UTC().Format(time.RFC3339Nano)),
+		":ids": attr.StrMap(ids), ":t": t, ":id": attr.S(c.EventID),
+		":now": attr.S(s.now().UTC().Format(time.RFC3339Nano)),
 	}
 	if len(c.Pushed) > 0 {
 		update += ", pushed = :pushed"
-		values[":pushed"] = strMap(c.Pushed)
+		values[":pushed"] = attr.StrMap(c.Pushed)
 	}
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.Table),
@@ -178,7 +178,7 @@ func (s *CorrelationStore) Lease(ctx context.Context, dealerID, platform, key, o
 		UpdateExpression:    aws.String("SET leaseOwner = :owner, leaseUntil = :until"),
 		ConditionExpression: aws.String("attribute_not_exists(leaseUntil) OR leaseUntil < :now OR leaseOwner = :owner"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":owner": str(owner), ":until": millis(until), ":now": millis(s.now()),
+			":owner": attr.S(owner), ":until": attr.Millis(until), ":now": attr.Millis(s.now()),
 		},
 	})
 	var failed *types.ConditionalCheckFailedException
@@ -198,17 +198,13 @@ func (s *CorrelationStore) Release(ctx context.Context, dealerID, platform, key,
 		Key:                       correlationKey(dealerID, platform, key),
 		UpdateExpression:          aws.String("REMOVE leaseOwner, leaseUntil"),
 		ConditionExpression:       aws.String("leaseOwner = :owner"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":owner": str(owner)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":owner": attr.S(owner)},
 	})
 	var failed *types.ConditionalCheckFailedException
 	if err != nil && !errors.As(err, &failed) {
 		return fmt.Errorf("release correlation lease: %w", err)
 	}
 	return nil
-}
-
-func millis(t time.Time) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(t.UnixMilli(), 10)}
 }
 
 // eventIDs are DealerAI's ids an event carries.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/dealerai/integrations/events"
@@ -237,21 +236,16 @@ func (d *Dispatcher) DeliverTo(ctx context.Context, a *Agent, msg *deliveryq.Mes
 // checkHosts refuses an agent whose URL settings name a host that is not the platform's (one
 // stored before the rule, or whose platform's hosts changed): nothing is sent.
 func checkHosts(p platform.Platform, settings map[string]string) error {
-	for _, k := range p.URLSettings() {
-		v, ok := settings[k]
-		if !ok {
-			continue
-		}
-		host := "an invalid URL"
-		if u, err := url.Parse(v); err == nil {
-			host = u.Hostname()
-		}
-		if !p.AllowsHost(host) {
-			return &AttemptError{Class: connector.ClassBlocked, Permanent: true,
-				Message: fmt.Sprintf("settings.%s names %s, which is not a %s host: nothing was sent (configure the agent again with an allowed URL and its credentials)", k, host, p.Name)}
-		}
+	if k, host, off := p.OffHostSetting(settings); off {
+		return &AttemptError{Class: connector.ClassBlocked, Permanent: true, Message: BlockedMessage(p, k, host)}
 	}
 	return nil
+}
+
+// BlockedMessage says why nothing is sent for an agent whose URL setting k names host, which
+// is not one of platform p's.
+func BlockedMessage(p platform.Platform, k, host string) string {
+	return fmt.Sprintf("settings.%s names %s, which is not a %s host: nothing was sent (configure the agent again with an allowed URL and its credentials)", k, host, p.Name)
 }
 
 // lease takes the leases of an event's DealerAI lead (each of its keys, in order), waiting

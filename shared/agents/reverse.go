@@ -3,6 +3,7 @@ package agents
 import (
 	"context"
 	"fmt"
+	"github.com/dealerai/integrations/shared/internal/attr"
 	"maps"
 	"slices"
 	"sort"
@@ -41,8 +42,8 @@ type ReversePointer struct {
 
 func reverseKey(dealerID, platform string, id PlatformID) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
-		"pk": str(resources.DealerKey(dealerID)),
-		"sk": str(reversePrefix(platform, id.Name) + id.Value),
+		"pk": attr.S(resources.DealerKey(dealerID)),
+		"sk": attr.S(reversePrefix(platform, id.Name) + id.Value),
 	}
 }
 
@@ -68,16 +69,16 @@ func newPointers(ids eventIDs, keys []string, before, now map[string]string) []R
 // SavePointers writes reverse pointers (BatchWriteItem, 25 a call), replacing any of the same
 // platform id.
 func (s *CorrelationStore) SavePointers(ctx context.Context, dealerID, platform string, ptrs []ReversePointer) error {
-	now := str(s.now().UTC().Format(time.RFC3339Nano))
+	now := attr.S(s.now().UTC().Format(time.RFC3339Nano))
 	var reqs []types.WriteRequest
 	for _, p := range ptrs {
 		it := reverseKey(dealerID, platform, p.ID)
 		for name, v := range map[string]string{"leadId": p.LeadID, "contactId": p.ContactID, "appointmentId": p.AppointmentID} {
 			if v != "" {
-				it[name] = str(v)
+				it[name] = attr.S(v)
 			}
 		}
-		it["keys"] = strList(p.Keys)
+		it["keys"] = attr.StrList(p.Keys)
 		it["updatedAt"] = now
 		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: it}})
 	}
@@ -104,13 +105,13 @@ func (s *CorrelationStore) Pointers(ctx context.Context, dealerID, platform stri
 	err := s.batchGet(ctx, len(ids), func(i int) map[string]types.AttributeValue {
 		return reverseKey(dealerID, platform, ids[i])
 	}, func(it map[string]types.AttributeValue) error {
-		name, value, ok := strings.Cut(strings.TrimPrefix(getS(it, "sk"), resources.ReverseKeyPrefix+platform+"#"), "#")
+		name, value, ok := strings.Cut(strings.TrimPrefix(attr.GetS(it, "sk"), resources.ReverseKeyPrefix+platform+"#"), "#")
 		if !ok {
-			return fmt.Errorf("reverse pointer %q", getS(it, "sk"))
+			return fmt.Errorf("reverse pointer %q", attr.GetS(it, "sk"))
 		}
 		id := PlatformID{name, value}
-		out[id] = ReversePointer{ID: id, LeadID: getS(it, "leadId"), ContactID: getS(it, "contactId"),
-			AppointmentID: getS(it, "appointmentId"), Keys: getList(it, "keys")}
+		out[id] = ReversePointer{ID: id, LeadID: attr.GetS(it, "leadId"), ContactID: attr.GetS(it, "contactId"),
+			AppointmentID: attr.GetS(it, "appointmentId"), Keys: attr.GetList(it, "keys")}
 		return nil
 	})
 	if err != nil {
@@ -127,7 +128,7 @@ func (s *CorrelationStore) PushedIDs(ctx context.Context, dealerID, platform, id
 		TableName:              aws.String(s.Table),
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :prefix)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": str(resources.DealerKey(dealerID)), ":prefix": str(prefix),
+			":pk": attr.S(resources.DealerKey(dealerID)), ":prefix": attr.S(prefix),
 		},
 		ProjectionExpression: aws.String("sk"),
 		Limit:                aws.Int32(int32(limit)),
@@ -142,7 +143,7 @@ func (s *CorrelationStore) PushedIDs(ctx context.Context, dealerID, platform, id
 			return nil, fmt.Errorf("list pushed %s: %w", idName, err)
 		}
 		for _, it := range page.Items {
-			out = append(out, strings.TrimPrefix(getS(it, "sk"), prefix))
+			out = append(out, strings.TrimPrefix(attr.GetS(it, "sk"), prefix))
 		}
 		if len(page.LastEvaluatedKey) == 0 {
 			break
@@ -169,7 +170,7 @@ func (s *CorrelationStore) PushedState(ctx context.Context, dealerID, platform s
 	err := s.batchGet(ctx, len(all), func(i int) map[string]types.AttributeValue {
 		return correlationKey(dealerID, platform, all[i])
 	}, func(it map[string]types.AttributeValue) error {
-		if getS(it, "eventTime") == "" { // only a lease
+		if attr.GetS(it, "eventTime") == "" { // only a lease
 			return nil
 		}
 		c, err := correlationOf(it)
@@ -196,7 +197,7 @@ func (s *CorrelationStore) batchGet(ctx context.Context, n int, key func(i int) 
 	seen := map[string]bool{}
 	for i := range n {
 		k := key(i)
-		id := getS(k, "sk")
+		id := attr.GetS(k, "sk")
 		if !seen[id] {
 			seen[id] = true
 			keys = append(keys, k)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dealerai/integrations/shared/internal/attr"
 	"strconv"
 	"strings"
 	"time"
@@ -39,8 +40,8 @@ var _ DynamoDBAPI = (*dynamodb.Client)(nil)
 // Key is the config-table key of a dealer's agent.
 func Key(dealerID, platform string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
-		"pk": str(resources.DealerKey(dealerID)),
-		"sk": str(resources.AgentKeyPrefix + platform),
+		"pk": attr.S(resources.DealerKey(dealerID)),
+		"sk": attr.S(resources.AgentKeyPrefix + platform),
 	}
 }
 
@@ -94,7 +95,7 @@ func (s *Store) List(ctx context.Context, dealerID string) ([]Agent, error) {
 		TableName:              aws.String(s.Table),
 		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :prefix)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": str(resources.DealerKey(dealerID)), ":prefix": str(resources.AgentKeyPrefix),
+			":pk": attr.S(resources.DealerKey(dealerID)), ":prefix": attr.S(resources.AgentKeyPrefix),
 		},
 		ConsistentRead: aws.Bool(true),
 	}
@@ -153,7 +154,7 @@ func (s *Store) SetSyncDue(ctx context.Context, dealerID, platform string, at ti
 		ConditionExpression:      aws.String("#enabled = :true"),
 		ExpressionAttributeNames: map[string]string{"#due": resources.SyncDueAttr, "#shard": resources.SyncShardAttr, "#enabled": "enabled"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":due": millis(at), ":shard": str(resources.SyncShardKey(platform, resources.SyncShardOf(dealerID))),
+			":due": attr.Millis(at), ":shard": attr.S(resources.SyncShardKey(platform, resources.SyncShardOf(dealerID))),
 			":true": &types.AttributeValueMemberBOOL{Value: true},
 		},
 	})
@@ -177,7 +178,7 @@ func (s *Store) ClaimSync(ctx context.Context, dealerID, platform string, due, u
 		UpdateExpression:          aws.String("SET #due = :until"),
 		ConditionExpression:       aws.String("#due = :due"),
 		ExpressionAttributeNames:  map[string]string{"#due": resources.SyncDueAttr},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":due": millis(due), ":until": millis(until)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":due": attr.Millis(due), ":until": attr.Millis(until)},
 	})
 	var failed *types.ConditionalCheckFailedException
 	if errors.As(err, &failed) {
@@ -216,7 +217,7 @@ func (s *Store) DeleteVersion(ctx context.Context, dealerID, platform string, ve
 		Key:                       Key(dealerID, platform),
 		ConditionExpression:       aws.String("#version = :version"),
 		ExpressionAttributeNames:  map[string]string{"#version": "version"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":version": number(version)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":version": attr.N(version)},
 	})
 	var failed *types.ConditionalCheckFailedException
 	if errors.As(err, &failed) {
@@ -230,40 +231,40 @@ func (s *Store) DeleteVersion(ctx context.Context, dealerID, platform string, ve
 
 func item(a *Agent) map[string]types.AttributeValue {
 	it := Key(a.DealerID, a.Platform)
-	it["kind"] = str("agent")
-	it["id"] = str(a.Platform)
-	it["events"] = strList(a.Events)
+	it["kind"] = attr.S("agent")
+	it["id"] = attr.S(a.Platform)
+	it["events"] = attr.StrList(a.Events)
 	it["enabled"] = &types.AttributeValueMemberBOOL{Value: a.Enabled}
-	it["platform"] = str(a.Platform)
-	it["dealerId"] = str(a.DealerID)
-	it["settings"] = strMap(a.Settings)
-	it["credentials"] = strMap(a.Credentials)
-	it["updatedAt"] = str(a.UpdatedAt.UTC().Format(time.RFC3339Nano))
-	it["version"] = number(a.Version)
+	it["platform"] = attr.S(a.Platform)
+	it["dealerId"] = attr.S(a.DealerID)
+	it["settings"] = attr.StrMap(a.Settings)
+	it["credentials"] = attr.StrMap(a.Credentials)
+	it["updatedAt"] = attr.S(a.UpdatedAt.UTC().Format(time.RFC3339Nano))
+	it["version"] = attr.N(a.Version)
 	if a.Enabled {
-		it[resources.SyncShardAttr] = str(resources.SyncShardKey(a.Platform, resources.SyncShardOf(a.DealerID)))
-		it[resources.SyncDueAttr] = millis(a.UpdatedAt)
+		it[resources.SyncShardAttr] = attr.S(resources.SyncShardKey(a.Platform, resources.SyncShardOf(a.DealerID)))
+		it[resources.SyncDueAttr] = attr.Millis(a.UpdatedAt)
 	}
 	return it
 }
 
 // FromItem decodes an agent's config item, such as the one targets.Target.Item holds.
 func FromItem(it map[string]types.AttributeValue) (*Agent, error) {
-	sk := getS(it, "sk")
+	sk := attr.GetS(it, "sk")
 	if !strings.HasPrefix(sk, resources.AgentKeyPrefix) {
 		return nil, fmt.Errorf("decode agent: %q is not an agent item", sk)
 	}
 	a := &Agent{
-		DealerID:    strings.TrimPrefix(getS(it, "pk"), resources.DealerKeyPrefix),
+		DealerID:    strings.TrimPrefix(attr.GetS(it, "pk"), resources.DealerKeyPrefix),
 		Platform:    strings.TrimPrefix(sk, resources.AgentKeyPrefix),
-		Events:      getList(it, "events"),
-		Settings:    getMap(it, "settings"),
-		Credentials: getMap(it, "credentials"),
+		Events:      attr.GetList(it, "events"),
+		Settings:    attr.GetMap(it, "settings"),
+		Credentials: attr.GetMap(it, "credentials"),
 	}
 	if b, ok := it["enabled"].(*types.AttributeValueMemberBOOL); ok {
 		a.Enabled = b.Value
 	}
-	if v := getS(it, "updatedAt"); v != "" {
+	if v := attr.GetS(it, "updatedAt"); v != "" {
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {
 			return nil, fmt.Errorf("decode agent %s: updatedAt: %w", a.Platform, err)
@@ -285,57 +286,4 @@ func FromItem(it map[string]types.AttributeValue) (*Agent, error) {
 		a.SyncDue = time.UnixMilli(ms).UTC()
 	}
 	return a, nil
-}
-
-func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-
-func number(n int) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.Itoa(n)}
-}
-
-func strList(vs []string) types.AttributeValue {
-	l := make([]types.AttributeValue, len(vs))
-	for i, v := range vs {
-		l[i] = str(v)
-	}
-	return &types.AttributeValueMemberL{Value: l}
-}
-
-func strMap(m map[string]string) types.AttributeValue {
-	out := make(map[string]types.AttributeValue, len(m))
-	for k, v := range m {
-		out[k] = str(v)
-	}
-	return &types.AttributeValueMemberM{Value: out}
-}
-
-func getS(it map[string]types.AttributeValue, name string) string {
-	if v, ok := it[name].(*types.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
-}
-
-func getMap(it map[string]types.AttributeValue, name string) map[string]string {
-	out := map[string]string{}
-	if m, ok := it[name].(*types.AttributeValueMemberM); ok {
-		for k, v := range m.Value {
-			if s, ok := v.(*types.AttributeValueMemberS); ok {
-				out[k] = s.Value
-			}
-		}
-	}
-	return out
-}
-
-func getList(it map[string]types.AttributeValue, name string) []string {
-	var out []string
-	if l, ok := it[name].(*types.AttributeValueMemberL); ok {
-		for _, v := range l.Value {
-			if s, ok := v.(*types.AttributeValueMemberS); ok {
-				out = append(out, s.Value)
-			}
-		}
-	}
-	return out
 }

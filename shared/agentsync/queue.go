@@ -55,7 +55,7 @@ func DecodeMessage(body string) (*Message, error) {
 	return &m, nil
 }
 
-func attr(v string) types.MessageAttributeValue {
+func msgAttr(v string) types.MessageAttributeValue {
 	return types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
 }
 
@@ -67,7 +67,7 @@ func enqueueJobs(ctx context.Context, q Queue, url string, msgs []Message) error
 		entries = append(entries, types.SendMessageBatchRequestEntry{
 			Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(body)),
 			MessageAttributes: map[string]types.MessageAttributeValue{
-				"kind": attr(m.Kind), "dealerId": attr(m.DealerID), "platform": attr(m.Platform), "reason": attr(m.Reason),
+				"kind": msgAttr(m.Kind), "dealerId": msgAttr(m.DealerID), "platform": msgAttr(m.Platform), "reason": msgAttr(m.Reason),
 			},
 		})
 	}
@@ -86,7 +86,7 @@ func publish(ctx context.Context, q Queue, url string, evs []*events.Event) erro
 		entries = append(entries, types.SendMessageBatchRequestEntry{
 			Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(ev.Body)),
 			MessageAttributes: map[string]types.MessageAttributeValue{
-				"eventType": attr(ev.Type), "dealerId": attr(ev.DealerID), "platform": attr(env.Platform), "eventId": attr(ev.ID),
+				"eventType": msgAttr(ev.Type), "dealerId": msgAttr(ev.DealerID), "platform": msgAttr(env.Platform), "eventId": msgAttr(ev.ID),
 			},
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dealerai/integrations/shared/internal/attr"
 	"strconv"
 	"strings"
 	"time"
@@ -95,7 +96,7 @@ func (s *Scheduler) due(ctx context.Context, shard string, now time.Time, limit 
 		KeyConditionExpression:   aws.String("#shard = :shard AND #due <= :now"),
 		ExpressionAttributeNames: map[string]string{"#shard": resources.SyncShardAttr, "#due": resources.SyncDueAttr},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":shard": str(shard), ":now": millis(now),
+			":shard": attr.S(shard), ":now": attr.Millis(now),
 		},
 		Limit: aws.Int32(int32(min(limit, 1000))),
 	}
@@ -110,7 +111,7 @@ func (s *Scheduler) due(ctx context.Context, shard string, now time.Time, limit 
 			if err != nil {
 				continue
 			}
-			out = append(out, dueAgent{dealerID: strings.TrimPrefix(getS(it, "pk"), resources.DealerKeyPrefix), at: time.UnixMilli(ms)})
+			out = append(out, dueAgent{dealerID: strings.TrimPrefix(attr.GetS(it, "pk"), resources.DealerKeyPrefix), at: time.UnixMilli(ms)})
 		}
 		if len(page.LastEvaluatedKey) == 0 || len(out) >= limit {
 			return out, nil

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
+	"github.com/dealerai/integrations/shared/internal/attr"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -96,22 +96,22 @@ func (s *StateStore) Get(ctx context.Context, dealerID, platform string) (*State
 	}
 	it := out.Item
 	st := &State{
-		Cursor:      changefeed.Cursor{Value: getS(it, "cursor"), Time: getTime(it, "cursorTime")},
-		State:       getS(it, "state"),
-		Failures:    getN(it, "failures"),
-		Reason:      getS(it, "reason"),
-		Notes:       getList(it, "notes"),
-		LeaseOwner:  getS(it, "leaseOwner"),
+		Cursor:      changefeed.Cursor{Value: attr.GetS(it, "cursor"), Time: getTime(it, "cursorTime")},
+		State:       attr.GetS(it, "state"),
+		Failures:    attr.GetN(it, "failures"),
+		Reason:      attr.GetS(it, "reason"),
+		Notes:       attr.GetList(it, "notes"),
+		LeaseOwner:  attr.GetS(it, "leaseOwner"),
 		RequestedAt: getTime(it, "requestedAt"),
 	}
-	if ms := getN(it, "leaseUntil"); ms != 0 {
+	if ms := attr.GetN(it, "leaseUntil"); ms != 0 {
 		st.LeaseUntil = time.UnixMilli(int64(ms))
 	}
 	if m, ok := it["lastRun"].(*types.AttributeValueMemberM); ok {
 		st.LastRun = &Run{
 			StartedAt: getTime(m.Value, "startedAt"), FinishedAt: getTime(m.Value, "finishedAt"),
-			RecordsRead: getN(m.Value, "recordsRead"), EventsPublished: getN(m.Value, "eventsPublished"),
-			EchoesSuppressed: getN(m.Value, "echoesSuppressed"), Error: getS(m.Value, "error"),
+			RecordsRead: attr.GetN(m.Value, "recordsRead"), EventsPublished: attr.GetN(m.Value, "eventsPublished"),
+			EchoesSuppressed: attr.GetN(m.Value, "echoesSuppressed"), Error: attr.GetS(m.Value, "error"),
 		}
 	}
 	return st, nil
@@ -126,7 +126,7 @@ func (s *StateStore) Lease(ctx context.Context, dealerID, platform, owner string
 		UpdateExpression:    aws.String("SET leaseOwner = :owner, leaseUntil = :until, runStartedAt = :now"),
 		ConditionExpression: aws.String("attribute_not_exists(leaseUntil) OR leaseUntil < :nowMs"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":owner": str(owner), ":until": millis(until), ":now": timeValue(now), ":nowMs": millis(now),
+			":owner": attr.S(owner), ":until": attr.Millis(until), ":now": timeValue(now), ":nowMs": attr.Millis(now),
 		},
 	})
 	var failed *types.ConditionalCheckFailedException
@@ -146,7 +146,7 @@ const ownerHolds = "leaseOwner = :owner AND leaseUntil >= :nowMs"
 // owner still holds the lease: ErrLeaseLost otherwise.
 func (s *StateStore) Advance(ctx context.Context, dealerID, platform, owner string, now time.Time, c changefeed.Cursor) error {
 	update := "SET #cursor = :cursor"
-	values := map[string]types.AttributeValue{":cursor": str(c.Value), ":owner": str(owner), ":nowMs": millis(now)}
+	values := map[string]types.AttributeValue{":cursor": attr.S(c.Value), ":owner": attr.S(owner), ":nowMs": attr.Millis(now)}
 	if c.Time.IsZero() {
 		update += " REMOVE cursorTime"
 	} else {
@@ -177,8 +177,8 @@ type Outcome struct {
 func (s *StateStore) Finish(ctx context.Context, dealerID, platform, owner string, now time.Time, o Outcome) error {
 	run := map[string]types.AttributeValue{
 		"startedAt": timeValue(o.Run.StartedAt), "finishedAt": timeValue(o.Run.FinishedAt),
-		"recordsRead": number(o.Run.RecordsRead), "eventsPublished": number(o.Run.EventsPublished),
-		"echoesSuppressed": number(o.Run.EchoesSuppressed), "error": str(o.Run.Error),
+		"recordsRead": attr.N(o.Run.RecordsRead), "eventsPublished": attr.N(o.Run.EventsPublished),
+		"echoesSuppressed": attr.N(o.Run.EchoesSuppressed), "error": attr.S(o.Run.Error),
 	}
 	notes := o.Notes
 	if notes == nil {
@@ -192,8 +192,8 @@ func (s *StateStore) Finish(ctx context.Context, dealerID, platform, owner strin
 		ConditionExpression:      aws.String(ownerHolds),
 		ExpressionAttributeNames: map[string]string{"#state": "state"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":run": &types.AttributeValueMemberM{Value: run}, ":state": str(o.State), ":failures": number(o.Failures),
-			":reason": str(o.Reason), ":notes": strList(notes), ":owner": str(owner), ":nowMs": millis(now),
+			":run": &types.AttributeValueMemberM{Value: run}, ":state": attr.S(o.State), ":failures": attr.N(o.Failures),
+			":reason": attr.S(o.Reason), ":notes": attr.StrList(notes), ":owner": attr.S(owner), ":nowMs": attr.Millis(now),
 		},
 	})
 }
@@ -206,7 +206,7 @@ func (s *StateStore) Release(ctx context.Context, dealerID, platform, owner stri
 		Key:                       stateKey(dealerID, platform),
 		UpdateExpression:          aws.String("REMOVE leaseOwner, leaseUntil, runStartedAt"),
 		ConditionExpression:       aws.String("leaseOwner = :owner"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":owner": str(owner)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":owner": attr.S(owner)},
 	})
 	var failed *types.ConditionalCheckFailedException
 	if err != nil && !errors.As(err, &failed) {
@@ -252,55 +252,12 @@ func (s *StateStore) underLease(ctx context.Context, platform string, in *dynamo
 // timeLayout is fixed-width UTC, so that DynamoDB's string comparison orders times.
 const timeLayout = "2006-01-02T15:04:05.000Z"
 
-func timeValue(t time.Time) types.AttributeValue { return str(t.UTC().Format(timeLayout)) }
+func timeValue(t time.Time) types.AttributeValue { return attr.S(t.UTC().Format(timeLayout)) }
 
 func getTime(it map[string]types.AttributeValue, name string) time.Time {
-	t, err := time.Parse(timeLayout, getS(it, name))
+	t, err := time.Parse(timeLayout, attr.GetS(it, name))
 	if err != nil {
 		return time.Time{}
 	}
 	return t
-}
-
-func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-
-func number(n int) types.AttributeValue { return &types.AttributeValueMemberN{Value: strconv.Itoa(n)} }
-
-func millis(t time.Time) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(t.UnixMilli(), 10)}
-}
-
-func strList(vs []string) types.AttributeValue {
-	l := make([]types.AttributeValue, len(vs))
-	for i, v := range vs {
-		l[i] = str(v)
-	}
-	return &types.AttributeValueMemberL{Value: l}
-}
-
-func getS(it map[string]types.AttributeValue, name string) string {
-	if v, ok := it[name].(*types.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
-}
-
-func getN(it map[string]types.AttributeValue, name string) int {
-	if v, ok := it[name].(*types.AttributeValueMemberN); ok {
-		n, _ := strconv.ParseInt(v.Value, 10, 64)
-		return int(n)
-	}
-	return 0
-}
-
-func getList(it map[string]types.AttributeValue, name string) []string {
-	var out []string
-	if l, ok := it[name].(*types.AttributeValueMemberL); ok {
-		for _, v := range l.Value {
-			if s, ok := v.(*types.AttributeValueMemberS); ok {
-				out = append(out, s.Value)
-			}
-		}
-	}
-	return out
 }

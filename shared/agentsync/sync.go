@@ -28,7 +28,6 @@ import (
 	"math"
 	mrand "math/rand/v2"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -351,19 +350,8 @@ func minTime(a, b time.Time) time.Time {
 // blockedHost refuses an agent whose URL settings name a host that is not the platform's,
 // as the delivery path does: nothing is sent.
 func blockedHost(p platform.Platform, settings map[string]string) *changefeed.Error {
-	for _, k := range p.URLSettings() {
-		v, ok := settings[k]
-		if !ok {
-			continue
-		}
-		host := "an invalid URL"
-		if u, err := url.Parse(v); err == nil {
-			host = u.Hostname()
-		}
-		if !p.AllowsHost(host) {
-			return changefeed.Errorf(changefeed.CredentialsRefused,
-				"settings.%s names %s, which is not a %s host: nothing was sent (configure the agent again with an allowed URL and its credentials)", k, host, p.Name)
-		}
+	if k, host, off := p.OffHostSetting(settings); off {
+		return changefeed.Errorf(changefeed.CredentialsRefused, "%s", agents.BlockedMessage(p, k, host))
 	}
 	return nil
 }

@@ -219,13 +219,9 @@ func (a *API) retryAgentDelivery(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	plan, _, err := a.entitlement(r.Context(), dealerOf(r))
-	if err != nil {
+	p, _ := a.opts.Platforms.Get(target.ID)
+	if err := a.requireInPlan(r, p); err != nil {
 		return err
-	}
-	if !plan.Includes(target.ID) {
-		p, _ := a.opts.Platforms.Get(target.ID)
-		return notInPlan(p)
 	}
 	var disabled string
 	switch {

@@ -60,6 +60,19 @@ func agentViewOf(p platform.Platform, ag *agents.Agent, plan *plans.Entitlement)
 }
 
 // notInPlan is the 403 of a dealer turning on an agent its plan does not include.
+// requireInPlan refuses (403) a request that would make an agent of platform p work when the
+// caller's plan does not include p.
+func (a *API) requireInPlan(r *http.Request, p platform.Platform) error {
+	plan, _, err := a.entitlement(r.Context(), dealerOf(r))
+	if err != nil {
+		return err
+	}
+	if !plan.Includes(p.ID) {
+		return notInPlan(p)
+	}
+	return nil
+}
+
 func notInPlan(p platform.Platform) *Problem {
 	return NewProblem(http.StatusForbidden, p.Name+" is not in your plan: contact your DealerAI account manager to enable additional integration agents")
 }

@@ -58,12 +58,8 @@ func (a *API) runAgentSync(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	plan, _, err := a.entitlement(r.Context(), dealerOf(r))
-	if err != nil {
+	if err := a.requireInPlan(r, p); err != nil {
 		return err
-	}
-	if !plan.Includes(p.ID) {
-		return notInPlan(p)
 	}
 	at, err := a.opts.Sync.RunNow(r.Context(), p, ag)
 	if errors.Is(err, agentsync.ErrNotSyncable) {

@@ -96,6 +96,27 @@ func (p Platform) URLSettings() []string {
 	return keys
 }
 
+// OffHostSetting finds the first URL setting (of settings, the defaults applied) whose host is
+// not one of the platform's — one stored before the rule, or whose platform's hosts changed —
+// and returns its key and host ("an invalid URL" when it does not parse); off is false when
+// every URL setting names one of the platform's hosts. Nothing may be sent for such an agent.
+func (p Platform) OffHostSetting(settings map[string]string) (key, host string, off bool) {
+	for _, k := range p.URLSettings() {
+		v, ok := settings[k]
+		if !ok {
+			continue
+		}
+		host := "an invalid URL"
+		if u, err := url.Parse(v); err == nil {
+			host = u.Hostname()
+		}
+		if !p.AllowsHost(host) {
+			return k, host, true
+		}
+	}
+	return "", "", false
+}
+
 // AllowsHost reports whether host (a URL's Hostname(), any case) is one of the platform's.
 func (p Platform) AllowsHost(host string) bool {
 	host = NormalizeHost(host)

@@ -91,26 +91,27 @@ func token(args []string) error {
 }
 
 func dlq(ctx context.Context) error {
-	root, err := local.RepoRoot()
-	if err != nil {
-		return err
-	}
-	env, err := local.ReadStackEnv(root)
+	env, err := stackEnv()
 	if err != nil {
 		return err
 	}
 	return local.ShowDLQs(ctx, env, os.Stdout)
 }
 
+// stackEnv is the .local/stack.env the running stack wrote.
+func stackEnv() (map[string]string, error) {
+	root, err := local.RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	return local.ReadStackEnv(root)
+}
+
 func inbound(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("inbound", flag.ExitOnError)
 	take := fs.Bool("take", false, "delete the messages printed, as a consumer would (a look without it counts as a receive)")
 	_ = fs.Parse(args)
-	root, err := local.RepoRoot()
-	if err != nil {
-		return err
-	}
-	env, err := local.ReadStackEnv(root)
+	env, err := stackEnv()
 	if err != nil {
 		return err
 	}

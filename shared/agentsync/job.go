@@ -53,6 +53,10 @@ func (j *job) read(ctx context.Context) (more bool, failure *changefeed.Error, e
 	}
 	hc := s.restrict(j.p)
 	pushed := pushedRecords{r: s.Records, dealerID: j.agent.DealerID, platform: j.p.ID}
+	var seen changefeed.SeenRecords
+	if s.Seen != nil {
+		seen = seenRecords{s: s.Seen, dealerID: j.agent.DealerID, platform: j.p.ID}
+	}
 	cursor := j.state.Cursor
 	for {
 		fctx, cancel := context.WithDeadline(ctx, j.deadline)
@@ -64,6 +68,7 @@ func (j *job) read(ctx context.Context) (more bool, failure *changefeed.Error, e
 			MaxRecords:  min(pageRecords, maxRecords-j.run.RecordsRead),
 			HTTP:        hc,
 			Pushed:      pushed,
+			Seen:        seen,
 			Now:         s.now(),
 		})
 		cancel()
@@ -83,6 +88,14 @@ func (j *job) read(ctx context.Context) (more bool, failure *changefeed.Error, e
 			return false, nil, err
 		}
 		j.run.EventsPublished += len(evs)
+		if s.Seen != nil {
+			// What the feed compares its next read with, kept once the events are on the
+			// queue: a crash before this reads the records as changed again and republishes
+			// the same ids.
+			if err := s.Seen.Remember(ctx, j.agent.DealerID, j.p.ID, page.Changes); err != nil {
+				return false, nil, err
+			}
+		}
 		if page.Next != cursor {
 			err := s.States.Advance(ctx, j.agent.DealerID, j.p.ID, j.owner, s.now(), page.Next)
 			if errors.Is(err, ErrLeaseLost) {

@@ -107,6 +107,9 @@ type Syncer struct {
 	Agents  Agents
 	Records Records
 	States  States
+	// Seen keeps what feeds remember of the records they read again each run
+	// (changefeed.Change.Remember); nil: nothing is remembered, and Request.Seen is nil.
+	Seen Seen
 	// Platforms are the deployment's platforms; Feeds their change feeds, by platform id
 	// (NewSyncer builds them).
 	Platforms platform.Catalog

@@ -52,6 +52,7 @@ func NewSyncHandler(awsCfg aws.Config, cfg Config, client *http.Client, platform
 	s.Agents = store
 	s.Records = agents.NewCorrelationStore(db, cfg.ConfigTable)
 	s.States = &agentsync.StateStore{DB: db, Table: cfg.ConfigTable}
+	s.Seen = &agentsync.SeenStore{DB: db, Table: cfg.ConfigTable}
 	s.HTTP = client
 	s.Inbound, s.InboundQueueURL = queue, cfg.InboundQueueURL
 	s.Jobs, s.JobsQueueURL = queue, cfg.SyncJobsQueueURL

@@ -31,6 +31,10 @@ const (
 	ReverseKeyPrefix = "REV#"
 	// SyncKeyPrefix + "<platform>": an agent's two-way sync state (cursor, lease, last run).
 	SyncKeyPrefix = "SYNC#"
+	// SeenKeyPrefix + "<platform>#<record kind>#<record id>": what the two-way sync
+	// remembered of a platform record whose current state a change feed reads again each
+	// run (changefeed.Change.Remember).
+	SeenKeyPrefix = "SEEN#"
 )
 
 // The sparse index of enabled agents by next sync time (docs/design.md#data-model). An

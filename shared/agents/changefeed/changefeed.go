@@ -60,6 +60,10 @@ type Request struct {
 	// Pushed answers which records DealerAI pushed to the platform for this dealer, for a
 	// feed that can only read records one by one (DealerSocket's customers, XTime's VINs).
 	Pushed PushedRecords
+	// Seen answers what the sync remembered of records (Change.Remember), for a feed that
+	// reads records' current states rather than a change log: it returns a record only when
+	// its state differs from the one remembered.
+	Seen SeenRecords
 	// Now is the time of this sync run.
 	Now time.Time
 }
@@ -117,6 +121,11 @@ type Change struct {
 	PlatformIDs map[string]string
 	// State is the record's new state in the inbound event's named fields.
 	State inbound.State
+	// Remember, when not empty, is what the sync keeps for the record (RecordKind and
+	// RecordID) once the page's events are on the queue, before it stores Next; Request.Seen
+	// answers it from then on. A feed that reads current states remembers what it compares
+	// the next read with (e.g. a digest of the state).
+	Remember string
 }
 
 // StateVersion is a Version for a platform that gives a record neither a version nor a change
@@ -135,6 +144,13 @@ type PushedRecords interface {
 	// records DealerAI pushed, in ascending order, those after the value after ("" for the
 	// first). Fewer than limit: there are no more.
 	IDs(ctx context.Context, idName, after string, limit int) ([]string, error)
+}
+
+// SeenRecords answers what the sync remembered of a platform's records for the agent.
+type SeenRecords interface {
+	// Remembered returns the Remember value last kept for each of the records of kind
+	// recordKind with the given ids, by id; a record with none is absent.
+	Remembered(ctx context.Context, recordKind string, ids []string) (map[string]string, error)
 }
 
 // Failure says why a page could not be read.

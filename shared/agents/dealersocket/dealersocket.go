@@ -22,7 +22,6 @@ package dealersocket
 
 import (
 	"context"
-	"encoding/json"
 	"encoding/xml"
 	"maps"
 	"net/http"
@@ -333,87 +332,20 @@ func (s *session) searchCustomers(ctx context.Context, partyID string, person *s
 	return found, nil
 }
 
-// eventSearch is the body of the event search: one customer's sales events.
-type eventSearch struct {
-	Vendor        string      `json:"vendor"`
-	DealerID      string      `json:"dealerId"`
-	EntityID      json.Number `json:"entityId"`
-	EventCategory string      `json:"eventCategory"`
-}
-
 // holdsEvent reports whether the customer entityID's sales events include eventID.
 func (s *session) holdsEvent(ctx context.Context, entityID, eventID string) (bool, error) {
-	const step = "DealerSocket event search"
 	if !digitsOnly(entityID) {
 		return false, nil // the event search takes numeric entity ids only
 	}
-	body, err := json.Marshal(eventSearch{Vendor: s.d.Settings["apiVendor"], DealerID: s.d.Settings["dealerNumberId"],
-		EntityID: json.Number(entityID), EventCategory: "Sales"})
+	found, resp, err := searchEvents(ctx, s.d.HTTP, s.d.Settings, s.d.Credentials, entityID)
+	if resp != nil {
+		s.status = resp.StatusCode
+	}
 	if err != nil {
 		return false, err
 	}
-	resp, err := s.call(ctx, http.MethodPost, s.d.Settings["eventSearchUrl"], "application/json", body, step)
-	if err != nil {
-		return false, err
+	if found.Refused() {
+		return false, refused(resp, stepEventSearch, found.ErrorCode, found.ErrorMessage)
 	}
-	if !resp.OK() {
-		return false, connector.StatusError(resp, step)
-	}
-	found, err := ParseEventSearch(resp.Body)
-	if err != nil {
-		return false, platformError(resp, step+": "+err.Error())
-	}
-	for _, e := range found {
-		if e == eventID {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-// ParseEventSearch reads the event search's answer: the customer's event ids (numbers or
-// strings), or the error it names.
-func ParseEventSearch(body []byte) ([]string, error) {
-	var raw struct {
-		ErrorCode    string `json:"errorCode"`
-		ErrorMessage string `json:"errorMessage"`
-		Events       []struct {
-			EventID json.RawMessage `json:"eventId"`
-		} `json:"events"`
-	}
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return nil, errAnswer("the answer is not a JSON object")
-	}
-	if raw.ErrorCode != "" || raw.ErrorMessage != "" {
-		return nil, errAnswer("DealerSocket refused it (" + clean(raw.ErrorCode, 64) + "): " + clean(raw.ErrorMessage, 200))
-	}
-	var ids []string
-	for _, e := range raw.Events {
-		var v json.Number
-		if json.Unmarshal(e.EventID, &v) == nil {
-			ids = append(ids, id(v.String()))
-			continue
-		}
-		var str string
-		if json.Unmarshal(e.EventID, &str) == nil {
-			ids = append(ids, id(str))
-		}
-	}
-	return ids, nil
-}
-
-type errAnswer string
-
-func (e errAnswer) Error() string { return string(e) }
-
-func digitsOnly(v string) bool {
-	if v == "" {
-		return false
-	}
-	for _, r := range v {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
+	return found.Event(eventID) != nil, nil
 }

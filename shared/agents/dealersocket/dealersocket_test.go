@@ -363,7 +363,8 @@ func TestDispositionSetsTheStatusAndAppendsAWorkNote(t *testing.T) {
 	lead := pushLead(t, f)
 	d := onLead(t, f, lead, "lead.update.disposition", nil)
 	res := deliver(t, d)
-	if got := paths(f.Requests("")[1:]); strings.Join(got, ",") != "POST "+salesPath+",POST "+notePath {
+	// the status set, the note, and the sales event read back (what the change feed will see)
+	if got := paths(f.Requests("")[1:]); strings.Join(got, ",") != "POST "+salesPath+",POST "+notePath+",POST "+dealersockettest.EventSearchPath {
 		t.Fatalf("requests %v", got)
 	}
 	agenttest.Golden(t, "dealersocket/lead.update.disposition.eventsales.xml", f.Requests(salesPath)[0].Body)
@@ -372,15 +373,47 @@ func TestDispositionSetsTheStatusAndAppendsAWorkNote(t *testing.T) {
 	if ev.LeadStatus != "Contacted" || res.Correlation["leadStatus"] != "Contacted" || res.Correlation["dispositionCode"] != "APPT_SET" {
 		t.Errorf("event %+v, correlation %v", ev, res.Correlation)
 	}
+	// [CODE S18] LeadStatus Contacted reads back as status 221, "Up/Contacted"
+	if want := map[string]string{connector.PushedStatus: "Up/Contacted", connector.PushedAssigneeID: dealersockettest.DefaultAssignee}; !reflect.DeepEqual(res.Pushed, want) {
+		t.Errorf("pushed %v, want %v", res.Pushed, want)
+	}
 	if n := f.WorkNotes(); len(n) != 1 || !strings.Contains(n[0].Note, "Test drive booked") {
 		t.Errorf("work notes %+v", n)
 	}
 
-	// a code dispositionStatuses does not map: only the note
+	// a code dispositionStatuses does not map: only the note, no state pushed
 	d = onLead(t, f, lead, "lead.update.disposition", map[string]any{"eventId": "evt_disp_2", "dispositionCode": "CALLBACK", "dispositionName": "Call back"})
 	res = deliver(t, d)
-	if len(f.Requests(salesPath)) != 1 || len(f.WorkNotes()) != 2 || res.Correlation["leadStatus"] != "" || f.Events()[0].StatusChanges != 1 {
+	if len(f.Requests(salesPath)) != 1 || len(f.WorkNotes()) != 2 || res.Correlation["leadStatus"] != "" || f.Events()[0].StatusChanges != 1 || res.Pushed != nil {
 		t.Errorf("unmapped code: %+v", res)
+	}
+}
+
+// When the sales event cannot be read back, the disposition still succeeds: the state pushed
+// is the status's name as the event search names it.
+func TestDispositionPushedStateWithoutTheReadBack(t *testing.T) {
+	f := newFake(t)
+	lead := pushLead(t, f)
+	f.Faults.Add(dealersockettest.EventSearchPath, agenttest.Fault{Status: http.StatusInternalServerError, Body: "down"})
+	d := onLead(t, f, lead, "lead.update.disposition", map[string]any{"dispositionCode": "LOST", "dispositionName": "Lost"})
+	res := deliver(t, d)
+	if f.Events()[0].LeadStatus != "Lost" || !reflect.DeepEqual(res.Pushed, map[string]string{connector.PushedStatus: "Lost"}) {
+		t.Fatalf("result %+v, event %+v", res, f.Events()[0])
+	}
+}
+
+func TestLeadStatusNames(t *testing.T) {
+	for v, want := range map[string]string{
+		"Contacted": "Up/Contacted", "Up/Contacted": "Up/Contacted", "Write-Up": "Write Up", "write up": "Write Up",
+		"Pending F&I": "Pending F&I", "Store Visit": "Store Visit", "Demo Vehicle": "Demo", "225": "Sold", "Lost": "Lost",
+		"Appointment Set": "Appointment Set", // not a status DealerSocket names: itself
+	} {
+		if got := dealersocket.LeadStatusName(v); got != want {
+			t.Errorf("LeadStatusName(%q) = %q, want %q", v, got, want)
+		}
+	}
+	if dealersocket.StatusName("225") != "Sold" || dealersocket.StatusName("230") != "230" {
+		t.Error("StatusName")
 	}
 }
 

@@ -74,19 +74,28 @@ func FuzzParseCustomers(f *testing.F) {
 func FuzzParseEventSearch(f *testing.F) {
 	for _, s := range []string{
 		`{"firstName":"Ana","events":[{"eventId":2215758,"eventCategory":1},{"eventId":"77"},{"eventId":null}]}`,
+		`{"firstName":"Ana","lastName":"Diaz","events":[{"eventId":2215702,"eventCategory":"Sales","eventType":100050,"status":225,"insertDate":"2026-11-27T15:04:05.17","updateDate":"2026-11-28T09:00:00Z","primaryAssigned":"Ash Bhattari","year":2024,"make":"Toyota","model":"RAV4","vin":"2T3P1RFV8RC000001","stockNumber":"T1234"}]}`,
+		`{"events":[{"eventId":{"a":1},"status":true,"updateDate":[1]}]}`,
 		`{"errorCode":"ENTITY_NOT_FOUND","errorMessage":"no customer"}`, `{"events":[{"eventId":1e400}]}`, `[]`, `null`, ``,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		ids, err := ParseEventSearch(body)
-		if err != nil && len(err.Error()) > 400 {
-			t.Fatalf("unbounded error %q", err)
-		}
-		for _, id := range ids {
-			if len(id) > 67 || id == "0" {
-				t.Fatalf("id %q", id)
+		found, err := ParseEventSearch(body)
+		if err != nil {
+			if len(err.Error()) > 400 {
+				t.Fatalf("unbounded error %q", err)
 			}
+			return
+		}
+		if len(found.FirstName) > 103 || len(found.ErrorMessage) > 203 {
+			t.Fatalf("unbounded field: %+v", found)
+		}
+		for _, e := range found.Events {
+			if len(e.EventID) > 67 || e.EventID == "0" || len(e.Status) > 35 || len(e.UpdateDate) > 43 || len(e.PrimaryAssigned) > 103 {
+				t.Fatalf("event %+v", e)
+			}
+			parseDate(e.UpdateDate) // never panics
 		}
 	})
 }

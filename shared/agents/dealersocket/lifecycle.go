@@ -178,18 +178,41 @@ func (s *session) disposition(ctx context.Context) (connector.Result, error) {
 		}
 		s.progress["note"] = "added"
 	}
-	// What was set, for the next update of the kind (and for recognizing it when it comes
-	// back from DealerSocket).
-	pushed := map[string]string{"leadId": eventID, "dispositionCode": ev.DispositionCode}
+	// What was set, for the next update of the kind; and the state it left the sales event
+	// in, for recognizing it when the change feed reads it back.
+	ids := map[string]string{"leadId": eventID, "dispositionCode": ev.DispositionCode}
+	var pushed map[string]string
 	summary := "disposition " + firstOf(ev.DispositionCode, ev.DispositionName, "(none)") + " added as a work note to DealerSocket lead " + eventID
 	if status != "" {
-		pushed["leadStatus"] = status
+		ids["leadStatus"] = status
+		pushed = s.pushedState(ctx, eventID, entityID, status)
 		summary = "DealerSocket lead " + eventID + " set to " + status + "; " + summary
 	}
 	if s.leadChanged() {
 		summary = s.leadSummary() + "; " + summary
 	}
-	return connector.Result{Correlation: pushed, Summary: summary}, nil
+	return connector.Result{Correlation: ids, Pushed: pushed, Summary: summary}, nil
+}
+
+// pushedState is the state setting leadStatus left sales event eventID in, as the change
+// feed reads it: its status and assignee read back with the event search; the status's name
+// alone when the read fails (the status is set: the delivery does not fail for it).
+func (s *session) pushedState(ctx context.Context, eventID, entityID, leadStatus string) map[string]string {
+	state := map[string]string{connector.PushedStatus: LeadStatusName(leadStatus)}
+	if !digitsOnly(entityID) {
+		return state
+	}
+	found, _, err := searchEvents(ctx, s.d.HTTP, s.d.Settings, s.d.Credentials, entityID)
+	if err != nil || found.Refused() {
+		return state
+	}
+	if e := found.Event(eventID); e != nil && e.Status != "" {
+		state[connector.PushedStatus] = StatusName(e.Status)
+		if e.PrimaryAssigned != "" {
+			state[connector.PushedAssigneeID] = e.PrimaryAssigned
+		}
+	}
+	return state
 }
 
 func describeDisposition(ev *events.LeadDispositionUpdated) string {

@@ -1,6 +1,7 @@
 package dealersocket
 
 import (
+	"github.com/dealerai/integrations/shared/agents/changefeed"
 	"github.com/dealerai/integrations/shared/agents/connector"
 	"github.com/dealerai/integrations/shared/agents/platform"
 	"github.com/dealerai/integrations/shared/validation"
@@ -16,6 +17,7 @@ var Platform = platform.Platform{
 		"set the sales event's status from a disposition (dispositionStatuses) and append the disposition as a work note",
 		"update the customer's name, email and phone (keeping the rest of the DealerSocket record) and the sales event's vehicle of interest",
 		"the appointment, disposition and contact operations need the signed API keys (publicKey and secretKey)",
+		"two-way sync: reads the sales events of the customers DealerAI pushed (one event search per customer, every customer in turn) and sends back new sales events and changed statuses and assignees (needs the signed API keys)",
 	},
 	Events: []string{
 		"lead.created", "lead.received", "lead.update.disposition",
@@ -24,7 +26,7 @@ var Platform = platform.Platform{
 	Settings: []platform.KeySpec{
 		{Key: "baseUrl", Default: "https://oemwebsecure.dealersocket.com", URL: true, Description: "DealerSocket OEM lead endpoint base URL (ADF leads)"},
 		{Key: "apiUrl", Default: "https://api.dealersocket.com/api/DealerSocket", URL: true, Description: "base URL of DealerSocket's signed APIs (Activity, WorkNote, eventsales, Customer, SearchEntity)"},
-		{Key: "eventSearchUrl", Default: "https://iapi.dealersocket.com/webapi/EventSearch", URL: true, Description: "DealerSocket event search URL (finds which customer holds a lead)"},
+		{Key: "eventSearchUrl", Default: "https://iapi.dealersocket.com/webapi/EventSearch", URL: true, Description: "DealerSocket event search URL (finds which customer holds a lead; the two-way sync reads the customers' sales events with it)"},
 		{Key: "vendorName", Required: true, Description: "the dealership's name in ADF leads (vendor > vendorname)"},
 		{Key: "dealerNumberId", Required: true, Description: "the dealership's DealerSocket dealer id (DealerId, DealerNumberID)"},
 		{Key: "apiVendor", Default: "DealerAI", Description: "the vendor name DealerSocket assigned to DealerAI for its signed APIs (Vendor, CreatorNameCode)"},
@@ -42,9 +44,10 @@ var Platform = platform.Platform{
 		{Key: "secretKey", Description: "signed API private key (with publicKey; needed for everything but leads)"},
 	},
 	// The OEM lead endpoint, the signed APIs and the event search API (docs/agents.md).
-	Hosts:        []string{"oemwebsecure.dealersocket.com", "api.dealersocket.com", "iapi.dealersocket.com"},
-	Check:        check,
-	NewConnector: func(platform.Deps) connector.Connector { return New() },
+	Hosts:         []string{"oemwebsecure.dealersocket.com", "api.dealersocket.com", "iapi.dealersocket.com"},
+	Check:         check,
+	NewConnector:  func(platform.Deps) connector.Connector { return New() },
+	NewChangeFeed: func(platform.Deps) changefeed.Feed { return NewFeed() },
 }
 
 // The elements an activity's type may be sent in.

@@ -64,21 +64,26 @@ func ParseResult(body []byte) (r Result, ok bool) {
 	}, true
 }
 
-// call sends one signed request: body under Content-Type mediaType, answered by a Result.
-// The answer's Success=false fails the attempt with DealerSocket's code and message.
+// call sends one signed request of the delivery (sendSigned), keeping the answer's status.
 func (s *session) call(ctx context.Context, method, target, mediaType string, body []byte, step string) (*connector.Response, error) {
-	req, err := connector.NewRequest(ctx, method, target, mediaType, body, step)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", mediaType)
-	req.Header.Set("Authentication", Sign(s.d.Credentials["publicKey"], s.d.Credentials["secretKey"], body))
-	resp, err := connector.Send(s.d.HTTP, req, step)
+	resp, err := sendSigned(ctx, s.d.HTTP, s.d.Credentials, method, target, mediaType, body, step)
 	if err != nil {
 		return nil, err
 	}
 	s.status = resp.StatusCode
 	return resp, nil
+}
+
+// sendSigned sends one request to a signed API: body under Content-Type mediaType, signed
+// with the agent's publicKey and secretKey.
+func sendSigned(ctx context.Context, hc *http.Client, creds map[string]string, method, target, mediaType string, body []byte, step string) (*connector.Response, error) {
+	req, err := connector.NewRequest(ctx, method, target, mediaType, body, step)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", mediaType)
+	req.Header.Set("Authentication", Sign(creds["publicKey"], creds["secretKey"], body))
+	return connector.Send(hc, req, step)
 }
 
 // signedXML sends an XML document to a signed API path and reads its Result.
@@ -142,8 +147,11 @@ func marshalXML(doc any) ([]byte, error) {
 	return append([]byte(xml.Header), append(body, '\n')...), nil
 }
 
-func (s *session) hasKeys() bool {
-	return s.d.Credentials["publicKey"] != "" && s.d.Credentials["secretKey"] != ""
+func (s *session) hasKeys() bool { return hasKeys(s.d.Credentials) }
+
+// hasKeys reports whether the credentials hold the signed API keys.
+func hasKeys(creds map[string]string) bool {
+	return creds["publicKey"] != "" && creds["secretKey"] != ""
 }
 
 // isTrue reads an XML boolean.

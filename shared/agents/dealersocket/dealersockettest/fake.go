@@ -23,7 +23,17 @@
 //     what it holds; STAR GetCustomerInformation on /SearchEntity, by PartyID, email or phone,
 //     answering <ShowCustomerInformation> (none found: no CustomerInformation).
 //   - the event search, POST /webapi/EventSearch, signed JSON {vendor, dealerId, entityId (a
-//     number), eventCategory Sales|Service}, answering the customer's events.
+//     number), eventCategory Sales|Service}, answering the customer's firstName, lastName and
+//     sales events {eventId, eventCategory, eventType, status (the code: 220 Unqualified ...
+//     225 Sold, 226 Lost, 227 Store Visit), insertDate, updateDate, primaryAssigned, year,
+//     make, model, vin, stockNumber} (bakaphp/kanvas-ecosystem-api's EventSearchClient and its
+//     status and event type enums); no paging (one customer a call), no date filter; a
+//     customer it does not have is refused as ENTITYID_INVALID.
+//
+// A test (or a person) changes DealerSocket directly, as the dealership's users would:
+// AddCustomer, AddEvent (a sales event entered in DealerSocket), ChangeEvent (a status set,
+// a salesperson assigned); Faults answers chosen requests with a status and headers (a 429
+// with Retry-After).
 package dealersockettest
 
 import (
@@ -58,6 +68,28 @@ const (
 // SalesStatuses are the LeadStatus values a sales event takes (bakaphp/kanvas-ecosystem-api's
 // DealerSocket LeadClient; "Sold" comes from the deal, not from this call).
 var SalesStatuses = []string{"Unqualified", "Contacted", "Store Visit", "Demo", "Write-Up", "Pending F&I", "Lost"}
+
+// The status codes of a sales event, as the event search answers them.
+const (
+	StatusUnqualified = 220
+	StatusContacted   = 221 // "Up/Contacted"
+	StatusDemo        = 222
+	StatusWriteUp     = 223
+	StatusPendingFI   = 224
+	StatusSold        = 225
+	StatusLost        = 226
+	StatusStoreVisit  = 227
+)
+
+// statusCodes are the codes the SalesStatuses set.
+var statusCodes = map[string]int{"Unqualified": StatusUnqualified, "Contacted": StatusContacted, "Store Visit": StatusStoreVisit,
+	"Demo": StatusDemo, "Write-Up": StatusWriteUp, "Pending F&I": StatusPendingFI, "Lost": StatusLost}
+
+// NewVehicle is the eventType of a new-vehicle sales event (S18's SalesEventTypeEnum).
+const NewVehicle = 100050
+
+// DefaultAssignee is who the fake assigns a new lead to (its LeadResponse's DSAssignedName).
+const DefaultAssignee = "Ash Bhattari"
 
 // Config is who the fake accepts.
 type Config struct {
@@ -95,8 +127,15 @@ type Address struct{ LineOne, CityName, Postcode, State string }
 // Event is a sales event (a lead).
 type Event struct {
 	EventID, EntityID string
-	LeadStatus        string
-	Vehicle           Vehicle
+	// Status is the status code; LeadStatus the value the sales event call last set.
+	Status     int
+	LeadStatus string
+	// PrimaryAssigned is who the event is assigned to.
+	PrimaryAssigned string
+	EventType       int
+	Vehicle         Vehicle
+	// InsertDate and UpdateDate: when the event was created and last changed.
+	InsertDate, UpdateDate time.Time
 	// StatusChanges counts the eventsales calls that set LeadStatus.
 	StatusChanges int
 }
@@ -128,6 +167,8 @@ type Server struct {
 	adf *dtd.DTD
 
 	mu         sync.Mutex
+	now        func() time.Time
+	staleDates bool
 	next       int
 	customers  map[string]*Customer
 	events     map[string]*Event
@@ -147,7 +188,7 @@ func New(t testing.TB, cfg Config) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{cfg: cfg, adf: d, customers: map[string]*Customer{}, events: map[string]*Event{},
+	s := &Server{cfg: cfg, adf: d, now: time.Now, customers: map[string]*Customer{}, events: map[string]*Event{},
 		activities: map[string]*Activity{}, lose: map[string][]int{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close)
@@ -178,9 +219,75 @@ func (s *Server) AddCustomer(c Customer) (eventID string) {
 	cp := c
 	cp.EntityID = s.id()
 	s.customers[cp.EntityID] = &cp
-	e := &Event{EventID: s.id(), EntityID: cp.EntityID}
-	s.events[e.EventID] = e
-	return e.EventID
+	return s.newEvent(Event{EntityID: cp.EntityID}).EventID
+}
+
+// AddEvent adds a sales event entered in DealerSocket (not sent to it) to the customer
+// e.EntityID, Unqualified and assigned to DefaultAssignee unless e says otherwise; it
+// returns the event's id ("" for a customer the fake does not have).
+func (s *Server) AddEvent(e Event) (eventID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.customers[e.EntityID] == nil {
+		return ""
+	}
+	return s.newEvent(e).EventID
+}
+
+// newEvent stores a new sales event with the next id, now as its dates, and the defaults of
+// a new lead. s.mu is held.
+func (s *Server) newEvent(e Event) *Event {
+	e.EventID = s.id()
+	e.InsertDate = s.now().UTC()
+	e.UpdateDate = e.InsertDate
+	if e.Status == 0 {
+		e.Status = StatusUnqualified
+	}
+	if e.PrimaryAssigned == "" {
+		e.PrimaryAssigned = DefaultAssignee
+	}
+	if e.EventType == 0 {
+		e.EventType = NewVehicle
+	}
+	s.events[e.EventID] = &e
+	return &e
+}
+
+// ChangeEvent changes a sales event as DealerSocket's users would (a status set, another
+// salesperson assigned), moving its UpdateDate unless StaleUpdateDates; false when the fake
+// has no such event.
+func (s *Server) ChangeEvent(eventID string, change func(*Event)) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.events[eventID]
+	if e == nil {
+		return false
+	}
+	change(e)
+	s.touch(e)
+	return true
+}
+
+// touch records that e changed. s.mu is held.
+func (s *Server) touch(e *Event) {
+	if !s.staleDates {
+		e.UpdateDate = s.now().UTC()
+	}
+}
+
+// StaleUpdateDates makes changes leave the events' updateDate as it was (an API whose
+// updateDate does not follow every change), or move it again.
+func (s *Server) StaleUpdateDates(stale bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.staleDates = stale
+}
+
+// SetClock makes the fake date what it creates and changes by now.
+func (s *Server) SetClock(now func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = now
 }
 
 // UpdateCustomer changes a customer as DealerSocket's own users would.
@@ -376,13 +483,12 @@ func (s *Server) lead(w http.ResponseWriter, r *http.Request, body []byte) {
 	if existing == nil {
 		c.EntityID = s.id()
 		s.customers[c.EntityID] = &c
-		e = &Event{EventID: s.id(), EntityID: c.EntityID, Vehicle: v}
-		s.events[e.EventID] = e
+		e = s.newEvent(Event{EntityID: c.EntityID, Vehicle: v})
 	}
 	style := s.Duplicates
 	s.mu.Unlock()
 
-	ids := fmt.Sprintf(`<DSDealerId>%s</DSDealerId><DSAssignedId>DCPqa</DSAssignedId><DSAssignedName>Ash Bhattari</DSAssignedName>`, s.cfg.DealerID)
+	ids := fmt.Sprintf(`<DSDealerId>%s</DSDealerId><DSAssignedId>DCPqa</DSAssignedId><DSAssignedName>%s</DSAssignedName>`, s.cfg.DealerID, DefaultAssignee)
 	switch {
 	case existing == nil:
 		leadResponse(w, http.StatusOK, `<DSExistingLeadId>0</DSExistingLeadId><DSLeadId>`+e.EventID+`</DSLeadId><DSCustomerId>`+e.EntityID+`</DSCustomerId>`+
@@ -608,12 +714,13 @@ func (s *Server) eventSales(w http.ResponseWriter, r *http.Request, body []byte)
 		return
 	}
 	if doc.LeadStatus != "" {
-		e.LeadStatus = doc.LeadStatus
+		e.LeadStatus, e.Status = doc.LeadStatus, statusCodes[doc.LeadStatus]
 		e.StatusChanges++
 	}
 	if v := doc.Vehicle; v != nil {
 		e.Vehicle = Vehicle{Year: v.ModelYear, Make: v.ManufacturerName, Model: v.ModelDescription, VIN: v.VehicleID, Stock: v.VehicleStockString}
 	}
+	s.touch(e)
 	answer(w, http.StatusOK, "Response", dsNamespace, "Success", "true")
 }
 
@@ -777,18 +884,22 @@ func (s *Server) eventSearch(w http.ResponseWriter, r *http.Request, body []byte
 	defer s.mu.Unlock()
 	c := s.customers[entityID.String()]
 	if c == nil {
-		refuse("ENTITY_NOT_FOUND", "no customer "+entityID.String())
+		refuse("ENTITYID_INVALID", "EntityId does not exist.")
 		return
 	}
 	type event struct {
-		EventID       int    `json:"eventId"`
-		EventCategory int    `json:"eventCategory"`
-		EventType     string `json:"eventType"`
-		Status        int    `json:"status"`
-		Year          string `json:"year"`
-		Make          string `json:"make"`
-		Model         string `json:"model"`
-		VIN           string `json:"vin"`
+		EventID         int    `json:"eventId"`
+		EventCategory   string `json:"eventCategory"`
+		EventType       int    `json:"eventType"`
+		Status          int    `json:"status"`
+		InsertDate      string `json:"insertDate"`
+		UpdateDate      string `json:"updateDate"`
+		PrimaryAssigned string `json:"primaryAssigned"`
+		Year            string `json:"year"`
+		Make            string `json:"make"`
+		Model           string `json:"model"`
+		VIN             string `json:"vin"`
+		StockNumber     string `json:"stockNumber"`
 	}
 	out := struct {
 		FirstName string  `json:"firstName"`
@@ -798,13 +909,17 @@ func (s *Server) eventSearch(w http.ResponseWriter, r *http.Request, body []byte
 	if q.EventCategory == "Sales" {
 		for _, e := range values(s.events, func(e *Event) string { return e.EventID }) {
 			if e.EntityID == c.EntityID {
-				out.Events = append(out.Events, event{EventID: numeric(e.EventID), EventCategory: 1, EventType: "Internet", Status: 220,
-					Year: e.Vehicle.Year, Make: e.Vehicle.Make, Model: e.Vehicle.Model, VIN: e.Vehicle.VIN})
+				out.Events = append(out.Events, event{EventID: numeric(e.EventID), EventCategory: "Sales", EventType: e.EventType, Status: e.Status,
+					InsertDate: date(e.InsertDate), UpdateDate: date(e.UpdateDate), PrimaryAssigned: e.PrimaryAssigned,
+					Year: e.Vehicle.Year, Make: e.Vehicle.Make, Model: e.Vehicle.Model, VIN: e.Vehicle.VIN, StockNumber: e.Vehicle.Stock})
 			}
 		}
 	}
 	jsonAnswer(out)
 }
+
+// date is a date as the event search answers it: without a zone, to the millisecond.
+func date(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000") }
 
 func xmlText(v string) string {
 	var b strings.Builder

@@ -185,7 +185,7 @@ func (crmFeed) Changes(ctx context.Context, req *changefeed.Request) (*changefee
 	}
 	out := &changefeed.Page{Next: changefeed.Cursor{Value: strconv.Itoa(page.Next), Time: req.Cursor.Time}, More: page.More, RecordsRead: len(page.Items)}
 	for _, r := range page.Items {
-		c := changefeed.Change{RecordKind: r.Kind, RecordID: r.ID, Version: r.Version, ChangedAt: r.ChangedAt, Created: r.Created}
+		c := changefeed.Change{RecordKind: r.Kind, RecordID: r.ID, Version: r.Version, ChangedAt: r.ChangedAt, Created: r.Created, Remember: "v" + r.Version}
 		switch r.Kind {
 		case "lead":
 			c.EventType = events.TypeCRMLeadUpdated

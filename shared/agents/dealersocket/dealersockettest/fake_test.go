@@ -2,13 +2,17 @@ package dealersockettest_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dealerai/integrations/shared/agents/dealersocket"
 	"github.com/dealerai/integrations/shared/agents/dealersocket/dealersockettest"
+	"github.com/dealerai/integrations/shared/internal/agenttest"
 )
 
 var cfg = dealersockettest.Config{DirectLeadKey: "key", Username: "u", Password: "p", PublicKey: "pub", SecretKey: "sec", DealerID: "77", Vendor: "DealerAI"}
@@ -138,3 +142,80 @@ func TestFakeLosesAnswersAfterServing(t *testing.T) {
 		t.Fatalf("answered %d with %d events", code, len(f.Events()))
 	}
 }
+
+// The event search answers a customer's sales events as S18's EventSearchClient reads them:
+// the status as a code, the dates, the assignee; what the sales event call and ChangeEvent
+// change, and AddEvent adds, shows in the next answer.
+func TestFakeEventSearchAnswersTheCustomersEvents(t *testing.T) {
+	f := dealersockettest.New(t, cfg)
+	clock := time.Date(2026, 11, 27, 15, 4, 5, 0, time.UTC)
+	f.SetClock(func() time.Time { return clock })
+	if code, _ := send(t, "POST", f.URL+dealersocket.LeadPath+"key", "application/xml", validADF, map[string]string{"Authorization": "u:p"}); code != 200 {
+		t.Fatal(code)
+	}
+	ev := f.Events()[0]
+	search := func(entityID string) map[string]any {
+		t.Helper()
+		body := `{"vendor":"DealerAI","dealerId":"77","entityId":` + entityID + `,"eventCategory":"Sales"}`
+		code, out := send(t, "POST", f.URL+dealersockettest.EventSearchPath, "application/json", body, signed(body))
+		var v map[string]any
+		if err := json.Unmarshal([]byte(out), &v); code != 200 || err != nil {
+			t.Fatalf("%d %s", code, out)
+		}
+		return v
+	}
+	got := search(ev.EntityID)
+	events := got["events"].([]any)
+	first := events[0].(map[string]any)
+	if got["firstName"] != "Ana" || got["lastName"] != "Diaz" || len(events) != 1 {
+		t.Fatalf("answer %v", got)
+	}
+	for k, want := range map[string]any{"eventId": float64(numeric(ev.EventID)), "status": float64(220), "eventType": float64(100050),
+		"insertDate": "2026-11-27T15:04:05.000", "updateDate": "2026-11-27T15:04:05.000", "primaryAssigned": "Ash Bhattari",
+		"year": "2024", "make": "Toyota", "model": "RAV4", "eventCategory": "Sales"} {
+		if first[k] != want {
+			t.Errorf("%s = %v, want %v", k, first[k], want)
+		}
+	}
+
+	clock = clock.Add(time.Hour)
+	body := `<ProcessSalesLead xmlns="` + dealersocket.StarNamespace + `"><ApplicationArea><Sender><CreatorNameCode>DealerAI</CreatorNameCode><DealerNumberID>77</DealerNumberID></Sender></ApplicationArea>` +
+		`<ProcessSalesLeadDataArea><SalesLead><SalesLeadHeader><DocumentIdentificationGroup><DocumentIdentification><DocumentID>` + ev.EventID +
+		`</DocumentID></DocumentIdentification></DocumentIdentificationGroup><CustomerProspect><ProspectParty><PartyID>` + ev.EntityID +
+		`</PartyID></ProspectParty></CustomerProspect></SalesLeadHeader><SalesLeadDetail><LeadStatus>Lost</LeadStatus></SalesLeadDetail></SalesLead></ProcessSalesLeadDataArea></ProcessSalesLead>`
+	if code, out := send(t, "POST", f.URL+dealersockettest.APIPath+"/eventsales", "application/xml", body, signed(body)); code != 200 || !strings.Contains(out, "<Success>true") {
+		t.Fatalf("%d %s", code, out)
+	}
+	first = search(ev.EntityID)["events"].([]any)[0].(map[string]any)
+	if first["status"] != float64(226) || first["updateDate"] != "2026-11-27T16:04:05.000" || first["insertDate"] != "2026-11-27T15:04:05.000" {
+		t.Errorf("after LeadStatus Lost: %v", first)
+	}
+
+	f.ChangeEvent(ev.EventID, func(e *dealersockettest.Event) { e.Status, e.PrimaryAssigned = dealersockettest.StatusSold, "Luis Ortega" })
+	added := f.AddEvent(dealersockettest.Event{EntityID: ev.EntityID})
+	events = search(ev.EntityID)["events"].([]any)
+	if len(events) != 2 || events[0].(map[string]any)["status"] != float64(225) || events[0].(map[string]any)["primaryAssigned"] != "Luis Ortega" ||
+		events[1].(map[string]any)["eventId"] != float64(numeric(added)) || events[1].(map[string]any)["status"] != float64(220) {
+		t.Errorf("after ChangeEvent and AddEvent: %v", events)
+	}
+	if f.AddEvent(dealersockettest.Event{EntityID: "1"}) != "" {
+		t.Error("an event added to a customer the fake does not have")
+	}
+	if got := search("1"); got["errorCode"] != "ENTITYID_INVALID" {
+		t.Errorf("an unknown customer: %v", got)
+	}
+
+	// a rate limit, as a test injects it
+	f.Faults.Add(dealersockettest.EventSearchPath, agenttest.Fault{Status: http.StatusTooManyRequests, Header: map[string]string{"Retry-After": "3"}})
+	req, _ := http.NewRequest("POST", f.URL+dealersockettest.EventSearchPath, strings.NewReader("{}"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "3" {
+		t.Errorf("%d Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}
+
+func numeric(v string) int { n, _ := strconv.Atoi(v); return n }

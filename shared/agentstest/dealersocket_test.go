@@ -53,7 +53,7 @@ func TestDealerSocketLeadLifecycle(t *testing.T) {
 		calls  []string
 	}{
 		{"lead.created", nil, []string{"POST " + dsLeadPath}},
-		{"lead.update.disposition", nil, []string{"POST " + dsAPI("/eventsales"), "POST " + dsAPI("/WorkNote")}},
+		{"lead.update.disposition", nil, []string{"POST " + dsAPI("/eventsales"), "POST " + dsAPI("/WorkNote"), "POST " + dealersockettest.EventSearchPath}},
 		{"contact.basic.updated", map[string]any{"contactId": "ct_51d0e7b2"}, []string{"POST " + dsAPI("/SearchEntity"), "PUT " + dsAPI("/Customer")}},
 		{"contact.vehicleofinterest.updated", nil, []string{"POST " + dsAPI("/eventsales")}},
 		{"appointment.created", nil, []string{"POST " + dsAPI("/Activity")}},
@@ -108,7 +108,8 @@ func TestDealerSocketAppointmentOfAnUnknownLeadCreatesTheLead(t *testing.T) {
 	s.waitRecord("dealersocket", leadEv, 30*time.Second, status(deliverylog.StatusSkipped))
 	s.publish(disp)
 	s.waitRecord("dealersocket", dispEv, 30*time.Second, status(deliverylog.StatusSucceeded))
-	if got := paths(f.Requests(""))[2:]; !slices.Equal(got, []string{"POST " + dsAPI("/eventsales"), "POST " + dsAPI("/WorkNote")}) {
+	// the status set, the note, the sales event read back for what the status left
+	if got := paths(f.Requests(""))[2:]; !slices.Equal(got, []string{"POST " + dsAPI("/eventsales"), "POST " + dsAPI("/WorkNote"), "POST " + dealersockettest.EventSearchPath}) {
 		t.Fatalf("after the lead and the disposition: %v (no second lead, no customer search)", got)
 	}
 	if ev := f.Events(); len(ev) != 1 || ev[0].LeadStatus != "Lost" {

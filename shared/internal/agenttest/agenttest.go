@@ -120,6 +120,8 @@ type Request struct {
 	Query  url.Values
 	Header http.Header
 	Body   []byte
+	// Received is when the fake received it.
+	Received time.Time
 }
 
 // JSON is the request's body as a JSON object; the test fails when it is not one.
@@ -141,7 +143,7 @@ type Recorder struct {
 // Record reads r's body and keeps the request; it returns what it kept.
 func (rec *Recorder) Record(r *http.Request) Request {
 	body, _ := io.ReadAll(r.Body)
-	req := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body}
+	req := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body, Received: time.Now()}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	rec.reqs = append(rec.reqs, req)

@@ -1,0 +1,100 @@
+package agentstest
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/dealerai/integrations/events/inbound"
+	"github.com/dealerai/integrations/infra/local"
+	"github.com/dealerai/integrations/infra/local/localtest"
+	"github.com/dealerai/integrations/shared/agentsync"
+	"github.com/dealerai/integrations/shared/app"
+	"github.com/dealerai/integrations/shared/resources"
+)
+
+// The two-way sync as make dev runs it: the sync function built by package app from the
+// stack's configuration (its endpoint policy, the registry's platforms with the fakes' host),
+// driven from the sync-jobs queue by infra/local's poller, with the schedule's ticks; what it
+// publishes read off the inbound queue as a DealerAI service would (inbound.Parse).
+
+// syncHandler is the sync function with SYNC_INTERVAL interval. Its job lines go to the
+// stack's log (scanned for credentials) rather than as metrics to stdout.
+func (s *stack) syncHandler(interval time.Duration) *agentsync.Handler {
+	s.t.Helper()
+	cfg := s.cfg
+	cfg.SyncInterval = interval
+	policy, err := cfg.EndpointPolicy()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	platforms, err := cfg.Platforms()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	h, err := app.NewSyncHandler(s.env.AWS, cfg, policy.NewClient(cfg.DeliveryTimeout), platforms)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	h.Syncer.Metrics = nil
+	return h
+}
+
+// runSync drives h until the test ends as `SYNC_INTERVAL=<interval> make dev` does: the
+// sync-jobs queue's poller and the schedule's tick.
+func (s *stack) runSync(h *agentsync.Handler, interval time.Duration) {
+	s.env.StartPoller(s.t, resources.SyncJobsQueue, h.Handle, resources.SyncTimeout, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		local.RunSyncSchedule(ctx, s.env.SQS, s.env.QueueURL(resources.SyncJobsQueue), local.SyncTickEvery(interval), s.cfg.Logger)
+	}()
+	s.t.Cleanup(func() { cancel(); <-done })
+}
+
+// inbound takes the messages the inbound queue holds now off it, each one validated as a
+// DealerAI service reads it and its attributes checked against its body.
+func (s *stack) inbound() []*inbound.Event {
+	s.t.Helper()
+	var out []*inbound.Event
+	for s.env.Visible(s.t, resources.InboundQueue) > 0 {
+		res, err := s.env.SQS.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(s.env.QueueURL(resources.InboundQueue)), MaxNumberOfMessages: 10, VisibilityTimeout: 60,
+			MessageAttributeNames: []string{"All"},
+		})
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		for _, m := range res.Messages {
+			ev, err := inbound.Parse([]byte(aws.ToString(m.Body)))
+			if err != nil {
+				s.t.Fatalf("an inbound message does not validate: %v\n%s", err, aws.ToString(m.Body))
+			}
+			for name, want := range map[string]string{"eventType": ev.Type, "dealerId": ev.DealerID, "platform": ev.Platform, "eventId": ev.ID} {
+				if got := aws.ToString(m.MessageAttributes[name].StringValue); got != want {
+					s.t.Errorf("attribute %s = %q, want %q", name, got, want)
+				}
+			}
+			if _, err := s.env.SQS.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{
+				QueueUrl: aws.String(s.env.QueueURL(resources.InboundQueue)), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				s.t.Fatal(err)
+			}
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// awaitInbound takes inbound events off the queue until it has n of them, and returns them.
+func (s *stack) awaitInbound(n int, timeout time.Duration) []*inbound.Event {
+	s.t.Helper()
+	var got []*inbound.Event
+	localtest.Eventually(s.t, timeout, "inbound events", func() bool {
+		got = append(got, s.inbound()...)
+		return len(got) >= n
+	})
+	return got
+}

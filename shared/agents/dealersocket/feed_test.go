@@ -125,7 +125,9 @@ func (r *feedRun) customers(n int) []string {
 	return evs
 }
 
-func searches(f *dealersockettest.Server) int { return len(f.Requests(dealersockettest.EventSearchPath)) }
+func searches(f *dealersockettest.Server) int {
+	return len(f.Requests(dealersockettest.EventSearchPath))
+}
 
 func TestFeedRotatesThroughThePushedCustomers(t *testing.T) {
 	f := newFake(t)
@@ -315,7 +317,9 @@ func TestFeedFailures(t *testing.T) {
 	if e := changes(nil); e.Failure != changefeed.Transient || !strings.Contains(e.Message, "502") {
 		t.Errorf("502: %+v", e)
 	}
-	if e := changes(func(req *changefeed.Request) { req.Credentials = map[string]string{"publicKey": cfg.PublicKey, "secretKey": "rotated"} }); e.Failure != changefeed.CredentialsRefused {
+	if e := changes(func(req *changefeed.Request) {
+		req.Credentials = map[string]string{"publicKey": cfg.PublicKey, "secretKey": "rotated"}
+	}); e.Failure != changefeed.CredentialsRefused {
 		t.Errorf("a signature DealerSocket refuses: %+v", e)
 	}
 	if e := changes(func(req *changefeed.Request) { req.Credentials = map[string]string{} }); e.Failure != changefeed.CredentialsRefused || !strings.Contains(e.Message, "publicKey") {

@@ -191,7 +191,9 @@ func TestFakeEventSearchAnswersTheCustomersEvents(t *testing.T) {
 		t.Errorf("after LeadStatus Lost: %v", first)
 	}
 
-	f.ChangeEvent(ev.EventID, func(e *dealersockettest.Event) { e.Status, e.PrimaryAssigned = dealersockettest.StatusSold, "Luis Ortega" })
+	f.ChangeEvent(ev.EventID, func(e *dealersockettest.Event) {
+		e.Status, e.PrimaryAssigned = dealersockettest.StatusSold, "Luis Ortega"
+	})
 	added := f.AddEvent(dealersockettest.Event{EntityID: ev.EntityID})
 	events = search(ev.EntityID)["events"].([]any)
 	if len(events) != 2 || events[0].(map[string]any)["status"] != float64(225) || events[0].(map[string]any)["primaryAssigned"] != "Luis Ortega" ||

@@ -176,16 +176,32 @@ func (r *response) decode(t *testing.T, v any) {
 // call sends an API request as dealer through the gateway, with a real token.
 func (s *suite) call(t *testing.T, method, path, dealer string, body any, header map[string]string) *response {
 	t.Helper()
+	tok, err := s.issuer.Token(dealer, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.send(t, method, path, tok, body, header)
+}
+
+// admin sends an API request as DealerAI staff (the admin scope), for plans.
+func (s *suite) admin(t *testing.T, method, path string, body any) *response {
+	t.Helper()
+	tok, err := s.issuer.AdminToken("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.send(t, method, path, tok, body, nil)
+}
+
+// send sends an API request through the gateway with a token.
+func (s *suite) send(t *testing.T, method, path, tok string, body any, header map[string]string) *response {
+	t.Helper()
 	var reader io.Reader
 	if body != nil {
 		raw, _ := json.Marshal(body)
 		reader = bytes.NewReader(raw)
 	}
 	req, _ := http.NewRequest(method, s.apiURL+path, reader)
-	tok, err := s.issuer.Token(dealer, "")
-	if err != nil {
-		t.Fatal(err)
-	}
 	req.Header.Set("Authorization", "Bearer "+tok)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")

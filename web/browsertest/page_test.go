@@ -27,6 +27,7 @@ func TestIntegrationsPage(t *testing.T) {
 		{"KeyboardOnlyCreate", keyboardOnlyCreate},
 		{"Pagination", pagination},
 		{"StrictContentSecurityPolicy", strictContentSecurityPolicy},
+		{"PlanAndSync", planAndSync},
 	}
 	// Two tabs at a time: the tests wait on the pipeline (the failing endpoint's backoff)
 	// more than they work, and each is its own dealer.
@@ -378,4 +379,56 @@ func strictContentSecurityPolicy(t *testing.T, s *suite) {
 		t.Error("an inline script ran under the page's CSP")
 	}
 	eval[chromedp.Void](tb, `window.__csp = []`)
+}
+
+// planAndSync: a platform outside the dealer's plan is shown as such and cannot be enabled;
+// an agent with a change feed shows its sync and runs it on request.
+func planAndSync(t *testing.T, s *suite) {
+	const dealer = "dlr_plan"
+	if r := s.admin(t, "PUT", "/v1/admin/dealers/"+dealer+"/entitlements", map[string]any{"platforms": []string{"dealersocket"}}); r.status != http.StatusOK {
+		t.Fatalf("set the plan: %d %s", r.status, r.body)
+	}
+	put := map[string]any{
+		"enabled":  true,
+		"settings": map[string]string{"vendorName": "Austin Toyota", "dealerNumberId": "ds-123"},
+		"credentials": map[string]string{"directLeadKey": "ds-key-7b", "username": "ds-user", "password": "ds-pass-3c",
+			"publicKey": "ds-public-5d", "secretKey": "ds-secret-9e"},
+	}
+	if r := s.call(t, "PUT", "/v1/agents/dealersocket", dealer, put, nil); r.status != http.StatusOK {
+		t.Fatalf("configure DealerSocket: %d %s", r.status, r.body)
+	}
+
+	tb := s.open(t, dealer, "")
+	tb.waitFor("XTime marked as outside the plan", root+`.querySelector('[data-platform="xtime"]')?.textContent.includes("Not in your plan")`)
+	if strings.Contains(eval[string](tb, root+`.querySelector('[data-platform="dealersocket"]')?.textContent ?? ""`), "Not in your plan") {
+		t.Error("DealerSocket, in the plan, is marked as outside it")
+	}
+
+	tb.click(in(`[data-platform="xtime"]`, "button"))
+	tb.waitText("Not in your plan.")
+	if attr(tb, `input[name="enabled"]`, "disabled") != "true" {
+		t.Error("the Enabled box of a platform outside the plan can be ticked")
+	}
+	if attr(tb, `button[type="submit"]`, "disabled") != "true" {
+		t.Error("the Save button of a platform outside the plan can be pressed")
+	}
+	// The API says the same to a caller who goes around the page.
+	xtime := map[string]any{"enabled": true, "settings": map[string]string{}, "credentials": map[string]string{}}
+	if r := s.call(t, "PUT", "/v1/agents/xtime", dealer, xtime, nil); r.status != http.StatusForbidden {
+		t.Errorf("enabling XTime outside the plan: %d %s", r.status, r.body)
+	}
+	tb.screenshot("agent-not-in-plan")
+
+	tb.click(button("← All integration agents"))
+	tb.click(in(`[data-platform="dealersocket"]`, "button"))
+	tb.waitFor("the sync section", root+`.querySelector("#sync-title")?.textContent.includes("Sync from DealerSocket")`)
+	tb.waitText("Next run")
+	tb.click(button("Sync now"))
+	tb.waitText("Sync started.")
+	var sync struct{ State string }
+	s.call(t, "GET", "/v1/agents/dealersocket/sync", dealer, nil, nil).decode(t, &sync)
+	if sync.State == "" {
+		t.Error("the API shows no sync state after Sync now")
+	}
+	tb.checkAccessibility("agent with sync")
 }

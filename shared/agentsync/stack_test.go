@@ -264,7 +264,7 @@ func TestOneJobPerAgentAtATime(t *testing.T) {
 	}
 }
 
-func mustConfig(t *testing.T, env *localtest.Env) app.Config {
+func mustConfig(t testing.TB, env *localtest.Env) app.Config {
 	vars := env.Names.Env()
 	cfg, err := app.ConfigFromEnv(func(k string) string { return vars[k] })
 	if err != nil {

@@ -15,6 +15,18 @@ const (
 	TypeCRMLeadUpdated            = "crm.lead.updated"
 	TypeCRMAppointmentUpdated     = "crm.appointment.updated"
 	TypeServiceAppointmentUpdated = "service.appointment.updated"
+	// The dealer's vehicle inventory (Fortellis): a vehicle arrived, changed or left.
+	TypeInventoryVehicleAdded   = "inventory.vehicle.added"
+	TypeInventoryVehicleUpdated = "inventory.vehicle.updated"
+	TypeInventoryVehicleRemoved = "inventory.vehicle.removed"
+)
+
+// The condition values of an inventory vehicle.
+const (
+	ConditionNew       = "new"
+	ConditionUsed      = "used"
+	ConditionCertified = "certified"
+	ConditionDemo      = "demo"
 )
 
 // The appointmentStatus values of an inbound appointment event.
@@ -129,6 +141,27 @@ var inboundAppointmentFields = []field{
 	dateTime("appointmentTime", "The appointment's date and time (UTC)"),
 }
 
+// inventoryFields are a vehicle of the dealer's inventory, flat: an added vehicle carries
+// all it has, an updated one its VIN, stock number and the fields that changed (named in
+// changedFields), a removed one what it last had.
+var inventoryFields = []field{
+	required(str("vin", "The vehicle's VIN")),
+	str("stockNumber", "The dealer's stock number"),
+	number("year", "Model year"),
+	str("make", "Make"),
+	str("model", "Model"),
+	str("trim", "Trim"),
+	str("bodyStyle", "Body style, as the platform classifies it (e.g. SUV, Sedan)"),
+	str("exteriorColor", "Exterior base color"),
+	str("interiorColor", "Interior base color"),
+	enum("condition", "New, used, certified pre-owned or demo", ConditionNew, ConditionUsed, ConditionCertified, ConditionDemo),
+	number("mileage", "Odometer reading"),
+	number("price", "The price the dealer asks (advertised, else selling, else base retail), in the dealer's currency"),
+	number("msrp", "The manufacturer's suggested retail price"),
+	str("status", "The vehicle's inventory status, as the platform names it (e.g. In Stock, In Transit)"),
+	str("changedFields", "inventory.vehicle.updated: the names of the fields that changed, comma-separated; a named field that is absent was cleared"),
+}
+
 var inboundSpecs = []eventSpec{
 	{TypeCRMLeadCreated, "crm", "A lead or opportunity is created in the CRM, not by DealerAI (entered by the dealership or another source)", crmLeadFields, nil},
 	{TypeCRMLeadUpdated, "crm", "A lead's status, sub-status or assignee changes in the CRM (e.g. sold, lost, appointment set, reassigned)", crmLeadFields, nil},
@@ -143,4 +176,7 @@ var inboundSpecs = []eventSpec{
 		str("firstName", "Customer first name"),
 		str("lastName", "Customer last name"),
 	}), nil},
+	{TypeInventoryVehicleAdded, "inventory", "A vehicle arrives in the dealer's inventory (the first load of the inventory reports every vehicle)", inventoryFields, nil},
+	{TypeInventoryVehicleUpdated, "inventory", "A vehicle of the dealer's inventory changes (price, status, mileage, colors, ...): the event carries the changed fields", inventoryFields, nil},
+	{TypeInventoryVehicleRemoved, "inventory", "A vehicle leaves the dealer's inventory (sold or removed)", inventoryFields, nil},
 }

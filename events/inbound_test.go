@@ -11,6 +11,7 @@ import (
 func TestInboundCatalog(t *testing.T) {
 	want := []struct{ typ, group string }{
 		{TypeCRMLeadCreated, "crm"}, {TypeCRMLeadUpdated, "crm"}, {TypeCRMAppointmentUpdated, "crm"}, {TypeServiceAppointmentUpdated, "service"},
+		{TypeInventoryVehicleAdded, "inventory"}, {TypeInventoryVehicleUpdated, "inventory"}, {TypeInventoryVehicleRemoved, "inventory"},
 	}
 	got := InboundCatalog()
 	if len(got) != len(want) {

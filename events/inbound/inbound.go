@@ -28,6 +28,9 @@ const (
 	TypeCRMLeadUpdated            = events.TypeCRMLeadUpdated
 	TypeCRMAppointmentUpdated     = events.TypeCRMAppointmentUpdated
 	TypeServiceAppointmentUpdated = events.TypeServiceAppointmentUpdated
+	TypeInventoryVehicleAdded     = events.TypeInventoryVehicleAdded
+	TypeInventoryVehicleUpdated   = events.TypeInventoryVehicleUpdated
+	TypeInventoryVehicleRemoved   = events.TypeInventoryVehicleRemoved
 )
 
 // Event is one inbound event. Which State fields a type carries is in docs/events.md; the
@@ -75,6 +78,28 @@ type State struct {
 	Outcome      string `json:"outcome,omitempty"`
 	// Service appointments.
 	Services string `json:"services,omitempty"`
+	// Inventory vehicles (inventory.vehicle.*).
+	Stock
+}
+
+// Stock is a vehicle of the dealer's inventory, flat in an inventory.vehicle.* event: all of
+// it in added, the VIN, stock number and changed fields in updated (ChangedFields names
+// them), what it last had in removed. Its inventory status is State.Status.
+type Stock struct {
+	VIN           string  `json:"vin,omitempty"`
+	StockNumber   string  `json:"stockNumber,omitempty"`
+	Year          int     `json:"year,omitempty"`
+	Make          string  `json:"make,omitempty"`
+	Model         string  `json:"model,omitempty"`
+	Trim          string  `json:"trim,omitempty"`
+	BodyStyle     string  `json:"bodyStyle,omitempty"`
+	ExteriorColor string  `json:"exteriorColor,omitempty"`
+	InteriorColor string  `json:"interiorColor,omitempty"`
+	Condition     string  `json:"condition,omitempty"` // events.Condition*
+	Mileage       int     `json:"mileage,omitempty"`
+	Price         float64 `json:"price,omitempty"`
+	MSRP          float64 `json:"msrp,omitempty"`
+	ChangedFields string  `json:"changedFields,omitempty"`
 }
 
 // Person is who a record is assigned to.

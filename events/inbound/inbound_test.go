@@ -108,6 +108,7 @@ func TestEventMatchesCatalog(t *testing.T) {
 	fits := map[string][]reflect.Type{
 		"string":    {reflect.TypeFor[string]()},
 		"date-time": {reflect.TypeFor[time.Time]()},
+		"number":    {reflect.TypeFor[int](), reflect.TypeFor[float64]()},
 		"object":    {reflect.TypeFor[map[string]string](), reflect.TypeFor[*inbound.Person](), reflect.TypeFor[*inbound.Vehicle]()},
 	}
 	for name, typ := range inCatalog {

@@ -59,14 +59,14 @@ The event types DealerAI knows, with their fields and an example of each:
   2020-12) is served by ` + "`GET /v1/event-types`" + ` (see [api.md](api.md)). What an endpoint
   receives around the body (headers, signature, retries) is in [webhooks.md](webhooks.md).
 * [Inbound events](#inbound-events): what the integration agents' two-way sync reads back
-  from the dealers' CRMs and service schedulers and puts on the inbound queue for DealerAI's
-  services.
+  from the dealers' CRMs, service schedulers and vehicle inventories and puts on the inbound
+  queue for DealerAI's services.
 
 This page is generated from the catalogs' JSON Schemas and examples (` + "`events/examples/`" + `).
 `
 
-const inboundIntro = `What changed in a dealer's CRM or service scheduler, read back by the two-way sync of an
-enabled integration agent ([agents.md](agents.md#two-way-sync)) and published to the inbound
+const inboundIntro = `What changed in a dealer's CRM, service scheduler or vehicle inventory, read back by the
+two-way sync of an enabled integration agent ([agents.md](agents.md#two-way-sync)) and published to the inbound
 SQS queue (` + "`InboundQueueUrl`" + ` stack output; ` + "`INBOUND_QUEUE_URL`" + ` locally) for
 DealerAI's services to consume. They are not delivered to webhook subscriptions, are not
 listed by ` + "`GET /v1/event-types`" + `, and never cause a push back to a platform. An event is one flat
@@ -82,6 +82,9 @@ JSON object:
 * ` + "`leadId`" + `, ` + "`contactId`" + ` and ` + "`appointmentId`" + ` are DealerAI's ids, present when the record is one
   DealerAI pushed to the platform; a record created in the platform has only ` + "`platformIds`" + `.
 * A change DealerAI's own push made is not sent back.
+* An inventory event's id is made from the vehicle's VIN, its platform change time and a
+  digest of its fields: the first load of a dealer's inventory publishes one
+  ` + "`inventory.vehicle.added`" + ` per vehicle, and a vehicle read again unchanged publishes nothing.
 * Each message has the attributes ` + "`eventType`" + `, ` + "`dealerId`" + `, ` + "`platform`" + ` and
   ` + "`eventId`" + `. Go services read messages with package ` + "`events/inbound`" + ` (` + "`inbound.Parse`" + `:
   validation and typed values); a message that does not validate should be left for the queue's

@@ -9,7 +9,7 @@
 //	e  eventId          t  eventType       s  status           n  attemptCount
 //	c  lastStatusCode   le lastError       ro retryOf          ca createdAt (epoch ms)
 //	ua updatedAt (ms)   p  payload (JSON)  a  attempts (list)  pg progress (map)
-//	expiresAt  TTL (epoch s)
+//	rb retriedBy        expiresAt  TTL (epoch s)
 //
 // and each attempt is a map {n, at, c, d, ec, er, sn} (attempt, at ms, statusCode, durationMs,
 // errorClass, error, responseSnippet). The payload is stored only for deliveries that did not
@@ -76,8 +76,11 @@ type Record struct {
 	LastStatusCode int              `json:"lastStatusCode,omitempty"`
 	LastError      string           `json:"lastError,omitempty"`
 	RetryOf        string           `json:"retryOf,omitempty"`
-	CreatedAt      time.Time        `json:"createdAt"`
-	UpdatedAt      time.Time        `json:"updatedAt"`
+	// RetriedBy is the manual retry made of this delivery (each delivery is retried once at
+	// most: MarkRetried).
+	RetriedBy string    `json:"retriedBy,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 	// Attempts and Payload are read by Get, not by List.
 	Attempts []Attempt       `json:"attempts,omitempty"`
 	Payload  json.RawMessage `json:"payload,omitempty"`
@@ -99,7 +102,18 @@ var (
 	ErrSucceeded = errors.New("deliverylog: delivery already succeeded")
 	// ErrInvalidCursor is returned by List for a cursor it did not produce.
 	ErrInvalidCursor = errors.New("deliverylog: invalid cursor")
+	// ErrNotRetryable is returned by MarkRetried for a delivery that is neither failed nor
+	// skipped (any more).
+	ErrNotRetryable = errors.New("deliverylog: delivery is neither failed nor skipped")
 )
+
+// AlreadyRetriedError is returned by MarkRetried for a delivery already retried: By is the
+// retry made.
+type AlreadyRetriedError struct{ By string }
+
+func (e *AlreadyRetriedError) Error() string {
+	return "deliverylog: delivery already retried as " + e.By
+}
 
 // DynamoDBAPI is the part of the DynamoDB client the store uses.
 type DynamoDBAPI interface {
@@ -140,6 +154,7 @@ const (
 	attrPayload    = "p"
 	attrAttempts   = "a"
 	attrProgress   = "pg"
+	attrRetriedBy  = "rb"
 	attrExpiresAt  = "expiresAt"
 	attemptNumber  = "n"
 	attemptAt      = "at"
@@ -204,7 +219,7 @@ func (s *Store) Get(ctx context.Context, dealerID string, target deliveryq.Targe
 }
 
 // listProjection is every attribute but the attempts and the payload.
-var listProjection = []string{attrSK, attrEventID, attrEventType, attrStatus, attrCount, attrCode, attrLastError, attrRetryOf, attrCreatedAt, attrUpdatedAt}
+var listProjection = []string{attrSK, attrEventID, attrEventType, attrStatus, attrCount, attrCode, attrLastError, attrRetryOf, attrRetriedBy, attrCreatedAt, attrUpdatedAt}
 
 // List returns a target's deliveries newest first, at most limit (1..1000; default 50), only
 // those with the given status unless status is empty. cursor is "" or a nextCursor returned
@@ -301,6 +316,62 @@ func (s *Store) CreatePending(ctx context.Context, rec *Record) error {
 		return fmt.Errorf("deliverylog: create %s: %w", rec.DeliveryID, err)
 	}
 	rec.Status, rec.CreatedAt, rec.UpdatedAt, rec.stored = StatusPending, createdAt(rec, now), now, true
+	return nil
+}
+
+// MarkRetried records on a failed or skipped delivery that retryID retries it: one
+// conditional UpdateItem, so of two concurrent retries of one delivery only one is made.
+// *AlreadyRetriedError (naming the retry) when it was retried already, ErrNotRetryable when
+// its status is another, ErrNotFound when it does not exist.
+func (s *Store) MarkRetried(ctx context.Context, dealerID string, target deliveryq.Target, deliveryID, retryID string) error {
+	key, err := s.key(dealerID, target, deliveryID)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           aws.String(s.table),
+		Key:                                 key,
+		UpdateExpression:                    aws.String("SET #rb = :rb"),
+		ConditionExpression:                 aws.String("attribute_exists(#pk) AND attribute_not_exists(#rb) AND #s IN (:failed, :skipped)"),
+		ExpressionAttributeNames:            map[string]string{"#pk": attrPK, "#rb": attrRetriedBy, "#s": attrStatus},
+		ExpressionAttributeValues:           map[string]types.AttributeValue{":rb": str(retryID), ":failed": str(StatusFailed), ":skipped": str(StatusSkipped)},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var failed *types.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &failed):
+		if len(failed.Item) == 0 {
+			return ErrNotFound
+		}
+		if by := getS(failed.Item, attrRetriedBy); by != "" {
+			return &AlreadyRetriedError{By: by}
+		}
+		return ErrNotRetryable
+	case err != nil:
+		return fmt.Errorf("deliverylog: mark %s retried: %w", deliveryID, err)
+	}
+	return nil
+}
+
+// UnmarkRetried takes back MarkRetried's mark when the retry could not be started (its
+// record or message not written), so that the delivery can be retried again. It removes
+// the mark only if it still names retryID.
+func (s *Store) UnmarkRetried(ctx context.Context, dealerID string, target deliveryq.Target, deliveryID, retryID string) error {
+	key, err := s.key(dealerID, target, deliveryID)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       key,
+		UpdateExpression:          aws.String("REMOVE #rb"),
+		ConditionExpression:       aws.String("#rb = :rb"),
+		ExpressionAttributeNames:  map[string]string{"#rb": attrRetriedBy},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":rb": str(retryID)},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("deliverylog: unmark %s retried: %w", deliveryID, err)
+	}
 	return nil
 }
 
@@ -523,6 +594,7 @@ func decode(item map[string]types.AttributeValue) *Record {
 		LastStatusCode: int(getN(item, attrCode)),
 		LastError:      getS(item, attrLastError),
 		RetryOf:        getS(item, attrRetryOf),
+		RetriedBy:      getS(item, attrRetriedBy),
 		CreatedAt:      millis(getN(item, attrCreatedAt)),
 		UpdatedAt:      millis(getN(item, attrUpdatedAt)),
 		stored:         true,

@@ -272,3 +272,46 @@ func valueSize(v types.AttributeValue) int {
 	}
 	return 0
 }
+
+func TestMarkRetriedOnce(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	if err := s.MarkRetried(ctx, "dlr_1", sub, "dlv_NONE", "dlv_R1"); !errors.Is(err, deliverylog.ErrNotFound) {
+		t.Fatalf("mark of a missing delivery: %v, want ErrNotFound", err)
+	}
+	ok := newRecord("dlv_OK")
+	if err := s.RecordSuccess(ctx, ok, deliverylog.Attempt{Attempt: 1, At: time.Now(), StatusCode: 200}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkRetried(ctx, "dlr_1", sub, "dlv_OK", "dlv_R1"); !errors.Is(err, deliverylog.ErrNotRetryable) {
+		t.Fatalf("mark of a succeeded delivery: %v, want ErrNotRetryable", err)
+	}
+	failed := newRecord("dlv_F")
+	if err := s.RecordFailure(ctx, failed, deliverylog.Attempt{Attempt: 1, At: time.Now(), StatusCode: 500, ErrorClass: deliverylog.ClassHTTPStatus}, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkRetried(ctx, "dlr_1", sub, "dlv_F", "dlv_R1"); err != nil {
+		t.Fatal(err)
+	}
+	var already *deliverylog.AlreadyRetriedError
+	if err := s.MarkRetried(ctx, "dlr_1", sub, "dlv_F", "dlv_R2"); !errors.As(err, &already) || already.By != "dlv_R1" {
+		t.Fatalf("second mark: %v, want AlreadyRetriedError naming dlv_R1", err)
+	}
+	// taking back another retry's mark does nothing; taking back one's own frees the delivery
+	if err := s.UnmarkRetried(ctx, "dlr_1", sub, "dlv_F", "dlv_R2"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Get(ctx, "dlr_1", sub, "dlv_F", true); err != nil || got.RetriedBy != "dlv_R1" {
+		t.Fatalf("after another's unmark: %+v %v", got, err)
+	}
+	if err := s.UnmarkRetried(ctx, "dlr_1", sub, "dlv_F", "dlv_R1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkRetried(ctx, "dlr_1", sub, "dlv_F", "dlv_R3"); err != nil {
+		t.Fatalf("mark after the unmark: %v", err)
+	}
+	recs, _, err := s.List(ctx, "dlr_1", sub, deliverylog.StatusFailed, 10, "")
+	if err != nil || len(recs) != 1 || recs[0].RetriedBy != "dlv_R3" {
+		t.Fatalf("list: %+v %v", recs, err)
+	}
+}

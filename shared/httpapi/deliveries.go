@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -31,6 +32,7 @@ type deliveryView struct {
 	LastStatusCode *int             `json:"lastStatusCode"`
 	LastError      *string          `json:"lastError"`
 	RetryOf        *string          `json:"retryOf"`
+	RetriedBy      *string          `json:"retriedBy"`
 	CreatedAt      time.Time        `json:"createdAt"`
 	UpdatedAt      time.Time        `json:"updatedAt"`
 }
@@ -57,7 +59,7 @@ func deliveryViewOf(rec *deliverylog.Record) deliveryView {
 		DeliveryID: rec.DeliveryID, EventID: rec.EventID, EventType: rec.EventType, Target: rec.Target,
 		Status: rec.Status, AttemptCount: rec.AttemptCount,
 		LastStatusCode: nonZero(rec.LastStatusCode), LastError: nonZero(rec.LastError), RetryOf: nonZero(rec.RetryOf),
-		CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt,
+		RetriedBy: nonZero(rec.RetriedBy), CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt,
 	}
 }
 
@@ -147,9 +149,13 @@ func (a *API) retrySubscriptionDelivery(w http.ResponseWriter, r *http.Request) 
 // retryDelivery starts a new delivery of a delivery that did not succeed (failed or skipped;
 // 409 otherwise): a new delivery id, retryOf the original, the same event id (so the
 // webhook-id lets receivers deduplicate), the stored body, a fresh attempt budget. disabled,
-// when not empty, says why the target cannot take deliveries now (409).
+// when not empty, says why the target cannot take deliveries now (409). A delivery is retried
+// once: the original's log item records the retry (a conditional write, so two concurrent
+// retries make one), and a second retry is 409 naming the first.
 func (a *API) retryDelivery(w http.ResponseWriter, r *http.Request, orig *deliverylog.Record, target deliveryq.Target, disabled string) error {
 	switch {
+	case orig.RetriedBy != "":
+		return alreadyRetried(orig.RetriedBy)
 	case orig.Status != deliverylog.StatusFailed && orig.Status != deliverylog.StatusSkipped:
 		return NewProblem(http.StatusConflict, "only a failed or skipped delivery can be retried; this one is "+orig.Status)
 	case disabled != "":
@@ -168,11 +174,31 @@ func (a *API) retryDelivery(w http.ResponseWriter, r *http.Request, orig *delive
 		RetryOf:    orig.DeliveryID,
 		Payload:    orig.Payload,
 	}
-	if err := a.startDelivery(r.Context(), msg); err != nil {
+	ctx := r.Context()
+	var retried *deliverylog.AlreadyRetriedError
+	switch err := a.opts.Deliveries.MarkRetried(ctx, msg.DealerID, target, orig.DeliveryID, msg.DeliveryID); {
+	case errors.As(err, &retried):
+		return alreadyRetried(retried.By)
+	case errors.Is(err, deliverylog.ErrNotRetryable):
+		return NewProblem(http.StatusConflict, "only a failed or skipped delivery can be retried; this one has changed since it was read")
+	case err != nil:
+		return err
+	}
+	if err := a.startDelivery(ctx, msg); err != nil {
+		// Not started: the original may be retried again. The mark is taken back even when
+		// the request's context is over.
+		if uerr := a.opts.Deliveries.UnmarkRetried(context.WithoutCancel(ctx), msg.DealerID, target, orig.DeliveryID, msg.DeliveryID); uerr != nil {
+			err = errors.Join(err, uerr)
+		}
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, accepted{msg.DeliveryID})
 	return nil
+}
+
+// alreadyRetried is the 409 of a second retry of a delivery: by is the first.
+func alreadyRetried(by string) *Problem {
+	return NewProblem(http.StatusConflict, "this delivery was already retried as "+by+"; a delivery is retried once: retry "+by+" if it fails too")
 }
 
 // testSubscription delivers the catalog example of an event type to the subscription,

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -93,7 +94,7 @@ type deliveryJSON struct {
 	Target                                 deliveryq.Target
 	AttemptCount                           int
 	LastStatusCode                         *int
-	LastError, RetryOf                     *string
+	LastError, RetryOf, RetriedBy          *string
 	CreatedAt, UpdatedAt                   time.Time
 	Attempts                               []struct {
 		Attempt, StatusCode int
@@ -225,6 +226,44 @@ func TestRetry(t *testing.T) {
 	if d.Status != "pending" || d.RetryOf == nil || *d.RetryOf != failedID || d.EventID != orig.EventID || d.AttemptCount != 0 {
 		t.Fatalf("new delivery %+v", d)
 	}
+
+	// a delivery is retried once: a second retry names the first, and the original shows it
+	p := at.do("POST", base+failedID+"/retry", tok, nil).problem(t, http.StatusConflict)
+	if !strings.Contains(p.Detail, acc.DeliveryID) {
+		t.Fatalf("second retry: %+v, want the first retry %s named", p, acc.DeliveryID)
+	}
+	var o deliveryJSON
+	at.do("GET", base+failedID, tok, nil).json(t, &o)
+	if o.RetriedBy == nil || *o.RetriedBy != acc.DeliveryID {
+		t.Fatalf("original after its retry: %+v", o)
+	}
+	var list struct{ Items []deliveryJSON }
+	at.do("GET", "/v1/subscriptions/"+id+"/deliveries?status=failed", tok, nil).json(t, &list)
+	if len(list.Items) != 1 || list.Items[0].RetriedBy == nil || *list.Items[0].RetriedBy != acc.DeliveryID {
+		t.Fatalf("list after the retry: %+v", list.Items)
+	}
+
+	// concurrent retries of one delivery: one is made, the others are 409
+	twiceID := at.seedDelivery("dlr_1", id, "failed")
+	statuses := make(chan int, 6)
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses <- at.do("POST", base+twiceID+"/retry", tok, nil).status
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	got := map[int]int{}
+	for s := range statuses {
+		got[s]++
+	}
+	if got[http.StatusAccepted] != 1 || got[http.StatusConflict] != 5 {
+		t.Fatalf("6 concurrent retries answered %v, want one 202 and five 409", got)
+	}
+	at.receive(1)
 
 	// skipped ones can be retried too; not on a disabled subscription
 	if r := at.do("POST", base+at.seedDelivery("dlr_1", id, "skipped")+"/retry", tok, nil); r.status != http.StatusAccepted {

@@ -51,6 +51,8 @@ type DeliveryLog interface {
 	Get(ctx context.Context, dealerID string, target deliveryq.Target, deliveryID string, consistent bool) (*deliverylog.Record, error)
 	List(ctx context.Context, dealerID string, target deliveryq.Target, status string, limit int, cursor string) ([]deliverylog.Record, string, error)
 	CreatePending(ctx context.Context, rec *deliverylog.Record) error
+	MarkRetried(ctx context.Context, dealerID string, target deliveryq.Target, deliveryID, retryID string) error
+	UnmarkRetried(ctx context.Context, dealerID string, target deliveryq.Target, deliveryID, retryID string) error
 }
 
 // Queue sends delivery messages (*sqs.Client).

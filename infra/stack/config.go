@@ -19,6 +19,7 @@ import (
 	"github.com/dealerai/integrations/shared/agents/registry"
 	"github.com/dealerai/integrations/shared/httpapi"
 	"github.com/dealerai/integrations/shared/plans"
+	"github.com/dealerai/integrations/shared/ratelimit"
 	"github.com/dealerai/integrations/shared/resources"
 )
 
@@ -93,6 +94,10 @@ type Config struct {
 	// SyncInterval (context syncInterval) is the time between two syncs of an agent, passed
 	// to the sync function as SYNC_INTERVAL: at least 1m (the schedule ticks every minute).
 	SyncInterval string
+	// RateLimits (context rateLimits) limit each dealer's test sends, manual retries and
+	// recoveries, passed to the api function as RATE_LIMITS ("testSend=20/1m,retry=60/1m";
+	// empty: the function's defaults, ratelimit.DefaultLimits).
+	RateLimits string
 }
 
 // Context keys.
@@ -114,6 +119,7 @@ const (
 	CtxAdminScope            = "adminScope"
 	CtxDefaultAgentPlatforms = "defaultAgentPlatforms"
 	CtxSyncInterval          = "syncInterval"
+	CtxRateLimits            = "rateLimits"
 )
 
 // Defaults is the configuration of a deployment that sets no context.
@@ -318,6 +324,12 @@ func ConfigFromValues(get func(key string) any) (Config, error) {
 	}
 	if d, err := time.ParseDuration(c.SyncInterval); err != nil || d < time.Minute || d > 24*time.Hour {
 		return c, fmt.Errorf("context %s: %q must be a duration between 1m (the schedule ticks every minute) and 24h", CtxSyncInterval, c.SyncInterval)
+	}
+	if c.RateLimits, err = str(CtxRateLimits); err != nil {
+		return c, err
+	}
+	if _, err := ratelimit.ParseLimits(c.RateLimits); err != nil { // checked as the api will read it
+		return c, fmt.Errorf("context %s: %w", CtxRateLimits, err)
 	}
 	return c, nil
 }

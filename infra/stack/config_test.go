@@ -18,6 +18,7 @@ var configuredContext = map[string]any{
 	CtxAgentExtraHosts:       "xtime=api.xtime-prod.example,sandbox.example.net",
 	CtxDefaultAgentPlatforms: "xtime, dealersocket",
 	CtxAdminScope:            "integrations:staff",
+	CtxRateLimits:            "testSend=5/1m,retry=100/1h",
 }
 
 func TestConfigFromValues(t *testing.T) {
@@ -82,6 +83,8 @@ func TestConfigFromValues(t *testing.T) {
 		"extra host of no platform": {CtxAgentExtraHosts: "salesforce=api.salesforce.example"},
 		"unknown platform":          {CtxDefaultAgentPlatforms: "xtime,salesforce"},
 		"two admin scopes":          {CtxAdminScope: "dealerai:admin other"},
+		"rate limit of no action":   {CtxRateLimits: "deploy=5/1m"},
+		"rate limit zero":           {CtxRateLimits: "retry=0/1m"},
 	} {
 		if _, err := ConfigFromValues(values(bad)); err == nil {
 			t.Errorf("%s: accepted %v", name, bad)
@@ -136,7 +139,8 @@ func TestConfiguredStack(t *testing.T) {
 		}
 	}
 	vars := props(s.resource[s.logicalID(s.st.Functions[FuncAPI])])["Environment"].(map[string]any)["Variables"].(map[string]any)
-	if vars["DEALER_ID_CLAIM"] != "dealer" || vars["ADMIN_SCOPE"] != "integrations:staff" || vars["DEFAULT_AGENT_PLATFORMS"] != "dealersocket,xtime" {
+	if vars["DEALER_ID_CLAIM"] != "dealer" || vars["ADMIN_SCOPE"] != "integrations:staff" || vars["DEFAULT_AGENT_PLATFORMS"] != "dealersocket,xtime" ||
+		vars["RATE_LIMITS"] != "testSend=5/1m,retry=100/1h" {
 		t.Errorf("api environment %s", asJSON(vars))
 	}
 	for _, fn := range FunctionNames() {

@@ -270,6 +270,13 @@ func (s *Stack) functions(codeDir func(string) string) {
 				"GOMAXPROCS": resources.PipelineGOMAXPROCS, "DEFAULT_AGENT_PLATFORMS": cfg.DefaultAgentPlatforms},
 		},
 	}
+	if cfg.RateLimits != "" {
+		for _, d := range defs {
+			if d.name == FuncAPI { // the api counts test sends, retries and recoveries
+				d.env["RATE_LIMITS"] = cfg.RateLimits
+			}
+		}
+	}
 	if len(cfg.AgentExtraHosts) > 0 {
 		// the api checks agent URL settings against them, the delivery and sync functions
 		// their requests

@@ -14,6 +14,7 @@ import (
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/httpapi"
 	"github.com/dealerai/integrations/shared/plans"
+	"github.com/dealerai/integrations/shared/ratelimit"
 	"github.com/dealerai/integrations/shared/subscriptions"
 )
 
@@ -38,6 +39,10 @@ func NewAPI(ctx context.Context, awsCfg aws.Config, cfg Config) (APIHandler, err
 	}
 	ddb := dynamodb.NewFromConfig(awsCfg)
 	queue := sqs.NewFromConfig(awsCfg)
+	limits := cfg.RateLimits
+	if limits == nil {
+		limits = ratelimit.DefaultLimits
+	}
 	handler := httpapi.New(httpapi.Options{
 		Subscriptions:      subscriptions.NewStore(ddb, cfg.ConfigTable),
 		Agents:             agents.NewStore(ddb, cfg.ConfigTable),
@@ -47,6 +52,7 @@ func NewAPI(ctx context.Context, awsCfg aws.Config, cfg Config) (APIHandler, err
 		Deliveries:         deliverylog.NewStore(ddb, cfg.DeliveryLogTable),
 		Queue:              queue,
 		DeliveriesQueueURL: cfg.DeliveriesQueueURL,
+		RateLimits:         &ratelimit.Limiter{DB: ddb, Table: cfg.ConfigTable, Limits: limits},
 		Sync:               &agentsync.Service{States: &agentsync.StateStore{DB: ddb, Table: cfg.ConfigTable}, Jobs: queue, JobsQueueURL: cfg.SyncJobsQueueURL},
 		URLs:               policy,
 		DealerIDClaim:      cfg.DealerIDClaim,

@@ -14,6 +14,7 @@ import (
 	"github.com/dealerai/integrations/shared/agents/registry"
 	"github.com/dealerai/integrations/shared/httpapi"
 	"github.com/dealerai/integrations/shared/plans"
+	"github.com/dealerai/integrations/shared/ratelimit"
 	"github.com/dealerai/integrations/shared/safeurl"
 )
 
@@ -42,6 +43,9 @@ type Config struct {
 	DeliveryTimeout time.Duration
 	// SyncInterval is the time between two syncs of an agent (SYNC_INTERVAL, default 5m).
 	SyncInterval time.Duration
+	// RateLimits (RATE_LIMITS) limit each dealer's test sends, manual retries and recoveries
+	// (ratelimit.ParseLimits; ratelimit.DefaultLimits when nil).
+	RateLimits map[string]ratelimit.Limit
 	// Getenv reads further settings (ALLOW_ENDPOINT_CIDRS, ALLOW_HTTP_ENDPOINTS,
 	// AGENT_EXTRA_HOSTS); nil reads none (the defaults: https, public addresses only, each
 	// platform's official hosts only).
@@ -119,6 +123,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.DeliveryTimeout = d
 	}
+	limits, err := ratelimit.ParseLimits(getenv("RATE_LIMITS"))
+	if err != nil {
+		return c, err
+	}
+	c.RateLimits = limits
 	c.SyncInterval = 5 * time.Minute
 	if v := getenv("SYNC_INTERVAL"); v != "" {
 		d, err := time.ParseDuration(v)

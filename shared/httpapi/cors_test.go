@@ -21,7 +21,7 @@ func TestCORSCoversTheRouteTable(t *testing.T) {
 			t.Errorf("request header %s not allowed", h)
 		}
 	}
-	for _, h := range []string{"etag", "location"} {
+	for _, h := range []string{"etag", "location", "retry-after"} {
 		if !slices.Contains(httpapi.CORS.ExposeHeaders, h) {
 			t.Errorf("response header %s not exposed", h)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/dealerai/integrations/events"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/deliveryq"
+	"github.com/dealerai/integrations/shared/ratelimit"
 	"github.com/dealerai/integrations/shared/subscriptions"
 	"github.com/dealerai/integrations/shared/validation"
 )
@@ -163,6 +164,9 @@ func (a *API) retryDelivery(w http.ResponseWriter, r *http.Request, orig *delive
 	case len(orig.Payload) == 0:
 		return NewProblem(http.StatusConflict, "the delivery log kept no body for this delivery")
 	}
+	if err := a.allow(r, ratelimit.Retry); err != nil {
+		return err
+	}
 	now := a.opts.Now().UTC()
 	msg := &deliveryq.Message{
 		DeliveryID: deliveryq.NewDeliveryID(now),
@@ -222,6 +226,9 @@ func (a *API) testSubscription(w http.ResponseWriter, r *http.Request) error {
 	}
 	if !sub.Enabled {
 		return NewProblem(http.StatusConflict, "the subscription is disabled; enable it first")
+	}
+	if err := a.allow(r, ratelimit.TestSend); err != nil {
+		return err
 	}
 	now := a.opts.Now().UTC()
 	ev, err := exampleEvent(eventType, dealerOf(r), now)

@@ -60,6 +60,12 @@ type Queue interface {
 	SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
 }
 
+// RateLimiter counts a dealer's costly actions (ratelimit.Limiter): nil when allowed, a
+// *ratelimit.ExceededError (answered 429 with Retry-After) when over the action's limit.
+type RateLimiter interface {
+	Allow(ctx context.Context, dealerID, action string) error
+}
+
 // Defaults of the claims the handler reads (DEALER_ID_CLAIM, ADMIN_SCOPE_CLAIM, ADMIN_SCOPE).
 const (
 	DefaultDealerIDClaim   = "dealer_id"
@@ -85,6 +91,9 @@ type Options struct {
 	// Queue and DeliveriesQueueURL receive the deliveries of manual retries and test sends.
 	Queue              Queue
 	DeliveriesQueueURL string
+	// RateLimits limits each dealer's test sends and manual retries (a *ratelimit.Limiter on
+	// the config table, shared by every container); nil: no limit.
+	RateLimits RateLimiter
 	// Sync shows the agents' two-way sync and queues runs (an *agentsync.Service); nil: the
 	// sync routes answer 501.
 	Sync SyncService
@@ -233,6 +242,15 @@ func infoOf(ctx context.Context) *requestInfo {
 		return info
 	}
 	return &requestInfo{}
+}
+
+// allow counts one action of the caller's dealer against its rate limit (ratelimit): an
+// error (a 429 problem when over the limit) when it may not go ahead.
+func (a *API) allow(r *http.Request, action string) error {
+	if a.opts.RateLimits == nil {
+		return nil
+	}
+	return a.opts.RateLimits.Allow(r.Context(), dealerOf(r), action)
 }
 
 // dealerOf is the caller's dealer, set by requireDealer.

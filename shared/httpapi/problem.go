@@ -3,12 +3,15 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/dealerai/integrations/shared/agents"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/plans"
+	"github.com/dealerai/integrations/shared/ratelimit"
 	"github.com/dealerai/integrations/shared/subscriptions"
 	"github.com/dealerai/integrations/shared/validation"
 )
@@ -22,6 +25,8 @@ type Problem struct {
 	Status int                     `json:"status"`
 	Detail string                  `json:"detail"`
 	Errors []validation.FieldError `json:"errors"`
+	// header is sent with the problem (Retry-After of a 429).
+	header map[string]string
 }
 
 func (p *Problem) Error() string { return strconv.Itoa(p.Status) + " " + p.Detail }
@@ -35,6 +40,9 @@ func NewProblem(status int, detail string, errs ...validation.FieldError) *Probl
 }
 
 func writeProblem(w http.ResponseWriter, p *Problem) {
+	for k, v := range p.header {
+		w.Header().Set(k, v)
+	}
 	writeJSONAs(w, p.Status, "application/problem+json", p)
 }
 
@@ -42,14 +50,20 @@ func writeProblem(w http.ResponseWriter, p *Problem) {
 // is our failure (logged, and answered without its details).
 func problemFor(err error) (p *Problem, internal bool) {
 	var (
-		problem *Problem
-		invalid *validation.Error
+		problem  *Problem
+		invalid  *validation.Error
+		exceeded *ratelimit.ExceededError
 	)
 	switch {
 	case errors.As(err, &problem):
 		return problem, false
 	case errors.As(err, &invalid):
 		return NewProblem(http.StatusUnprocessableEntity, "the request has invalid fields", invalid.Fields...), false
+	case errors.As(err, &exceeded):
+		p := NewProblem(http.StatusTooManyRequests, fmt.Sprintf("too many requests: a dealer may make %d %s per %s; try again in %d s (Retry-After)",
+			exceeded.Limit.Max, actionNames[exceeded.Action], windowName(exceeded.Limit.Window), exceeded.RetryAfterSeconds()))
+		p.header = map[string]string{"Retry-After": strconv.Itoa(exceeded.RetryAfterSeconds())}
+		return p, false
 	case errors.Is(err, subscriptions.ErrNotFound):
 		return NewProblem(http.StatusNotFound, "subscription not found"), false
 	case errors.Is(err, deliverylog.ErrNotFound):
@@ -68,4 +82,21 @@ func problemFor(err error) (p *Problem, internal bool) {
 		return NewProblem(http.StatusServiceUnavailable, "the request could not be completed in time; try again"), true
 	}
 	return NewProblem(http.StatusInternalServerError, "internal error"), true
+}
+
+// actionNames name the rate-limited actions in a 429's detail.
+var actionNames = map[string]string{
+	ratelimit.TestSend: "test sends",
+	ratelimit.Retry:    "delivery retries",
+	ratelimit.Recover:  "recoveries",
+}
+
+func windowName(d time.Duration) string {
+	switch d {
+	case time.Minute:
+		return "minute"
+	case time.Hour:
+		return "hour"
+	}
+	return d.String()
 }

@@ -80,7 +80,8 @@ var Routes = []Route{
 type CORSPolicy struct {
 	// AllowHeaders are the request headers pages may send.
 	AllowHeaders []string
-	// ExposeHeaders are the response headers pages may read (ETag for If-Match).
+	// ExposeHeaders are the response headers pages may read (ETag for If-Match, Retry-After
+	// of a 429).
 	ExposeHeaders []string
 	// AllowMethods are the methods of the route table.
 	AllowMethods []string
@@ -92,7 +93,7 @@ type CORSPolicy struct {
 // local stack's gateway.
 var CORS = CORSPolicy{
 	AllowHeaders:  []string{"authorization", "content-type", "if-match"},
-	ExposeHeaders: []string{"etag", "location"},
+	ExposeHeaders: []string{"etag", "location", "retry-after"},
 	AllowMethods:  []string{"GET", "POST", "PUT", "PATCH", "DELETE"},
 	MaxAge:        time.Hour,
 }

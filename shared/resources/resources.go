@@ -35,6 +35,9 @@ const (
 	// remembered of a platform record whose current state a change feed reads again each
 	// run (changefeed.Change.Remember).
 	SeenKeyPrefix = "SEEN#"
+	// RateKeyPrefix + "<action>#<window start, Unix s>": a dealer's count of a rate-limited
+	// action in one window (package ratelimit), expired by the table's TTL.
+	RateKeyPrefix = "RATE#"
 )
 
 // The sparse index of enabled agents by next sync time (docs/design.md#data-model). An
@@ -158,6 +161,8 @@ var (
 		ID:           "Config",
 		PartitionKey: KeyAttr{Name: "pk", Type: "S"},
 		SortKey:      KeyAttr{Name: "sk", Type: "S"},
+		// only the rate-limit counters expire
+		TTLAttribute: "expiresAt",
 		Indexes: []Index{{
 			Name:         SyncDueIndexName,
 			PartitionKey: KeyAttr{Name: SyncShardAttr, Type: "S"},

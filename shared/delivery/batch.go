@@ -12,20 +12,9 @@ import (
 	"github.com/dealerai/integrations/shared/deliveryq"
 )
 
-// BatchLogStore is a LogStore that also reads and records many deliveries per call;
-// *deliverylog.Store is one. With it the handler reads the records of a batch in one call
-// before the attempts, and writes the first-attempt successes of router-made deliveries
-// together after them: a batch of 10 then costs 2 log calls instead of 20, and an HTTP round
-// trip to the log costs about as much CPU as the webhook POST itself.
-type BatchLogStore interface {
-	LogStore
-	// GetMany is Get (eventually consistent) of many deliveries; recs[i] is nil when
-	// keys[i] has no record.
-	GetMany(ctx context.Context, keys []deliverylog.Key) ([]*deliverylog.Record, error)
-	// RecordSuccesses is RecordSuccess of many deliveries, errs[i] recs[i]'s outcome; see
-	// deliverylog.Store.RecordSuccesses for which deliveries it may be given.
-	RecordSuccesses(ctx context.Context, recs []*deliverylog.Record, attempts []deliverylog.Attempt) []error
-}
+// A batch of 10 costs 2 log calls (GetMany before the attempts, RecordSuccesses after them)
+// instead of 20: an HTTP round trip to the log costs about as much CPU as the webhook POST
+// itself.
 
 // successWindow bounds how long a success waits for the rest of its batch before it is
 // written: the slowest record (an endpoint hanging until the timeout) does not hold the
@@ -42,7 +31,7 @@ type batch struct {
 
 	msgs       []*deliveryq.Message
 	decodeErrs []error
-	// reads are the records read ahead in one call (when the store batches).
+	// reads are the records read ahead in one call (batches of two or more).
 	reads    []*deliverylog.Record
 	readErr  error
 	readDone bool
@@ -50,8 +39,8 @@ type batch struct {
 	successes *successWriter
 }
 
-// newBatch decodes the messages and, when the store batches and there is more than one,
-// reads their delivery records in one call.
+// newBatch decodes the messages and, when there is more than one, reads their delivery
+// records in one call.
 func (h *Handler) newBatch(ctx context.Context, records []events.SQSMessage) *batch {
 	b := &batch{msgs: make([]*deliveryq.Message, len(records)), decodeErrs: make([]error, len(records))}
 	var keys []deliverylog.Key
@@ -64,12 +53,11 @@ func (h *Handler) newBatch(ctx context.Context, records []events.SQSMessage) *ba
 			index = append(index, i)
 		}
 	}
-	store, ok := h.Log.(BatchLogStore)
-	if !ok || len(keys) < 2 {
+	if len(keys) < 2 {
 		return b
 	}
-	b.successes = &successWriter{store: store, open: len(records)}
-	recs, err := store.GetMany(ctx, keys)
+	b.successes = &successWriter{store: h.Log, open: len(records)}
+	recs, err := h.Log.GetMany(ctx, keys)
 	b.reads, b.readErr, b.readDone = make([]*deliverylog.Record, len(records)), err, true
 	if err == nil {
 		for j, i := range index {
@@ -113,7 +101,7 @@ func (b *batch) settle(i int) {
 // successWriter collects a batch's successes and writes them in one call when every record
 // of the batch has settled, or successWindow after the first one waits.
 type successWriter struct {
-	store BatchLogStore
+	store LogStore
 
 	mu      sync.Mutex
 	open    int // records not settled

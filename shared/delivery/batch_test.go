@@ -15,7 +15,7 @@ import (
 	"github.com/dealerai/integrations/shared/deliveryq"
 )
 
-// batchLog is a fakeLog that also reads and records many deliveries per call.
+// batchLog is a fakeLog that records how the handler read and recorded many deliveries per call.
 type batchLog struct {
 	fakeLog
 	gets      [][]deliverylog.Key
@@ -49,7 +49,7 @@ func (b *batchLog) RecordSuccess(_ context.Context, rec *deliverylog.Record, _ d
 	return nil
 }
 
-var _ delivery.BatchLogStore = (*batchLog)(nil)
+var _ delivery.LogStore = (*batchLog)(nil)
 
 func batchOf(t *testing.T, n int, edit func(i int, m *deliveryq.Message)) events.SQSEvent {
 	t.Helper()

@@ -51,6 +51,13 @@ type LogStore interface {
 	RecordSuccess(ctx context.Context, rec *deliverylog.Record, a deliverylog.Attempt) error
 	RecordFailure(ctx context.Context, rec *deliverylog.Record, a deliverylog.Attempt, final bool) error
 	RecordSkipped(ctx context.Context, rec *deliverylog.Record, reason string) error
+	// GetMany is Get (eventually consistent) of many deliveries; recs[i] is nil when
+	// keys[i] has no record. The handler reads a batch's records with it before the attempts.
+	GetMany(ctx context.Context, keys []deliverylog.Key) ([]*deliverylog.Record, error)
+	// RecordSuccesses is RecordSuccess of many deliveries, errs[i] recs[i]'s outcome; see
+	// deliverylog.Store.RecordSuccesses for which deliveries it may be given. The handler
+	// writes the first-attempt successes of router-made deliveries together with it.
+	RecordSuccesses(ctx context.Context, recs []*deliverylog.Record, attempts []deliverylog.Attempt) []error
 }
 
 // Queue is the part of the SQS client the handler uses.

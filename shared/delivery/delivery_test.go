@@ -109,6 +109,24 @@ func (f *fakeLog) RecordFailure(_ context.Context, _ *deliverylog.Record, a deli
 	f.failures, f.final = append(f.failures, a), final
 	return f.getErr
 }
+func (f *fakeLog) GetMany(ctx context.Context, keys []deliverylog.Key) ([]*deliverylog.Record, error) {
+	recs := make([]*deliverylog.Record, len(keys))
+	for i, k := range keys {
+		rec, err := f.Get(ctx, k.DealerID, k.Target, k.DeliveryID, false)
+		if err != nil && !errors.Is(err, deliverylog.ErrNotFound) {
+			return nil, err
+		}
+		recs[i] = rec
+	}
+	return recs, nil
+}
+func (f *fakeLog) RecordSuccesses(ctx context.Context, recs []*deliverylog.Record, attempts []deliverylog.Attempt) []error {
+	errs := make([]error, len(recs))
+	for i, rec := range recs {
+		errs[i] = f.RecordSuccess(ctx, rec, attempts[i])
+	}
+	return errs
+}
 func (f *fakeLog) RecordSkipped(_ context.Context, _ *deliverylog.Record, reason string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -1,6 +1,6 @@
 package dealersocket_test
 
-// The shapes these tests check come from platform-apis §3 (DealerSocket) and §5 (ADF), all
+// The shapes these tests check come from §3 (DealerSocket) and §5 (ADF) of docs/agents.md#sources, all
 // [CODE]-level: S16 (a CRM pusher's LeadResponse handling), S17 (t2modus/dealersocket-client:
 // lib/xml/*.rb and its tests' fixtures), S18 (bakaphp/kanvas-ecosystem-api's DealerSocket
 // clients), S19 (api-evangelist's notes: no public spec). The fake (dealersockettest)

@@ -1,8 +1,8 @@
 package fortellis_test
 
 // The connector against the fake Fortellis (package fortellistest), which enforces the
-// published shapes. Each test names the fact it rests on: a section of the team's platform
-// facts (§1.1 auth and errors, §1.2 the Elead push, §1.5 service appointments) and the
+// published shapes. Each test names the fact it rests on (docs/agents.md#sources): a section
+// (§1.1 auth and errors, §1.2 the Elead push, §1.5 service appointments) and the
 // source: [SPEC S1] Elead Sales Opportunities, [SPEC S2] Elead customers, [SPEC S3] Elead
 // product reference data (CDK's OpenAPI definitions), [SPEC S6] Fortellis developer
 // documentation, [SPEC S11] the Appointments v3 reference, [CODE S7] a Fortellis Node client,

@@ -2,7 +2,7 @@ package vinsolutions_test
 
 // The connector against vinsolutionstest, a fake that keeps what it is sent and refuses what
 // the public record says VinSolutions refuses. Subtest names and comments cite where each
-// shape comes from: the section of the team's platform research (§2 VinSolutions) and its
+// shape comes from (docs/agents.md#sources): the section (§2 VinSolutions) and its
 // source ids — [CODE S12] RingCentral's connector, [CODE S14] Kanvas's, [NOTE S13] sandbox
 // probes, [NOTE S15] notes of the Lead Management OpenAPI document (docs/agents.md#vinsolutions).
 

@@ -4,7 +4,7 @@ package xtime_test
 // (docs/agents.md#xtime): [CODE S20] is a published production integration (Impel's XTime
 // wrapper: token, headers, booking, reschedule, appointments, services); [NOTE S21] an
 // integrations inventory (hosts, developerKey, "reschedule currently broken"). §4 is the
-// XTime section of the team's platform notes, which cites both.
+// XTime section of the research (docs/agents.md#sources), which cites both.
 
 import (
 	"context"

@@ -92,7 +92,7 @@ func (j *job) read(ctx context.Context) (more bool, failure *changefeed.Error, e
 			// What the feed compares its next read with, kept once the events are on the
 			// queue: a crash before this reads the records as changed again and republishes
 			// the same ids.
-			if err := s.Seen.Remember(ctx, j.agent.DealerID, j.p.ID, page.Changes); err != nil {
+			if err := s.Seen.Remember(ctx, j.agent.DealerID, j.p.ID, page.Memories()); err != nil {
 				return false, nil, err
 			}
 		}

@@ -16,10 +16,10 @@ import (
 )
 
 // Seen keeps what a change feed asks the sync to remember of records it reads again each
-// run (changefeed.Change.Remember); *SeenStore is one.
+// run (changefeed.Change.Remember, changefeed.Page.Remember); *SeenStore is one.
 type Seen interface {
 	Remembered(ctx context.Context, dealerID, platform, recordKind string, ids []string) (map[string]string, error)
-	Remember(ctx context.Context, dealerID, platform string, changes []changefeed.Change) error
+	Remember(ctx context.Context, dealerID, platform string, memories []changefeed.Memory) error
 }
 
 var _ Seen = (*SeenStore)(nil)
@@ -90,15 +90,14 @@ func (s *SeenStore) Remembered(ctx context.Context, dealerID, platform, recordKi
 	return out, nil
 }
 
-// Remember keeps the Remember values of changes (UpdateItem each; a change without one is
-// skipped).
-func (s *SeenStore) Remember(ctx context.Context, dealerID, platform string, changes []changefeed.Change) error {
+// Remember keeps memories (UpdateItem each; one without a value is skipped).
+func (s *SeenStore) Remember(ctx context.Context, dealerID, platform string, memories []changefeed.Memory) error {
 	now := time.Now
 	if s.Now != nil {
 		now = s.Now
 	}
-	for _, c := range changes {
-		if c.Remember == "" {
+	for _, c := range memories {
+		if c.Value == "" {
 			continue
 		}
 		_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
@@ -106,7 +105,7 @@ func (s *SeenStore) Remember(ctx context.Context, dealerID, platform string, cha
 			Key:              seenKey(dealerID, platform, c.RecordKind, c.RecordID),
 			UpdateExpression: aws.String("SET remembered = :v, updatedAt = :now"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":v": attr.S(c.Remember), ":now": timeValue(now()),
+				":v": attr.S(c.Value), ":now": timeValue(now()),
 			},
 		})
 		if err != nil {

@@ -36,7 +36,7 @@ func (f *fakeSeen) Remembered(_ context.Context, _, _, kind string, ids []string
 	return out, nil
 }
 
-func (f *fakeSeen) Remember(ctx context.Context, dealerID, platform string, changes []changefeed.Change) error {
+func (f *fakeSeen) Remember(ctx context.Context, dealerID, platform string, memories []changefeed.Memory) error {
 	st, _ := f.u.states.Get(ctx, dealerID, platform)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -45,8 +45,8 @@ func (f *fakeSeen) Remember(ctx context.Context, dealerID, platform string, chan
 		f.failNext = false
 		return errors.New("DynamoDB unavailable")
 	}
-	for _, c := range changes {
-		f.kept[c.RecordKind+"/"+c.RecordID] = c.Remember
+	for _, m := range memories {
+		f.kept[m.RecordKind+"/"+m.RecordID] = m.Value
 	}
 	return nil
 }
@@ -87,18 +87,18 @@ func TestSeenStoreOnDynamoDB(t *testing.T) {
 	ctx := context.Background()
 	env := localtest.New(t)
 	store := &agentsync.SeenStore{DB: env.DynamoDB, Table: env.Table(resources.ConfigTable)}
-	var changes []changefeed.Change
+	var memories []changefeed.Memory
 	var ids []string
 	for i := range 130 {
 		id := fmt.Sprint(1000 + i)
 		ids = append(ids, id)
-		changes = append(changes, changefeed.Change{RecordKind: "lead", RecordID: id, Remember: "a " + id})
+		memories = append(memories, changefeed.Memory{RecordKind: "lead", RecordID: id, Value: "a " + id})
 	}
-	changes = append(changes, changefeed.Change{RecordKind: "lead", RecordID: "nothing-to-remember"})
-	if err := store.Remember(ctx, "dlr_1", "dealersocket", changes); err != nil {
+	memories = append(memories, changefeed.Memory{RecordKind: "lead", RecordID: "nothing-to-remember"})
+	if err := store.Remember(ctx, "dlr_1", "dealersocket", memories); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Remember(ctx, "dlr_1", "dealersocket", []changefeed.Change{{RecordKind: "lead", RecordID: "1005", Remember: "b 1005"}}); err != nil {
+	if err := store.Remember(ctx, "dlr_1", "dealersocket", []changefeed.Memory{{RecordKind: "lead", RecordID: "1005", Value: "b 1005"}}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := store.Remembered(ctx, "dlr_1", "dealersocket", "lead", append(ids, "1005", "nothing-to-remember", "9999"))

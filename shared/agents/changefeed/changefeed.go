@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/dealerai/integrations/events/inbound"
@@ -95,6 +96,29 @@ type Page struct {
 	// agent's sync, e.g. "the cursor was older than the platform's 7-day window: the window
 	// was read again". Never a credential or a customer's data.
 	Notes []string
+	// Remember are memories the sync keeps like Change.Remember, for records that are not
+	// changes themselves: e.g. which appointments a vehicle had, so that the next read sees
+	// one that is gone. Kept with the page's changes' memories, once its events are on the
+	// queue.
+	Remember []Memory
+}
+
+// Memory is what the sync keeps for a record (RecordKind, RecordID) that Request.Seen
+// answers from then on.
+type Memory struct {
+	RecordKind, RecordID, Value string
+}
+
+// Memories are the memories a page asks the sync to keep: its changes' Remember values and
+// its Remember list.
+func (p *Page) Memories() []Memory {
+	var out []Memory
+	for _, c := range p.Changes {
+		if c.Remember != "" {
+			out = append(out, Memory{RecordKind: c.RecordKind, RecordID: c.RecordID, Value: c.Remember})
+		}
+	}
+	return append(out, p.Remember...)
 }
 
 // Change is one platform record's new state.
@@ -213,4 +237,43 @@ func Classify(err error) *Error {
 		return &Error{Failure: Transient, Message: ae.Message}
 	}
 	return &Error{Failure: Transient, Message: err.Error()}
+}
+
+// Rotation is the cursor of a feed that reads the records DealerAI pushed one by one
+// (Request.Pushed), in ascending id order across runs: the last id read in the current
+// rotation ("" when none yet) and when that rotation started. The Cursor.Time of such a feed
+// is when its last complete rotation started: every change made before it has been read.
+type Rotation struct {
+	After   string
+	Started time.Time
+}
+
+// ParseRotation reads a Rotation from a Cursor.Value; the zero Rotation (a new one to start)
+// when v is not one.
+func ParseRotation(v string) Rotation {
+	q, err := url.ParseQuery(v)
+	if err != nil {
+		return Rotation{}
+	}
+	started, err := time.Parse(time.RFC3339Nano, q.Get("started"))
+	if err != nil {
+		return Rotation{}
+	}
+	return Rotation{After: q.Get("after"), Started: started}
+}
+
+// String is r as a Cursor.Value.
+func (r Rotation) String() string {
+	return url.Values{"after": {r.After}, "started": {r.Started.UTC().Format(time.RFC3339Nano)}}.Encode()
+}
+
+// Next is the cursor after a page of a rotation that read up to r: the same rotation when
+// the page stopped early (stopped) or read as many ids as it asked for (more may follow),
+// else the end of the rotation (the next one starts with the next run). more reports
+// whether the feed has more to read now.
+func (r Rotation) Next(prev Cursor, read, limit int, stopped bool) (next Cursor, more bool) {
+	if !stopped && read < limit {
+		return Cursor{Time: r.Started}, false
+	}
+	return Cursor{Value: r.String(), Time: prev.Time}, true
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -44,30 +43,6 @@ var _ changefeed.Feed = Feed{}
 // NewFeed returns the change feed.
 func NewFeed() Feed { return Feed{} }
 
-// cursor is the feed's position: the last customer read in the current rotation ("" when
-// none yet) and when that rotation started. changefeed.Cursor.Time is when the last complete
-// rotation started: every change made before it has been read.
-type cursor struct {
-	after   string
-	started time.Time
-}
-
-func parseCursor(v string) cursor {
-	q, err := url.ParseQuery(v)
-	if err != nil {
-		return cursor{}
-	}
-	started, err := time.Parse(time.RFC3339Nano, q.Get("started"))
-	if err != nil {
-		return cursor{}
-	}
-	return cursor{after: q.Get("after"), started: started}
-}
-
-func (c cursor) String() string {
-	return url.Values{"after": {c.after}, "started": {c.started.UTC().Format(time.RFC3339Nano)}}.Encode()
-}
-
 // Changes implements changefeed.Feed.
 func (Feed) Changes(ctx context.Context, req *changefeed.Request) (*changefeed.Page, error) {
 	if req.Pushed == nil || req.Seen == nil {
@@ -77,12 +52,12 @@ func (Feed) Changes(ctx context.Context, req *changefeed.Request) (*changefeed.P
 		return nil, changefeed.Errorf(changefeed.CredentialsRefused,
 			"DealerSocket's event search needs the signed API keys (credentials publicKey and secretKey)")
 	}
-	cur := parseCursor(req.Cursor.Value)
-	if cur.started.IsZero() {
-		cur = cursor{started: req.Now} // a new rotation
+	cur := changefeed.ParseRotation(req.Cursor.Value)
+	if cur.Started.IsZero() {
+		cur = changefeed.Rotation{Started: req.Now} // a new rotation
 	}
 	limit := max(min(req.MaxRecords, PageCustomers), 1)
-	ids, err := req.Pushed.IDs(ctx, "customerId", cur.after, limit)
+	ids, err := req.Pushed.IDs(ctx, "customerId", cur.After, limit)
 	if err != nil {
 		return nil, changefeed.Errorf(changefeed.Transient, "list the customers DealerAI pushed: %v", err)
 	}
@@ -96,7 +71,7 @@ func (Feed) Changes(ctx context.Context, req *changefeed.Request) (*changefeed.P
 		}
 		if !digitsOnly(entityID) {
 			page.Notes = append(page.Notes, "customer "+clean(entityID, 64)+" skipped: the event search takes numeric ids only")
-			cur.after = entityID
+			cur.After = entityID
 			continue
 		}
 		found, resp, err := searchEvents(ctx, req.HTTP, req.Settings, req.Credentials, entityID)
@@ -107,7 +82,7 @@ func (Feed) Changes(ctx context.Context, req *changefeed.Request) (*changefeed.P
 		if why := customerGone(resp, found); why != "" {
 			page.Notes = append(page.Notes, "customer "+entityID+" skipped: "+why)
 			page.RecordsRead++
-			cur.after = entityID
+			cur.After = entityID
 			continue
 		}
 		if err != nil {
@@ -118,18 +93,12 @@ func (Feed) Changes(ctx context.Context, req *changefeed.Request) (*changefeed.P
 		}
 		read = append(read, customerRead{entityID: entityID, found: found})
 		page.RecordsRead++
-		cur.after = entityID
+		cur.After = entityID
 	}
 	if page.Changes, err = changes(ctx, req.Seen, read); err != nil {
 		return nil, changefeed.Errorf(changefeed.Transient, "read what the sync remembered: %v", err)
 	}
-	page.Next = changefeed.Cursor{Value: cur.String(), Time: req.Cursor.Time}
-	if !stopped && len(ids) < limit {
-		// The rotation is over: the next one starts with the next run.
-		page.Next = changefeed.Cursor{Time: cur.started}
-		return page, nil
-	}
-	page.More = true
+	page.Next, page.More = cur.Next(req.Cursor, len(ids), limit, stopped)
 	return page, nil
 }
 

@@ -21,59 +21,20 @@ import (
 	"github.com/dealerai/integrations/shared/internal/agenttest"
 )
 
-// pushedCustomers is changefeed.PushedRecords over a list of customer ids.
-type pushedCustomers []string
-
-func (p pushedCustomers) IDs(_ context.Context, idName, after string, limit int) ([]string, error) {
-	if idName != "customerId" {
-		return nil, fmt.Errorf("listed by %s", idName)
-	}
-	ids := slices.Sorted(slices.Values(p))
-	var out []string
-	for _, id := range ids {
-		if id > after && len(out) < limit {
-			out = append(out, id)
-		}
-	}
-	return out, nil
-}
-
-// memory is changefeed.SeenRecords as the sync keeps it: what the changes published said to
-// remember.
-type memory map[string]string
-
-func (m memory) Remembered(_ context.Context, kind string, ids []string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, id := range ids {
-		if v, ok := m[kind+"/"+id]; ok {
-			out[id] = v
-		}
-	}
-	return out, nil
-}
-
-func (m memory) keep(page *changefeed.Page) {
-	for _, c := range page.Changes {
-		if c.Remember != "" {
-			m[c.RecordKind+"/"+c.RecordID] = c.Remember
-		}
-	}
-}
-
 // feedRun is an agent's sync as the sync drives the feed: pages from the stored cursor,
 // remembering each page's changes and storing its cursor.
 type feedRun struct {
 	t      testing.TB
 	f      *dealersockettest.Server
-	pushed pushedCustomers
-	seen   memory
+	pushed *agenttest.Pushed
+	seen   agenttest.Memory
 	cursor changefeed.Cursor
 	creds  map[string]string
 	now    time.Time
 }
 
 func newFeedRun(t testing.TB, f *dealersockettest.Server) *feedRun {
-	return &feedRun{t: t, f: f, seen: memory{}, now: time.Date(2026, 11, 27, 15, 0, 0, 0, time.UTC),
+	return &feedRun{t: t, f: f, pushed: &agenttest.Pushed{Name: "customerId"}, seen: agenttest.Memory{}, now: time.Date(2026, 11, 27, 15, 0, 0, 0, time.UTC),
 		creds: map[string]string{"publicKey": cfg.PublicKey, "secretKey": cfg.SecretKey}}
 }
 
@@ -90,7 +51,7 @@ func (r *feedRun) page(maxRecords int) *changefeed.Page {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	r.seen.keep(p)
+	r.seen.Keep(p)
 	r.cursor = p.Next
 	return p
 }
@@ -119,7 +80,7 @@ func (r *feedRun) customers(n int) []string {
 	}
 	for _, e := range r.f.Events() {
 		if slices.Contains(evs, e.EventID) {
-			r.pushed = append(r.pushed, e.EntityID)
+			r.pushed.Add(e.EntityID)
 		}
 	}
 	return evs
@@ -267,7 +228,7 @@ func TestFeedBoundsAndDeadline(t *testing.T) {
 	if err != nil || p.RecordsRead != 1 || !p.More {
 		t.Fatalf("near the deadline: %+v, %v", p, err)
 	}
-	r.seen.keep(p)
+	r.seen.Keep(p)
 	r.cursor = p.Next
 	if rest := r.rotation(); len(rest) != 4 || searches(f) != 8 {
 		t.Errorf("the rest of the rotation: %d changes, %d searches; want 4 and 8 (none read twice)", len(rest), searches(f))
@@ -278,7 +239,7 @@ func TestFeedSkipsCustomersDealerSocketNoLongerHas(t *testing.T) {
 	f := newFake(t)
 	r := newFeedRun(t, f)
 	r.customers(2)
-	r.pushed = append(r.pushed, "1", "not-a-number") // merged away in DealerSocket; a bad id
+	r.pushed.Add("1", "not-a-number") // merged away in DealerSocket; a bad id
 	got := r.page(100)
 	if len(got.Changes) != 2 || got.RecordsRead != 3 || got.More {
 		t.Fatalf("%d changes, %d read, more %v", len(got.Changes), got.RecordsRead, got.More)

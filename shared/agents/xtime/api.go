@@ -94,25 +94,49 @@ type BookedAppointment struct {
 	AppointmentID string
 	VIN           string
 	DateTimeLocal string
+	FirstName     string
+	LastName      string
+	Services      []Service
+	// Status is the appointment's status when the answer gives one (the published record
+	// shows none); "" otherwise.
+	Status string
 }
 
 // ParseAppointments reads {success, appointments[{appointmentId, vin,
-// appointmentDateTimeLocal, ...}]} (appointments absent or null: none). ok is false when
-// the body is not such an object; a refusal (success false) comes back as r.
+// appointmentDateTimeLocal, firstName, lastName, services[{opcode, serviceName}], ...}]}
+// (appointments absent or null: none). ok is false when the body is not such an object; a
+// refusal (success false) comes back as r.
 func ParseAppointments(body []byte) (appts []BookedAppointment, r Response, ok bool) {
 	var items []struct {
 		AppointmentID            json.RawMessage `json:"appointmentId"`
 		VIN                      json.RawMessage `json:"vin"`
 		AppointmentDateTimeLocal json.RawMessage `json:"appointmentDateTimeLocal"`
+		FirstName                json.RawMessage `json:"firstName"`
+		LastName                 json.RawMessage `json:"lastName"`
+		Status                   json.RawMessage `json:"status"`
+		Services                 []struct {
+			Opcode      json.RawMessage `json:"opcode"`
+			ServiceName json.RawMessage `json:"serviceName"`
+		} `json:"services"`
 	}
 	if r, ok = parseList(body, "appointments", &items); !ok || !r.Success {
 		return nil, r, ok
 	}
 	for _, a := range items {
-		if id := scalar(a.AppointmentID); id != "" {
-			appts = append(appts, BookedAppointment{AppointmentID: id, VIN: truncate(text(a.VIN), 64),
-				DateTimeLocal: truncate(text(a.AppointmentDateTimeLocal), 64)})
+		id := scalar(a.AppointmentID)
+		if id == "" {
+			continue
 		}
+		b := BookedAppointment{AppointmentID: id, VIN: truncate(text(a.VIN), 64),
+			DateTimeLocal: truncate(text(a.AppointmentDateTimeLocal), 64),
+			FirstName:     truncate(text(a.FirstName), 100), LastName: truncate(text(a.LastName), 100),
+			Status: truncate(text(a.Status), 64)}
+		for _, s := range a.Services {
+			if op := scalar(s.Opcode); op != "" {
+				b.Services = append(b.Services, Service{Opcode: op, Name: truncate(text(s.ServiceName), 200)})
+			}
+		}
+		appts = append(appts, b)
 	}
 	return appts, r, true
 }

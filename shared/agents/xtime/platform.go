@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dealerai/integrations/shared/agents/changefeed"
 	"github.com/dealerai/integrations/shared/agents/connector"
 	"github.com/dealerai/integrations/shared/agents/platform"
 	"github.com/dealerai/integrations/shared/validation"
@@ -37,6 +38,7 @@ var Platform = platform.Platform{
 		"find a booking whose answer was lost before booking again (by VIN)",
 		"reschedule: update the booking, or cancel and rebook, as rescheduleStrategy says",
 		"cancel, when a cancelPath is configured (XTime publishes no cancel call)",
+		"two-way sync: reads the appointments of the vehicles DealerAI booked (one call per VIN, every VIN in turn) and sends back appointments rescheduled, cancelled or completed in XTime and new ones",
 	},
 	Events: []string{"appointment.*"},
 	Settings: []platform.KeySpec{
@@ -58,9 +60,10 @@ var Platform = platform.Platform{
 	},
 	// Cox Automotive's token server, the sandbox API and the production retail API
 	// (docs/agents.md#xtime).
-	Hosts:        []string{"auth.coxautoinc.com", "sandbox.api.coxautoinc.com", "api.retailapi-coxautoinc.com"},
-	Check:        check,
-	NewConnector: func(deps platform.Deps) connector.Connector { return New(deps.Tokens) },
+	Hosts:         []string{"auth.coxautoinc.com", "sandbox.api.coxautoinc.com", "api.retailapi-coxautoinc.com"},
+	Check:         check,
+	NewConnector:  func(deps platform.Deps) connector.Connector { return New(deps.Tokens) },
+	NewChangeFeed: func(deps platform.Deps) changefeed.Feed { return NewFeed(deps.Tokens) },
 }
 
 // check: a real time zone, known modes and strategies, the keys each of them needs, a cancel

@@ -74,14 +74,7 @@ func (c *Connector) Deliver(ctx context.Context, d *connector.Delivery) (connect
 		d:        d,
 		a:        a,
 		progress: map[string]string{},
-		grant: oauth.Grant{
-			Platform:     "XTime",
-			TokenURL:     d.Settings["tokenUrl"],
-			ClientID:     d.Credentials["clientId"],
-			ClientSecret: d.Credentials["clientSecret"],
-			Scope:        Scope,
-			BasicAuth:    true,
-		},
+		grant:    grantOf(d.Settings, d.Credentials),
 	}
 	maps.Copy(s.progress, d.Progress)
 	res, err := s.deliver(ctx)
@@ -93,6 +86,18 @@ func (c *Connector) Deliver(ctx context.Context, d *connector.Delivery) (connect
 		res.StatusCode = s.status
 	}
 	return res, nil
+}
+
+// grantOf is the token grant of an agent's settings and credentials.
+func grantOf(settings, creds map[string]string) oauth.Grant {
+	return oauth.Grant{
+		Platform:     "XTime",
+		TokenURL:     settings["tokenUrl"],
+		ClientID:     creds["clientId"],
+		ClientSecret: creds["clientSecret"],
+		Scope:        Scope,
+		BasicAuth:    true,
+	}
 }
 
 type session struct {
@@ -142,7 +147,11 @@ func (s *session) deliver(ctx context.Context) (connector.Result, error) {
 		}
 		ids := maps.Clone(s.d.Known)
 		ids[keyStatus] = "cancelled" // a later reschedule books anew
-		return connector.Result{Correlation: ids, Summary: "XTime appointment " + known + " cancelled"}, nil
+		pushed := map[string]string{connector.PushedAppointmentStatus: events.AppointmentStatusCancelled}
+		if t, ok := ParseLocalTime(s.d.Known[keyDateTimeLocal], time.UTC); ok {
+			pushed[connector.PushedAppointmentTime] = t.UTC().Format(time.RFC3339) // the time it had
+		}
+		return connector.Result{Correlation: ids, Pushed: pushed, Summary: "XTime appointment " + known + " cancelled"}, nil
 	}
 }
 
@@ -173,7 +182,8 @@ func (s *session) book(ctx context.Context, replaced, what string) (connector.Re
 		s.done(b, found)
 	}
 	id := s.progress[keyAppointmentID]
-	return connector.Result{Correlation: s.correlation(), Summary: "XTime appointment " + id + " " + what}, nil
+	return connector.Result{Correlation: s.correlation(), Pushed: s.pushed(events.AppointmentStatusScheduled),
+		Summary: "XTime appointment " + id + " " + what}, nil
 }
 
 // move reschedules XTime's appointment id: the booking posted again with its appointmentId.
@@ -190,8 +200,17 @@ func (s *session) move(ctx context.Context, id string) (connector.Result, error)
 		}
 		s.done(b, firstOf(r.AppointmentID, id))
 	}
-	return connector.Result{Correlation: s.correlation(),
+	return connector.Result{Correlation: s.correlation(), Pushed: s.pushed(events.AppointmentStatusRescheduled),
 		Summary: "XTime appointment " + id + " moved to " + s.progress[keyDateTimeLocal]}, nil
+}
+
+// pushed is the state a booking or a move leaves the appointment in, as the change feed
+// reads it back: its time (to the minute, as XTime keeps it) and status.
+func (s *session) pushed(status string) map[string]string {
+	return map[string]string{
+		connector.PushedAppointmentTime:   s.a.AppointmentTime.Truncate(time.Minute).UTC().Format(time.RFC3339),
+		connector.PushedAppointmentStatus: status,
+	}
 }
 
 // done records in the progress the appointment XTime has and what was sent for it.

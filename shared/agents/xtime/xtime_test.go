@@ -131,6 +131,10 @@ func TestBooking(t *testing.T) {
 	if res.Skipped || !mapsEqual(res.Correlation, wantIDs) || res.StatusCode != http.StatusOK {
 		t.Errorf("result %+v, want correlation %v", res, wantIDs)
 	}
+	// what the change feed will read back: not an inbound event
+	if want := map[string]string{"appointmentTime": "2026-12-01T13:00:00Z", "appointmentStatus": "scheduled"}; !mapsEqual(res.Pushed, want) {
+		t.Errorf("pushed %v, want %v", res.Pushed, want)
+	}
 }
 
 func mapsEqual(a, b map[string]string) bool {
@@ -465,7 +469,8 @@ func TestRescheduleUpdatesTheBooking(t *testing.T) {
 	if len(appts) != 1 || appts[0].DateTimeLocal != "2026-12-01T07:00-0600" {
 		t.Fatalf("XTime holds %+v", appts)
 	}
-	if res.Correlation["appointmentId"] != "XT-1" || res.Correlation["dateTimeLocal"] != "2026-12-01T07:00-0600" {
+	if res.Correlation["appointmentId"] != "XT-1" || res.Correlation["dateTimeLocal"] != "2026-12-01T07:00-0600" ||
+		!mapsEqual(res.Pushed, map[string]string{"appointmentTime": "2026-12-01T13:00:00Z", "appointmentStatus": "rescheduled"}) {
 		t.Errorf("result %+v", res)
 	}
 	if n := len(f.Requests(xtime.AppointmentsPath)); n != 1 {
@@ -537,7 +542,8 @@ func TestCancel(t *testing.T) {
 		d.Settings["cancelPath"] = cancelPath
 		d.Known = booked.Correlation
 		res := deliver(t, c, d)
-		if res.Correlation["status"] != "cancelled" || res.Correlation["appointmentId"] != "XT-1" || !f.Appointments()[0].Cancelled {
+		if res.Correlation["status"] != "cancelled" || res.Correlation["appointmentId"] != "XT-1" || !f.Appointments()[0].Cancelled ||
+			!mapsEqual(res.Pushed, map[string]string{"appointmentTime": "2026-12-01T13:00:00Z", "appointmentStatus": "cancelled"}) {
 			t.Errorf("res = %+v", res)
 		}
 		// a reschedule after the cancellation books anew

@@ -3,8 +3,16 @@
 // XTime takes (docs/agents.md#xtime) — the token grant, "Authorization: <token_type>
 // <token>", x-api-key, dealerCode, the booking's query, body, time format, digits-only phone
 // and known opcodes — refuses the rest in XTime's own error format ({success: false, code,
-// message}, HTTP 200 for a refused booking), and keeps the appointments it booked. Only
-// tests import it.
+// message}, HTTP 200 for a refused booking), and keeps the appointments it booked.
+//
+// GET /service/appointments?dealerCode&vin= answers the vehicle's open appointments
+// {success, appointments[{appointmentId, vin, appointmentDateTimeLocal, comment, firstName,
+// lastName, emailAddress, phoneNumber, services[{opcode, serviceName}]}]}, without a status
+// (the published record shows none): a cancelled or completed appointment is no longer
+// listed. A test changes XTime directly, as the service desk would: BookDirect (a booking
+// made in XTime), Move, CancelDirect, Complete. Faults answers chosen requests with a status
+// and headers (a 429 with Retry-After); Issuer.ExpireAll expires the tokens. Only tests
+// import it.
 package xtimefake
 
 import (
@@ -50,6 +58,8 @@ type Appointment struct {
 	Comment       string
 	Opcodes       []string
 	Cancelled     bool
+	// Completed: the vehicle was served; the appointment is no longer listed.
+	Completed bool
 }
 
 // Loss is how the answer to a request the fake performed is lost.
@@ -323,7 +333,8 @@ func (f *Server) find(id string) *Appointment {
 	return nil
 }
 
-// list is GET /service/appointments?vin=: the vehicle's appointments that are not cancelled.
+// list is GET /service/appointments?vin=: the vehicle's appointments that are neither
+// cancelled nor completed.
 func (f *Server) list(w http.ResponseWriter, r *http.Request, _ []byte) {
 	vin := r.URL.Query().Get("vin")
 	if vin == "" {
@@ -334,7 +345,7 @@ func (f *Server) list(w http.ResponseWriter, r *http.Request, _ []byte) {
 	defer f.mu.Unlock()
 	appts := []map[string]any{}
 	for _, a := range f.appts {
-		if a.VIN != vin || a.Cancelled {
+		if a.VIN != vin || a.Cancelled || a.Completed {
 			continue
 		}
 		var services []map[string]string
@@ -378,4 +389,46 @@ func (f *Server) cancel(w http.ResponseWriter, r *http.Request, _ []byte) {
 	}
 	a.Cancelled = true
 	ok(w, map[string]any{})
+}
+
+// BookDirect books an appointment in XTime directly (not through the API), as the service
+// desk would, and returns its id.
+func (f *Server) BookDirect(a Appointment) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.next++
+	a.ID = fmt.Sprintf("XT-%d", f.next)
+	a.DealerCode = f.cfg.DealerCode
+	a.Opcodes = append([]string(nil), a.Opcodes...)
+	f.appts = append(f.appts, &a)
+	return a.ID
+}
+
+// Move moves appointment id to dateTimeLocal ("2006-01-02T15:04-0700") in XTime directly;
+// false when the fake has no such open appointment.
+func (f *Server) Move(id, dateTimeLocal string) bool {
+	return f.change(id, func(a *Appointment) { a.DateTimeLocal = dateTimeLocal })
+}
+
+// CancelDirect cancels appointment id in XTime directly; false when the fake has no such open
+// appointment.
+func (f *Server) CancelDirect(id string) bool {
+	return f.change(id, func(a *Appointment) { a.Cancelled = true })
+}
+
+// Complete marks appointment id served (its repair order closed); false when the fake has no
+// such open appointment.
+func (f *Server) Complete(id string) bool {
+	return f.change(id, func(a *Appointment) { a.Completed = true })
+}
+
+func (f *Server) change(id string, fn func(*Appointment)) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a := f.find(id)
+	if a == nil || a.Cancelled || a.Completed {
+		return false
+	}
+	fn(a)
+	return true
 }

@@ -1,0 +1,56 @@
+package agenttest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/dealerai/integrations/shared/agents/changefeed"
+)
+
+// What the sync gives a change feed, in memory, for a feed's own tests.
+
+// Pushed is changefeed.PushedRecords over a list of ids of one name ("customerId", "vin").
+type Pushed struct {
+	Name string
+	List []string
+}
+
+// IDs implements changefeed.PushedRecords.
+func (p *Pushed) IDs(_ context.Context, idName, after string, limit int) ([]string, error) {
+	if idName != p.Name {
+		return nil, fmt.Errorf("listed by %s", idName)
+	}
+	var out []string
+	for _, id := range slices.Sorted(slices.Values(p.List)) {
+		if id > after && len(out) < limit {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// Add adds ids DealerAI pushed.
+func (p *Pushed) Add(ids ...string) { p.List = append(p.List, ids...) }
+
+// Memory is changefeed.SeenRecords as the sync keeps it: what the pages published asked it to
+// remember, by "<kind>/<id>".
+type Memory map[string]string
+
+// Remembered implements changefeed.SeenRecords.
+func (m Memory) Remembered(_ context.Context, kind string, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, id := range ids {
+		if v, ok := m[kind+"/"+id]; ok {
+			out[id] = v
+		}
+	}
+	return out, nil
+}
+
+// Keep remembers what page asks to, as the sync does once its events are on the queue.
+func (m Memory) Keep(page *changefeed.Page) {
+	for _, k := range page.Memories() {
+		m[k.RecordKind+"/"+k.RecordID] = k.Value
+	}
+}

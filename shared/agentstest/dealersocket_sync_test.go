@@ -42,13 +42,16 @@ func leadIDs(t *testing.T, ev *events.Event) (leadID, contactID string) {
 // searches is how many event searches the fake answered.
 func searches(f *fakeDealerSocket) int { return len(f.Requests(dealersockettest.EventSearchPath)) }
 
-// quiet waits for n more rotations of the sync (with one customer, n more event searches,
-// and the search of the rotation after, so that the n-th one's job has published), then
-// fails on anything on the inbound queue.
-func (s *stack) quiet(f *fakeDealerSocket, n int, what string) {
+// searchesOf counts f's event searches, for quiet.
+func searchesOf(f *fakeDealerSocket) func() int { return func() int { return searches(f) } }
+
+// quiet waits for n more rotations of the sync (with one record to read, n more reads —
+// reads counts them — and the read of the rotation after, so that the n-th one's job has
+// published), then fails on anything on the inbound queue.
+func (s *stack) quiet(reads func() int, n int, what string) {
 	s.t.Helper()
-	want := searches(f) + n + 1
-	localtest.Eventually(s.t, 30*time.Second, fmt.Sprintf("%d more rotations", n), func() bool { return searches(f) >= want })
+	want := reads() + n + 1
+	localtest.Eventually(s.t, 30*time.Second, fmt.Sprintf("%d more rotations", n), func() bool { return reads() >= want })
 	if extra := s.inbound(); len(extra) != 0 {
 		s.t.Fatalf("%s: %d more inbound events: %+v", what, len(extra), extra[0])
 	}
@@ -87,7 +90,7 @@ func TestDealerSocketSyncReadsBackChanges(t *testing.T) {
 	if got := f.Events()[0]; got.Status != dealersockettest.StatusLost {
 		t.Fatalf("the disposition did not set Lost: %+v", got)
 	}
-	s.quiet(f, 2, "DealerAI's own status came back")
+	s.quiet(searchesOf(f), 2, "DealerAI's own status came back")
 	if !strings.Contains(s.logs.String(), `"echoesSuppressed":1`) {
 		t.Error("no sync run counted the echo it suppressed")
 	}
@@ -99,7 +102,7 @@ func TestDealerSocketSyncReadsBackChanges(t *testing.T) {
 		!sold.OccurredAt.Equal(f.Events()[0].UpdateDate.Truncate(time.Millisecond)) || sold.ID == first.ID {
 		t.Errorf("the sale: %+v", sold)
 	}
-	s.quiet(f, 2, "the sale came back twice")
+	s.quiet(searchesOf(f), 2, "the sale came back twice")
 
 	// a walk-in entered in DealerSocket for the customer, and a customer DealerAI never sent
 	walkIn := f.AddEvent(dealersockettest.Event{EntityID: ds.EntityID, Status: dealersockettest.StatusStoreVisit, PrimaryAssigned: "Luis Ortega"})
@@ -109,7 +112,7 @@ func TestDealerSocketSyncReadsBackChanges(t *testing.T) {
 		created.Status != "Store Visit" || created.Assignee == nil || created.Assignee.Name != "Luis Ortega" {
 		t.Errorf("the walk-in: %+v", created)
 	}
-	s.quiet(f, 2, "the walk-in came back twice")
+	s.quiet(searchesOf(f), 2, "the walk-in came back twice")
 	for _, r := range f.Requests(dealersockettest.EventSearchPath) {
 		if !strings.Contains(string(r.Body), `"entityId":`+ds.EntityID+`,`) {
 			t.Errorf("a customer DealerAI never sent (event %s) was read: %s", stranger, r.Body)
@@ -158,29 +161,9 @@ func TestDealerSocketSyncKilledMidRotation(t *testing.T) {
 	}
 	h := s.syncHandler(time.Minute)
 	h.Syncer.PageRecords = 1 // one customer a page
-	job := lambdaevents.SQSEvent{Records: []lambdaevents.SQSMessage{{MessageId: "job",
-		Body: `{"kind":"job","dealerId":"` + dealer + `","platform":"dealersocket","reason":"schedule"}`}}}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	cut := &cutInbound{Queue: h.Syncer.Inbound, after: 2, cancel: cancel}
-	h.Syncer.Inbound = cut
-	if resp, _ := h.Handle(ctx, job); len(resp.BatchItemFailures) != 1 {
-		t.Fatalf("the killed job was not reported failed: %+v", resp)
-	}
-	h.Syncer.Inbound = cut.Queue
-	if resp, _ := h.Handle(context.Background(), job); len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("the rerun failed: %+v", resp)
-	}
-	got := s.inbound()
-	count, idOf := map[string]int{}, map[string]string{}
-	for _, e := range got {
-		count[e.ID]++
-		rec := e.PlatformIDs["leadId"]
-		if id, ok := idOf[rec]; ok && id != e.ID {
-			t.Errorf("lead %s published under two ids: %s and %s", rec, id, e.ID)
-		}
-		idOf[rec] = e.ID
-	}
+	job := syncJob("dealersocket")
+	got := s.killThenRerun(h, job, 2)
+	idOf, count := oneIDPerRecord(t, got, "leadId")
 	if len(idOf) != 3 || len(got) != 4 {
 		t.Fatalf("%d leads in %d events, want 3 leads in 4 (the page on the queue when the worker died twice): %v", len(idOf), len(got), count)
 	}
@@ -239,20 +222,64 @@ func TestDealerSocketSyncRateLimited(t *testing.T) {
 	if mine == nil || theirs == nil || mine.Status != "Sold" || theirs.Status != "Sold" {
 		t.Fatalf("events %+v", got)
 	}
-	// Searches come every second; the one answered 429 is followed by the longest wait.
 	reqs := limited.Requests(dealersockettest.EventSearchPath)[max(before-1, 0):]
-	var limitedAt, retriedAt time.Time
-	for i := 1; i < len(reqs); i++ {
-		if gap := reqs[i].Received.Sub(reqs[i-1].Received); gap > retriedAt.Sub(limitedAt) {
-			limitedAt, retriedAt = reqs[i-1].Received, reqs[i].Received
-		}
-	}
+	limitedAt, retriedAt := longestGap(reqs)
 	if retriedAt.Sub(limitedAt) < 4*time.Second {
 		t.Fatalf("no wait of Retry-After (4 s) between two searches after the 429: gaps %v", gaps(reqs))
 	}
 	if !theirs.ObservedAt.Before(retriedAt) {
 		t.Errorf("the other dealer's change was read at %v, after the limited dealer's retry at %v", theirs.ObservedAt, retriedAt)
 	}
+}
+
+// syncJob is the sync-jobs message of the test dealer's agent of platform.
+func syncJob(platform string) lambdaevents.SQSEvent {
+	return lambdaevents.SQSEvent{Records: []lambdaevents.SQSMessage{{MessageId: "job",
+		Body: `{"kind":"job","dealerId":"` + dealer + `","platform":"` + platform + `","reason":"schedule"}`}}}
+}
+
+// killThenRerun runs job on h with a worker that dies right after its after-th publish
+// (failing the job), then again to the end, and returns what the inbound queue then holds.
+func (s *stack) killThenRerun(h *agentsync.Handler, job lambdaevents.SQSEvent, after int32) []*inbound.Event {
+	s.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cut := &cutInbound{Queue: h.Syncer.Inbound, after: after, cancel: cancel}
+	h.Syncer.Inbound = cut
+	if resp, _ := h.Handle(ctx, job); len(resp.BatchItemFailures) != 1 {
+		s.t.Fatalf("the killed job was not reported failed: %+v", resp)
+	}
+	h.Syncer.Inbound = cut.Queue
+	if resp, _ := h.Handle(context.Background(), job); len(resp.BatchItemFailures) != 0 {
+		s.t.Fatalf("the rerun failed: %+v", resp)
+	}
+	return s.inbound()
+}
+
+// longestGap is the longest wait between two of a fake's requests (they come every second;
+// the one answered 429 is followed by the longest): the request before it and the one after.
+func longestGap(reqs []agenttest.Request) (before, after time.Time) {
+	for i := 1; i < len(reqs); i++ {
+		if gap := reqs[i].Received.Sub(reqs[i-1].Received); gap > after.Sub(before) {
+			before, after = reqs[i-1].Received, reqs[i].Received
+		}
+	}
+	return before, after
+}
+
+// oneIDPerRecord fails the test when events publish a record (by its platform id idName)
+// under two event ids; it returns each record's event id and how often each id came.
+func oneIDPerRecord(t *testing.T, got []*inbound.Event, idName string) (idOf map[string]string, count map[string]int) {
+	t.Helper()
+	count, idOf = map[string]int{}, map[string]string{}
+	for _, e := range got {
+		count[e.ID]++
+		rec := e.PlatformIDs[idName]
+		if id, ok := idOf[rec]; ok && id != e.ID {
+			t.Errorf("%s %s published under two ids: %s and %s", idName, rec, id, e.ID)
+		}
+		idOf[rec] = e.ID
+	}
+	return idOf, count
 }
 
 func gaps(reqs []agenttest.Request) []time.Duration {

@@ -372,7 +372,7 @@ func TestEveryOperationValidated(t *testing.T) {
 		{"POST", "/v1/agents/xtime/deliveries/" + agentDlv + "/retry", ""}, {"POST", "/v1/agents/fortellis/deliveries/" + agentDlv + "/retry", ""},
 		{"PUT", "/v1/agents/fortellis", string(fortellis)},
 		{"GET", "/v1/agents/fortellis/sync", ""}, {"GET", "/v1/agents/crm/sync", ""},
-		{"POST", "/v1/agents/fortellis/sync", ""}, {"POST", "/v1/agents/xtime/sync", ""},
+		{"POST", "/v1/agents/fortellis/sync", ""}, {"POST", "/v1/agents/nosuch/sync", ""},
 		{"DELETE", "/v1/agents/xtime", ""}, {"DELETE", "/v1/agents/crm", ""},
 		{"GET", "/v1/event-types", "-"}, // without a token
 		{"GET", "/v1/admin/dealers/dlr_1/entitlements", "admin"}, {"GET", "/v1/admin/dealers/dlr_1/entitlements", ""},

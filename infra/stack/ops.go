@@ -20,10 +20,16 @@ import (
 // Metrics the delivery and sync functions emit through the embedded metric format: namespace
 // MetricsNamespace, no dimensions.
 const (
-	MetricsNamespace          = "DealerAI/Integrations"
-	MetricDeliverySucceded    = "DeliveriesSucceeded" // Count
-	MetricDeliveryFailed      = "DeliveriesFailed"    // Count
-	MetricDeliveryLatency     = "DeliveryLatency"     // Milliseconds
+	MetricsNamespace       = "DealerAI/Integrations"
+	MetricDeliverySucceded = "DeliveriesSucceeded" // Count
+	MetricDeliveryFailed   = "DeliveriesFailed"    // Count
+	MetricDeliveryLatency  = "DeliveryLatency"     // Milliseconds
+	// The circuit breaker (package circuit): attempts failed fast, circuits opened and
+	// closed, subscriptions disabled after their circuit stayed open (Count each).
+	MetricDeliveryCircuitOpen = "DeliveriesCircuitOpen"
+	MetricCircuitsOpened      = "CircuitsOpened"
+	MetricCircuitsClosed      = "CircuitsClosed"
+	MetricEndpointsDisabled   = "EndpointsDisabled"
 	MetricSyncRecordsRead     = agentsync.MetricRecordsRead
 	MetricSyncEventsPublished = agentsync.MetricEventsPublished
 	MetricSyncFailures        = agentsync.MetricFailures
@@ -171,6 +177,13 @@ func (s *Stack) operations() {
 			Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(15)),
 		}),
 		SyncFailuresThreshold, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
+	alarm("EndpointsDisabledAlarm", "endpoints-disabled",
+		"A subscription was disabled because its endpoint failed for CIRCUIT_DISABLE_AFTER (5 days by default) without a success. See the delivery function's \"endpoint disabled\" log lines (dealerId, target, reason); the dealer re-enables it with PATCH and retries the failed deliveries.",
+		awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace: jsii.String(MetricsNamespace), MetricName: jsii.String(MetricEndpointsDisabled),
+			Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(15)),
+		}),
+		1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
 	for _, fn := range FunctionNames() {
 		f := s.Functions[fn]
 		alarm(fn+"ErrorsAlarm", fn+"-errors",
@@ -245,6 +258,13 @@ func (s *Stack) dashboard(alarms []interfacesawscloudwatch.IAlarmRef) {
 				emf(MetricDeliveryLatency, "p50", "p50"),
 				emf(MetricDeliveryLatency, "p90", "p90"),
 				emf(MetricDeliveryLatency, "p99", "p99")),
+		},
+		{
+			graph("Circuit breakers (per 5 min)", 24,
+				emf(MetricDeliveryCircuitOpen, "Sum", "attempts failed fast"),
+				emf(MetricCircuitsOpened, "Sum", "circuits opened"),
+				emf(MetricCircuitsClosed, "Sum", "circuits closed"),
+				emf(MetricEndpointsDisabled, "Sum", "endpoints disabled")),
 		},
 		{
 			graph("Queue depth (visible messages)", 12, depth...),

@@ -69,6 +69,9 @@ func TestAlarms(t *testing.T) {
 	if a := find(MetricsNamespace, MetricSyncFailures, ""); a == nil || a.threshold != SyncFailuresThreshold || num(t, a.props["Period"]) != 900 {
 		t.Errorf("sync failures alarm %+v", a)
 	}
+	if a := find(MetricsNamespace, MetricEndpointsDisabled, ""); a == nil || a.threshold != 1 || a.comparison != "GreaterThanOrEqualToThreshold" {
+		t.Errorf("endpoints disabled alarm %+v", a)
+	}
 	for _, fn := range FunctionNames() {
 		for _, metric := range []string{"Errors", "Throttles"} {
 			a := find("AWS/Lambda", metric, s.logicalID(s.st.Functions[fn]))
@@ -122,7 +125,8 @@ func TestDashboard(t *testing.T) {
 	}
 	body := asJSON(props(s.resource[dashboards[0]])["DashboardBody"])
 	// the delivery function's EMF metrics: namespace, names, no dimensions
-	for _, m := range []string{MetricDeliverySucceded, MetricDeliveryFailed, MetricDeliveryLatency, MetricSyncRecordsRead, MetricSyncEventsPublished, MetricSyncFailures} {
+	for _, m := range []string{MetricDeliverySucceded, MetricDeliveryFailed, MetricDeliveryLatency, MetricSyncRecordsRead, MetricSyncEventsPublished, MetricSyncFailures,
+		MetricDeliveryCircuitOpen, MetricCircuitsOpened, MetricCircuitsClosed, MetricEndpointsDisabled} {
 		if !strings.Contains(body, `[\"`+MetricsNamespace+`\",\"`+m+`\",{`) {
 			t.Errorf("dashboard lacks %s/%s without dimensions", MetricsNamespace, m)
 		}

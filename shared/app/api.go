@@ -11,6 +11,7 @@ import (
 
 	"github.com/dealerai/integrations/shared/agents"
 	"github.com/dealerai/integrations/shared/agentsync"
+	"github.com/dealerai/integrations/shared/circuit"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/httpapi"
 	"github.com/dealerai/integrations/shared/plans"
@@ -54,6 +55,7 @@ func NewAPI(ctx context.Context, awsCfg aws.Config, cfg Config) (APIHandler, err
 		DeliveriesQueueURL: cfg.DeliveriesQueueURL,
 		RateLimits:         &ratelimit.Limiter{DB: ddb, Table: cfg.ConfigTable, Limits: limits},
 		Sync:               &agentsync.Service{States: &agentsync.StateStore{DB: ddb, Table: cfg.ConfigTable}, Jobs: queue, JobsQueueURL: cfg.SyncJobsQueueURL},
+		Circuits:           &circuit.Store{DB: ddb, Table: cfg.ConfigTable},
 		URLs:               policy,
 		DealerIDClaim:      cfg.DealerIDClaim,
 		AdminScopeClaim:    cfg.AdminScopeClaim,

@@ -7,11 +7,13 @@ import (
 	"cmp"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/dealerai/integrations/shared/agents/platform"
 	"github.com/dealerai/integrations/shared/agents/registry"
+	"github.com/dealerai/integrations/shared/circuit"
 	"github.com/dealerai/integrations/shared/httpapi"
 	"github.com/dealerai/integrations/shared/plans"
 	"github.com/dealerai/integrations/shared/ratelimit"
@@ -41,6 +43,10 @@ type Config struct {
 	DeliveryBackoff []time.Duration
 	// DeliveryTimeout bounds one delivery attempt, and each platform request of a sync.
 	DeliveryTimeout time.Duration
+	// Circuit are the delivery function's circuit-breaker settings (CIRCUIT_THRESHOLD,
+	// CIRCUIT_COOLDOWN, CIRCUIT_MAX_COOLDOWN, CIRCUIT_DISABLE_AFTER; package circuit's
+	// defaults when unset).
+	Circuit circuit.Settings
 	// SyncInterval is the time between two syncs of an agent (SYNC_INTERVAL, default 5m).
 	SyncInterval time.Duration
 	// RateLimits (RATE_LIMITS) limit each dealer's test sends, manual retries and recoveries
@@ -128,6 +134,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	c.RateLimits = limits
+	if c.Circuit, err = circuitSettings(getenv); err != nil {
+		return c, err
+	}
 	c.SyncInterval = 5 * time.Minute
 	if v := getenv("SYNC_INTERVAL"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -137,6 +146,35 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		c.SyncInterval = d
 	}
 	return c, nil
+}
+
+// circuitSettings reads the circuit breaker's settings; unset ones keep the defaults.
+func circuitSettings(getenv func(string) string) (circuit.Settings, error) {
+	var s circuit.Settings
+	if v := getenv("CIRCUIT_THRESHOLD"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return s, fmt.Errorf("CIRCUIT_THRESHOLD: %q is not a number of failures between 1 and 1000", v)
+		}
+		s.Threshold = n
+	}
+	for _, d := range []struct {
+		name string
+		to   *time.Duration
+	}{
+		{"CIRCUIT_COOLDOWN", &s.Cooldown},
+		{"CIRCUIT_MAX_COOLDOWN", &s.MaxCooldown},
+		{"CIRCUIT_DISABLE_AFTER", &s.DisableAfter},
+	} {
+		if v := getenv(d.name); v != "" {
+			x, err := time.ParseDuration(v)
+			if err != nil || x < time.Second {
+				return s, fmt.Errorf("%s: %q is not a duration of at least 1s", d.name, v)
+			}
+			*d.to = x
+		}
+	}
+	return s.WithDefaults(), nil
 }
 
 // ParseBackoff parses DELIVERY_BACKOFF: three comma-separated durations, the waits after

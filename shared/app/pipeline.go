@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/dealerai/integrations/shared/agents"
+	"github.com/dealerai/integrations/shared/circuit"
 	"github.com/dealerai/integrations/shared/delivery"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/routing"
@@ -87,6 +88,9 @@ func NewDeliveryHandler(awsCfg aws.Config, cfg Config, policy safeurl.Policy) (*
 	// it to its platform's hosts); one Dispatcher (and so one OAuth token cache) per container.
 	client := policy.NewClient(cfg.DeliveryTimeout)
 	dispatcher := agents.NewDispatcher(agents.NewCorrelationStore(db, cfg.ConfigTable), client, platforms)
+	breaker := cfg.Circuit.WithDefaults()
+	// A claimed probe outlasts the attempt it makes.
+	breaker.ProbeLease = max(breaker.ProbeLease, AgentAttemptTimeout(cfg.DeliveryTimeout)+5*time.Second)
 	return &delivery.Handler{
 		Targets:  targets.NewCache(&targets.Loader{DB: db, Table: cfg.ConfigTable, AgentEvents: platforms.Events, Plans: cfg.planPolicy()}, TargetCacheTTL),
 		Log:      deliverylog.NewStore(db, cfg.DeliveryLogTable),
@@ -98,6 +102,7 @@ func NewDeliveryHandler(awsCfg aws.Config, cfg Config, policy safeurl.Policy) (*
 		Backoff:  cfg.DeliveryBackoff,
 		Disabler: subscriptions.NewStore(db, cfg.ConfigTable),
 		Agents:   &AgentDeliverer{Dispatcher: dispatcher, Timeout: AgentAttemptTimeout(cfg.DeliveryTimeout)},
+		Circuit:  &circuit.Breaker{Store: &circuit.Store{DB: db, Table: cfg.ConfigTable}, Settings: breaker},
 		Logger:   cfg.logger(),
 		Metrics:  os.Stdout,
 	}, nil

@@ -32,6 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/dealerai/integrations/shared/circuit"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/deliveryq"
 	"github.com/dealerai/integrations/shared/resources"
@@ -154,6 +155,10 @@ type Handler struct {
 	// Agents delivers to agent targets; nil fails those deliveries with errorClass internal
 	// "agent connectors not configured".
 	Agents AgentDeliverer
+	// Circuit is the circuit breaker of the targets (nil: none): an open circuit fails the
+	// attempt fast, without a request (errorClass circuit_open); a circuit open for its
+	// DisableAfter whose probe fails again disables the subscription.
+	Circuit *circuit.Breaker
 	// Logger writes the structured logs (slog.Default() when nil); Metrics receives one
 	// CloudWatch EMF line per batch (nothing when nil).
 	Logger  *slog.Logger
@@ -191,6 +196,8 @@ type recordResult struct {
 	deliveryID string
 	durationMs int64
 	requested  bool
+	// circuitOpen: failed fast by an open circuit.
+	circuitOpen bool
 }
 
 // Handle delivers one batch, each record in its own goroutine. It never returns an error:
@@ -258,6 +265,7 @@ func (h *Handler) handleRecord(ctx context.Context, m *events.SQSMessage, b *bat
 		rec.Progress = out.Progress
 	}
 	res.durationMs, res.requested = a.DurationMs, out.Requested
+	res.circuitOpen = a.ErrorClass == deliverylog.ClassCircuitOpen
 
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
@@ -329,6 +337,25 @@ func (h *Handler) attempt(ctx context.Context, msg *deliveryq.Message, attempt i
 		return Outcome{Result: Skipped, Reason: msg.Target.Kind + " is disabled"}
 	}
 	switch msg.Target.Kind {
+	case deliveryq.KindSubscription, deliveryq.KindAgent:
+	default:
+		return Outcome{Result: FailedPermanently, Attempt: deliverylog.Attempt{ErrorClass: deliverylog.ClassInternal, Error: "unknown target kind " + strconv.Quote(msg.Target.Kind)}}
+	}
+	permit := circuit.Allow
+	if h.Circuit != nil {
+		var st circuit.State
+		if permit, st = h.Circuit.Allow(ctx, msg.DealerID, msg.Target, t.Circuit); permit == circuit.Reject {
+			return Outcome{Result: Failed, Attempt: deliverylog.Attempt{ErrorClass: deliverylog.ClassCircuitOpen, Error: circuit.Describe(st)}}
+		}
+	}
+	out := h.attemptTarget(ctx, msg, attempt, rec, t)
+	h.recordCircuit(ctx, msg, t, permit, out)
+	return out
+}
+
+// attemptTarget makes the request of an enabled target.
+func (h *Handler) attemptTarget(ctx context.Context, msg *deliveryq.Message, attempt int, rec *deliverylog.Record, t *targets.Target) Outcome {
+	switch msg.Target.Kind {
 	case deliveryq.KindSubscription:
 		if t.Subscription == nil {
 			return internal(errors.New("subscription item could not be decoded"))
@@ -353,7 +380,7 @@ func (h *Handler) attempt(ctx context.Context, msg *deliveryq.Message, attempt i
 		}
 		return out
 	}
-	return Outcome{Result: FailedPermanently, Attempt: deliverylog.Attempt{ErrorClass: deliverylog.ClassInternal, Error: "unknown target kind " + strconv.Quote(msg.Target.Kind)}}
+	return internal(errors.New("unknown target kind " + strconv.Quote(msg.Target.Kind)))
 }
 
 func (h *Handler) disable(ctx context.Context, dealerID, id, reason string) error {

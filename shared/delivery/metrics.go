@@ -11,7 +11,8 @@ const MetricsNamespace = "DealerAI/Integrations"
 
 // summarize writes the batch's summary (the successes; each failed attempt has its own line)
 // and its metrics: DeliveriesSucceeded and DeliveriesFailed (attempts, Count) and
-// DeliveryLatency (the duration of each attempt that made a request, Milliseconds), without
+// DeliveryLatency (the duration of each attempt that made a request, Milliseconds) and
+// DeliveriesCircuitOpen (attempts failed fast by an open circuit, Count), without
 // dimensions, in CloudWatch Embedded Metric Format; a metric without a value in the batch is
 // left out.
 //
@@ -24,8 +25,12 @@ func (h *Handler) summarize(results []recordResult) {
 	counts := map[string]int{}
 	var succeeded []string
 	var latency []int64
+	circuitOpen := 0
 	for _, r := range results {
 		counts[r.status]++
+		if r.circuitOpen {
+			circuitOpen++
+		}
 		if r.status == deliverylog.StatusSucceeded {
 			succeeded = append(succeeded, r.deliveryID)
 		}
@@ -38,6 +43,7 @@ func (h *Handler) summarize(results []recordResult) {
 		"skipped":     counts[deliverylog.StatusSkipped],
 		"duplicates":  counts["duplicate"],
 		"notRecorded": counts[deliverylog.StatusPending] + counts["invalid"],
+		"circuitOpen": circuitOpen,
 	} {
 		if n != 0 {
 			summary[name] = n
@@ -53,7 +59,7 @@ func (h *Handler) summarize(results []recordResult) {
 				attrs = append(attrs, name, counts[name])
 			}
 		}
-		for _, name := range []string{"skipped", "duplicates", "notRecorded", "succeededDeliveryIds"} {
+		for _, name := range []string{"skipped", "duplicates", "notRecorded", "circuitOpen", "succeededDeliveryIds"} {
 			if v, ok := summary[name]; ok {
 				attrs = append(attrs, name, v)
 			}
@@ -75,6 +81,11 @@ func (h *Handler) summarize(results []recordResult) {
 			metrics = append(metrics, map[string]string{"Name": m.name, "Unit": "Count"})
 			doc[m.name] = n
 		}
+	}
+	if circuitOpen > 0 {
+		metrics = append(metrics, map[string]string{"Name": "DeliveriesCircuitOpen", "Unit": "Count"})
+		doc["DeliveriesCircuitOpen"] = circuitOpen
+		delete(doc, "circuitOpen")
 	}
 	if len(latency) > 0 {
 		metrics = append(metrics, map[string]string{"Name": "DeliveryLatency", "Unit": "Milliseconds"})

@@ -49,6 +49,8 @@ const (
 	ClassConnection = "connection"  // DNS, connect, TLS or a broken connection
 	ClassBlocked    = "blocked"     // the address is not allowed (safeurl refused to connect)
 	ClassInternal   = "internal"    // our side failed before or around the request
+	// ClassCircuitOpen: the target's circuit breaker is open; no request was made.
+	ClassCircuitOpen = "circuit_open"
 )
 
 // Attempt is one delivery attempt.

@@ -97,6 +97,9 @@ type Options struct {
 	// Sync shows the agents' two-way sync and queues runs (an *agentsync.Service); nil: the
 	// sync routes answer 501.
 	Sync SyncService
+	// Circuits shows the subscriptions' circuit breakers (GET /v1/subscriptions/{id}); nil:
+	// not shown.
+	Circuits CircuitStore
 	// URLs checks webhook URLs and the URLs of agent settings (a safeurl.Policy: the
 	// delivery client's own checker).
 	URLs subscriptions.URLChecker

@@ -25,6 +25,7 @@ import (
 	"github.com/dealerai/integrations/shared/agents/platform"
 	"github.com/dealerai/integrations/shared/agents/registry"
 	"github.com/dealerai/integrations/shared/agentsync"
+	"github.com/dealerai/integrations/shared/circuit"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/httpapi"
 	"github.com/dealerai/integrations/shared/plans"
@@ -75,18 +76,19 @@ func testPlatforms(t testing.TB) platform.Catalog {
 // gateway (real JWTs), in an httptest server. Every response of a route is validated against
 // the OpenAPI document.
 type apiTest struct {
-	t       testing.TB
-	env     *localtest.Env
-	srv     *httptest.Server
-	issuer  *local.Issuer
-	handler *httpapi.API
-	store   *subscriptions.Store
-	agents  *agents.Store
-	plans   *plans.Store
-	log     *deliverylog.Store
-	states  *agentsync.StateStore
-	logs    *localtest.Buffer
-	openapi *openapiChecker
+	t        testing.TB
+	env      *localtest.Env
+	srv      *httptest.Server
+	issuer   *local.Issuer
+	handler  *httpapi.API
+	store    *subscriptions.Store
+	agents   *agents.Store
+	plans    *plans.Store
+	log      *deliverylog.Store
+	states   *agentsync.StateStore
+	circuits *circuit.Store
+	logs     *localtest.Buffer
+	openapi  *openapiChecker
 }
 
 // newAPITest builds the API; options change its Options before it is built.
@@ -100,12 +102,13 @@ func newAPITest(t testing.TB, options ...func(*httpapi.Options)) *apiTest {
 	logs := &localtest.Buffer{}
 	at := &apiTest{
 		t: t, env: env, issuer: issuer, logs: logs,
-		store:   subscriptions.NewStore(env.DynamoDB, env.Table(resources.ConfigTable)),
-		agents:  agents.NewStore(env.DynamoDB, env.Table(resources.ConfigTable)),
-		plans:   plans.NewStore(env.DynamoDB, env.Table(resources.ConfigTable)),
-		log:     deliverylog.NewStore(env.DynamoDB, env.Table(resources.DeliveryLogTable)),
-		states:  &agentsync.StateStore{DB: env.DynamoDB, Table: env.Table(resources.ConfigTable)},
-		openapi: newOpenAPIChecker(t),
+		store:    subscriptions.NewStore(env.DynamoDB, env.Table(resources.ConfigTable)),
+		agents:   agents.NewStore(env.DynamoDB, env.Table(resources.ConfigTable)),
+		plans:    plans.NewStore(env.DynamoDB, env.Table(resources.ConfigTable)),
+		log:      deliverylog.NewStore(env.DynamoDB, env.Table(resources.DeliveryLogTable)),
+		states:   &agentsync.StateStore{DB: env.DynamoDB, Table: env.Table(resources.ConfigTable)},
+		circuits: &circuit.Store{DB: env.DynamoDB, Table: env.Table(resources.ConfigTable)},
+		openapi:  newOpenAPIChecker(t),
 	}
 	opts := httpapi.Options{
 		Subscriptions:      at.store,
@@ -116,6 +119,7 @@ func newAPITest(t testing.TB, options ...func(*httpapi.Options)) *apiTest {
 		Queue:              env.SQS,
 		DeliveriesQueueURL: env.QueueURL(resources.DeliveriesQueue),
 		Sync:               &agentsync.Service{States: at.states, Jobs: env.SQS, JobsQueueURL: env.QueueURL(resources.SyncJobsQueue)},
+		Circuits:           at.circuits,
 		URLs:               safeurl.Policy{Resolver: resolver},
 		Logger:             slog.New(slog.NewJSONHandler(logs, nil)),
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dealerai/integrations/shared/deliveryq"
 	"github.com/dealerai/integrations/shared/subscriptions"
 	"github.com/dealerai/integrations/shared/validation"
 )
@@ -21,6 +22,8 @@ type subscriptionView struct {
 	DisabledReason *string   `json:"disabledReason"`
 	CreatedAt      time.Time `json:"createdAt"`
 	UpdatedAt      time.Time `json:"updatedAt"`
+	// Circuit is the endpoint's circuit breaker (GET of one subscription only).
+	Circuit *circuitView `json:"circuit,omitempty"`
 }
 
 func viewOf(s *subscriptions.Subscription) subscriptionView {
@@ -114,8 +117,12 @@ func (a *API) getSubscription(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	v := viewOf(sub)
+	if v.Circuit, err = a.circuitOf(r.Context(), sub.DealerID, deliveryq.Target{Kind: deliveryq.KindSubscription, ID: sub.ID}); err != nil {
+		return err
+	}
 	w.Header().Set("ETag", etag(sub.Version))
-	writeJSON(w, http.StatusOK, viewOf(sub))
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 

@@ -26,6 +26,7 @@ import (
 
 	"github.com/dealerai/integrations/infra/local/localtest"
 	"github.com/dealerai/integrations/shared/app"
+	"github.com/dealerai/integrations/shared/delivery"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/deliveryq"
 	"github.com/dealerai/integrations/shared/resources"
@@ -55,6 +56,8 @@ type options struct {
 	noDelivery bool
 	// concurrency of each poller (default 2).
 	concurrency int
+	// tune, when set, changes the delivery handler app builds (an injected clock).
+	tune func(*delivery.Handler)
 }
 
 func newStack(t testing.TB, o options) *stack {
@@ -82,10 +85,10 @@ func newStack(t testing.TB, o options) *stack {
 		t.Fatal(err)
 	}
 	var deliver app.SQSHandler
-	if o.policy != nil {
-		h, err := app.NewDeliveryHandler(env.AWS, cfg, *o.policy)
-		if err != nil {
-			t.Fatal(err)
+	if o.policy != nil || o.tune != nil {
+		h := s.newDeliveryHandler(o.policy)
+		if o.tune != nil {
+			o.tune(h)
 		}
 		deliver = h.Handle
 	} else if deliver, err = app.NewDelivery(ctx, env.AWS, cfg); err != nil {
@@ -103,6 +106,24 @@ func newStack(t testing.TB, o options) *stack {
 		start()
 	}
 	return s
+}
+
+// newDeliveryHandler builds a delivery handler as app does, with policy or the environment's
+// endpoint policy.
+func (s *stack) newDeliveryHandler(policy *safeurl.Policy) *delivery.Handler {
+	s.t.Helper()
+	if policy == nil {
+		p, err := s.cfg.EndpointPolicy()
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		policy = &p
+	}
+	h, err := app.NewDeliveryHandler(s.env.AWS, s.cfg, *policy)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return h
 }
 
 // ---- subscriptions ----

@@ -23,7 +23,11 @@ const (
 	// PlanKey is the sort key of the dealer's plan (package plans). It is not a target, but it
 	// sorts under TargetKeyPrefix so that the one query of a dealer's targets returns it too:
 	// no request more per event batch to know which agents the plan still includes.
-	PlanKey                = TargetKeyPrefix + "PLAN"
+	PlanKey = TargetKeyPrefix + "PLAN"
+	// CircuitKeyPrefix + "SUB#<subscriptionId>" or "AGENT#<platform>": a target's circuit
+	// breaker (package circuit). Under TargetKeyPrefix too, so the delivery handler learns the
+	// circuits with the targets.
+	CircuitKeyPrefix       = TargetKeyPrefix + "CIRCUIT#"
 	SubscriptionCounterKey = "COUNT#subscriptions"
 	CorrelationKeyPrefix   = "CORR#"
 	// ReverseKeyPrefix + "<platform>#<platform id name>#<value>": which DealerAI record a

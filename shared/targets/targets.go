@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dealerai/integrations/events"
+	"github.com/dealerai/integrations/shared/circuit"
 	"github.com/dealerai/integrations/shared/deliveryq"
 	"github.com/dealerai/integrations/shared/plans"
 	"github.com/dealerai/integrations/shared/resources"
@@ -39,6 +40,9 @@ type Target struct {
 
 	// Item is the raw config item, for agent connectors (settings, credentials).
 	Item map[string]types.AttributeValue
+
+	// Circuit is the target's circuit breaker as stored (nil: never opened).
+	Circuit *circuit.State
 }
 
 // Matches reports whether the target is enabled and available and one of its filters selects
@@ -83,6 +87,7 @@ func (l *Loader) Load(ctx context.Context, dealerID string) ([]Target, error) {
 	}
 	var out []Target
 	var plan *plans.Entitlement
+	circuits := map[deliveryq.Target]*circuit.State{}
 	for {
 		page, err := l.DB.Query(ctx, in)
 		if err != nil {
@@ -92,6 +97,12 @@ func (l *Loader) Load(ctx context.Context, dealerID string) ([]Target, error) {
 			if plans.IsItem(item) {
 				if plan, err = plans.FromItem(item); err != nil {
 					return nil, fmt.Errorf("targets of %s: %w", dealerID, err)
+				}
+				continue
+			}
+			if circuit.IsItem(item) {
+				if t, st, ok := circuit.FromItem(item); ok {
+					circuits[t] = &st
 				}
 				continue
 			}
@@ -108,6 +119,9 @@ func (l *Loader) Load(ctx context.Context, dealerID string) ([]Target, error) {
 			break
 		}
 		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+	for i := range out {
+		out[i].Circuit = circuits[out[i].Target]
 	}
 	if l.Plans != nil {
 		entitled, _ := l.Plans.Resolve(dealerID, plan)

@@ -1,0 +1,150 @@
+package circuit_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dealerai/integrations/shared/circuit"
+	"github.com/dealerai/integrations/shared/deliveryq"
+)
+
+// memStore is a StateStore in memory with the Store's conditional writes.
+type memStore struct {
+	mu     sync.Mutex
+	states map[string]circuit.State
+	puts   int
+}
+
+func (m *memStore) Get(_ context.Context, dealerID string, t deliveryq.Target) (circuit.State, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.states[dealerID+t.String()], nil
+}
+
+func (m *memStore) Put(_ context.Context, dealerID string, t deliveryq.Target, next circuit.State, prev int) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.states == nil {
+		m.states = map[string]circuit.State{}
+	}
+	if m.states[dealerID+t.String()].Version != prev {
+		return circuit.ErrConflict
+	}
+	m.puts++
+	m.states[dealerID+t.String()] = next
+	return nil
+}
+
+var target = deliveryq.Target{Kind: deliveryq.KindSubscription, ID: "sub_1"}
+
+func TestOpensAtTheThresholdAndBacksOffWhileDown(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	store := &memStore{}
+	b := &circuit.Breaker{Store: store, Settings: circuit.Settings{Threshold: 3, Cooldown: time.Minute, MaxCooldown: 3 * time.Minute}, Now: func() time.Time { return now }}
+	for i := range 3 {
+		if p, _ := b.Allow(ctx, "d", target, nil); p != circuit.Allow {
+			t.Fatalf("attempt %d: permit %v", i+1, p)
+		}
+		tr, err := b.Record(ctx, "d", target, circuit.Allow, circuit.Down, "timeout")
+		if err != nil || (i < 2) != (tr.To == "") {
+			t.Fatalf("failure %d: %+v %v", i+1, tr, err)
+		}
+	}
+	if store.puts != 1 {
+		t.Fatalf("%d writes, want 1 (the transition only)", store.puts)
+	}
+	if p, st := b.Allow(ctx, "d", target, nil); p != circuit.Reject || st.State != circuit.Open {
+		t.Fatalf("open: %v %+v", p, st)
+	}
+	// Failed probes: 2 min, then capped at 3 min.
+	for _, want := range []time.Duration{2 * time.Minute, 3 * time.Minute, 3 * time.Minute} {
+		now = now.Add(10 * time.Minute)
+		p, _ := b.Allow(ctx, "d", target, nil)
+		if p != circuit.Probe {
+			t.Fatalf("after the cool-down: permit %v", p)
+		}
+		if p, _ := b.Allow(ctx, "d", target, nil); p != circuit.Reject {
+			t.Fatalf("second attempt during the probe: %v", p)
+		}
+		tr, err := b.Record(ctx, "d", target, circuit.Probe, circuit.Down, "refused")
+		if err != nil || tr.To != circuit.Open || tr.State.Cooldown != want || !tr.State.RetryAt.Equal(now.Add(want)) {
+			t.Fatalf("failed probe: %+v %v, want cool-down %v", tr, err, want)
+		}
+	}
+	// A successful probe closes it; the next attempts are allowed without writes.
+	now = now.Add(10 * time.Minute)
+	if p, _ := b.Allow(ctx, "d", target, nil); p != circuit.Probe {
+		t.Fatal("no probe")
+	}
+	tr, err := b.Record(ctx, "d", target, circuit.Probe, circuit.Up, "")
+	if err != nil || tr.From != circuit.HalfOpen || tr.To != circuit.Closed {
+		t.Fatalf("probe success: %+v %v", tr, err)
+	}
+	puts := store.puts
+	for range 5 {
+		if p, _ := b.Allow(ctx, "d", target, nil); p != circuit.Allow {
+			t.Fatal("closed circuit refused")
+		}
+		b.Record(ctx, "d", target, circuit.Allow, circuit.Up, "")
+	}
+	if store.puts != puts {
+		t.Fatalf("%d writes on the happy path", store.puts-puts)
+	}
+}
+
+// Two breakers (two containers) on one store: the second adopts the first's open circuit from
+// what its cache read, only one of them claims the probe, and a stale view is read again
+// after CacheTTL.
+func TestTwoBreakersShareOneCircuit(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	store := &memStore{}
+	set := circuit.Settings{Threshold: 1}
+	a := &circuit.Breaker{Store: store, Settings: set, Now: clock}
+	b := &circuit.Breaker{Store: store, Settings: set, Now: clock}
+	a.Record(ctx, "d", target, circuit.Allow, circuit.Down, "timeout")
+	cached, _ := store.Get(ctx, "d", target)
+	if p, _ := b.Allow(ctx, "d", target, &cached); p != circuit.Reject {
+		t.Fatalf("b with the open circuit cached: %v", p)
+	}
+	now = now.Add(circuit.DefaultCooldown)
+	pa, _ := a.Allow(ctx, "d", target, nil)
+	pb, _ := b.Allow(ctx, "d", target, &cached)
+	if pa != circuit.Probe || pb != circuit.Reject {
+		t.Fatalf("permits %v, %v: want one probe", pa, pb)
+	}
+	if tr, _ := a.Record(ctx, "d", target, circuit.Probe, circuit.Up, ""); tr.To != circuit.Closed {
+		t.Fatalf("probe success: %+v", tr)
+	}
+	if p, _ := b.Allow(ctx, "d", target, &cached); p != circuit.Reject {
+		t.Fatalf("b within its CacheTTL: %v", p)
+	}
+	now = now.Add(circuit.DefaultCacheTTL + time.Second)
+	if p, _ := b.Allow(ctx, "d", target, &cached); p != circuit.Allow {
+		t.Fatalf("b after its CacheTTL: %v", p)
+	}
+}
+
+func TestDisableAfterSustainedFailure(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	b := &circuit.Breaker{Store: &memStore{}, Settings: circuit.Settings{Threshold: 1, DisableAfter: time.Hour}, Now: func() time.Time { return now }}
+	b.Record(ctx, "d", target, circuit.Allow, circuit.Down, "503")
+	for now.Before(time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC)) {
+		now = now.Add(31 * time.Minute)
+		if p, _ := b.Allow(ctx, "d", target, nil); p != circuit.Probe {
+			t.Fatalf("no probe at %v", now)
+		}
+		tr, _ := b.Record(ctx, "d", target, circuit.Probe, circuit.Down, "503")
+		if want := !now.Before(time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC)); tr.Disable != want {
+			t.Fatalf("at %v Disable = %v", now, tr.Disable)
+		}
+	}
+	if tr, err := b.Reset(ctx, "d", target); err != nil || tr.To != circuit.Closed {
+		t.Fatalf("reset: %+v %v", tr, err)
+	}
+}

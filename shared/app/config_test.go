@@ -3,6 +3,11 @@ package app
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/dealerai/integrations/shared/safeurl"
 )
 
 // TestEndpointPolicy: the api and the delivery function check URLs with one policy read from
@@ -71,5 +76,43 @@ func TestPlanAndAdminSettings(t *testing.T) {
 		if _, err := read(env); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// TestCircuitSettings: CIRCUIT_* read with their defaults; bad values refused by name; the
+// delivery handler keeps the cool-down under the last retry wait.
+func TestCircuitSettings(t *testing.T) {
+	env := map[string]string{}
+	get := func(k string) string { return env[k] }
+	cfg, err := ConfigFromEnv(get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cfg.Circuit; c.Threshold != 5 || c.Cooldown != time.Minute || c.MaxCooldown != 20*time.Minute || c.DisableAfter != 120*time.Hour {
+		t.Errorf("defaults: %+v", c)
+	}
+	env = map[string]string{"CIRCUIT_THRESHOLD": "3", "CIRCUIT_COOLDOWN": "10s", "CIRCUIT_MAX_COOLDOWN": "5m", "CIRCUIT_DISABLE_AFTER": "48h"}
+	if cfg, err = ConfigFromEnv(get); err != nil {
+		t.Fatal(err)
+	}
+	if c := cfg.Circuit; c.Threshold != 3 || c.Cooldown != 10*time.Second || c.MaxCooldown != 5*time.Minute || c.DisableAfter != 48*time.Hour {
+		t.Errorf("set: %+v", c)
+	}
+	for name, v := range map[string]string{"CIRCUIT_THRESHOLD": "0", "CIRCUIT_COOLDOWN": "soon", "CIRCUIT_MAX_COOLDOWN": "10ms", "CIRCUIT_DISABLE_AFTER": "-1h"} {
+		env = map[string]string{name: v}
+		if _, err := ConfigFromEnv(get); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%s: %v", name, v, err)
+		}
+	}
+	env = map[string]string{"CONFIG_TABLE": "c", "DELIVERY_LOG_TABLE": "l", "DELIVERIES_QUEUE_URL": "q", "DELIVERY_BACKOFF": "1s,1s,10s"}
+	if cfg, err = ConfigFromEnv(get); err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewDeliveryHandler(aws.Config{}, cfg, safeurl.Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := h.Circuit.Settings; s.MaxCooldown != 8*time.Second || s.Cooldown != 8*time.Second {
+		t.Errorf("with a last retry wait of 10s: cool-down %v, max %v; want 8s", s.Cooldown, s.MaxCooldown)
 	}
 }

@@ -89,6 +89,12 @@ func NewDeliveryHandler(awsCfg aws.Config, cfg Config, policy safeurl.Policy) (*
 	client := policy.NewClient(cfg.DeliveryTimeout)
 	dispatcher := agents.NewDispatcher(agents.NewCorrelationStore(db, cfg.ConfigTable), client, platforms)
 	breaker := cfg.Circuit.WithDefaults()
+	// A delivery that meets an open circuit still has an attempt after the next probe: the
+	// cool-down stays under the last retry wait (less its jitter).
+	if last := cfg.DeliveryBackoff[len(cfg.DeliveryBackoff)-1]; last > 0 {
+		breaker.MaxCooldown = min(breaker.MaxCooldown, time.Duration(float64(last)*(1-delivery.Jitter)))
+		breaker.Cooldown = min(breaker.Cooldown, breaker.MaxCooldown)
+	}
 	// A claimed probe outlasts the attempt it makes.
 	breaker.ProbeLease = max(breaker.ProbeLease, AgentAttemptTimeout(cfg.DeliveryTimeout)+5*time.Second)
 	return &delivery.Handler{

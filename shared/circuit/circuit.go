@@ -47,7 +47,7 @@ const (
 const (
 	DefaultThreshold    = 5
 	DefaultCooldown     = time.Minute
-	DefaultMaxCooldown  = 30 * time.Minute
+	DefaultMaxCooldown  = 20 * time.Minute
 	DefaultDisableAfter = 5 * 24 * time.Hour
 	DefaultCacheTTL     = 5 * time.Second
 	DefaultProbeLease   = 30 * time.Second
@@ -58,7 +58,7 @@ type Settings struct {
 	// Threshold is the number of consecutive failures that opens a circuit (5).
 	Threshold int
 	// Cooldown is the first wait before a probe (1 min); it doubles after each failed probe
-	// up to MaxCooldown (30 min).
+	// up to MaxCooldown (20 min).
 	Cooldown    time.Duration
 	MaxCooldown time.Duration
 	// DisableAfter: a circuit open that long whose probe fails again asks for its
@@ -339,7 +339,8 @@ func (b *Breaker) Allow(ctx context.Context, dealerID string, t deliveryq.Target
 	}
 	set := b.Settings.WithDefaults()
 	now := b.now()
-	if now.Sub(e.known) > set.CacheTTL {
+	// Half-open lasts one probe: what came of it is read every time.
+	if e.state.State == HalfOpen || now.Sub(e.known) > set.CacheTTL {
 		b.refresh(ctx, dealerID, t, e, now)
 		if e.state.isClosed() {
 			return Allow, e.state

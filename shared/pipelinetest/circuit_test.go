@@ -320,7 +320,7 @@ func TestSustainedFailureDisablesTheSubscription(t *testing.T) {
 	var metrics localtest.Buffer
 	h := s.newDeliveryHandler(nil)
 	h.Circuit.Now, h.Metrics = clk.Now, &metrics
-	h.Circuit.Settings.DisableAfter = 10 * time.Minute
+	h.Circuit.Settings.Cooldown, h.Circuit.Settings.MaxCooldown, h.Circuit.Settings.DisableAfter = time.Minute, 20*time.Minute, 10*time.Minute
 	refused := newReceiver(t, nil)
 	url := refused.URL
 	refused.Close()

@@ -51,6 +51,7 @@ func (p *Publisher) Publish(ctx context.Context, e Payload) (eventID string, err
 		QueueUrl:          aws.String(p.QueueURL),
 		MessageBody:       aws.String(string(ev.Body)),
 		MessageAttributes: messageAttributes(ev),
+		MessageGroupId:    aws.String(MessageGroupID(ev.DealerID)),
 	})
 	if err != nil {
 		return ev.ID, fmt.Errorf("events: send %s %s: %w", ev.Type, ev.ID, err)
@@ -90,6 +91,7 @@ func (p *Publisher) PublishBatch(ctx context.Context, es []Payload) []PublishRes
 			Id:                aws.String(strconv.Itoa(i)), // the input index: unique in the call
 			MessageBody:       aws.String(string(ev.Body)),
 			MessageAttributes: attrs,
+			MessageGroupId:    aws.String(MessageGroupID(ev.DealerID)),
 		})
 		size += n
 	}

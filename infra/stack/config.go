@@ -98,28 +98,33 @@ type Config struct {
 	// recoveries, passed to the api function as RATE_LIMITS ("testSend=20/1m,retry=60/1m";
 	// empty: the function's defaults, ratelimit.DefaultLimits).
 	RateLimits string
+	// MaxSubscriptionsPerHost (context maxSubscriptionsPerHost, 1–50) caps a dealer's
+	// subscriptions to one endpoint host, passed to the api function as
+	// MAX_SUBSCRIPTIONS_PER_HOST; 0 (the default): the function's default, 10.
+	MaxSubscriptionsPerHost int
 }
 
 // Context keys.
 const (
-	CtxJWTIssuer             = "jwtIssuer"
-	CtxJWTAudience           = "jwtAudience"
-	CtxDealerIDClaim         = "dealerIdClaim"
-	CtxAlarmEmail            = "alarmEmail"
-	CtxMaxConcurrency        = "maxConcurrency"
-	CtxReservedConcurrency   = "reservedConcurrency"
-	CtxAPIRateLimit          = "apiRateLimit"
-	CtxAPIBurstLimit         = "apiBurstLimit"
-	CtxCORSOrigins           = "corsOrigins"
-	CtxIntegrationsPage      = "integrationsPage"
-	CtxDeliveryBackoff       = "deliveryBackoff"
-	CtxDeliveryTimeout       = "deliveryTimeout"
-	CtxAgentExtraHosts       = "agentExtraHosts"
-	CtxAdminScopeClaim       = "adminScopeClaim"
-	CtxAdminScope            = "adminScope"
-	CtxDefaultAgentPlatforms = "defaultAgentPlatforms"
-	CtxSyncInterval          = "syncInterval"
-	CtxRateLimits            = "rateLimits"
+	CtxJWTIssuer               = "jwtIssuer"
+	CtxJWTAudience             = "jwtAudience"
+	CtxDealerIDClaim           = "dealerIdClaim"
+	CtxAlarmEmail              = "alarmEmail"
+	CtxMaxConcurrency          = "maxConcurrency"
+	CtxReservedConcurrency     = "reservedConcurrency"
+	CtxAPIRateLimit            = "apiRateLimit"
+	CtxAPIBurstLimit           = "apiBurstLimit"
+	CtxCORSOrigins             = "corsOrigins"
+	CtxIntegrationsPage        = "integrationsPage"
+	CtxDeliveryBackoff         = "deliveryBackoff"
+	CtxDeliveryTimeout         = "deliveryTimeout"
+	CtxAgentExtraHosts         = "agentExtraHosts"
+	CtxAdminScopeClaim         = "adminScopeClaim"
+	CtxAdminScope              = "adminScope"
+	CtxDefaultAgentPlatforms   = "defaultAgentPlatforms"
+	CtxSyncInterval            = "syncInterval"
+	CtxRateLimits              = "rateLimits"
+	CtxMaxSubscriptionsPerHost = "maxSubscriptionsPerHost"
 )
 
 // Defaults is the configuration of a deployment that sets no context.
@@ -330,6 +335,15 @@ func ConfigFromValues(get func(key string) any) (Config, error) {
 	}
 	if _, err := ratelimit.ParseLimits(c.RateLimits); err != nil { // checked as the api will read it
 		return c, fmt.Errorf("context %s: %w", CtxRateLimits, err)
+	}
+	if s, err := str(CtxMaxSubscriptionsPerHost); err != nil {
+		return c, err
+	} else if s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 50 {
+			return c, fmt.Errorf("context %s: %q must be a number from 1 to 50", CtxMaxSubscriptionsPerHost, s)
+		}
+		c.MaxSubscriptionsPerHost = n
 	}
 	return c, nil
 }

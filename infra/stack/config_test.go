@@ -8,17 +8,18 @@ import (
 
 // configuredContext is what an operator might pass with -c (all strings).
 var configuredContext = map[string]any{
-	CtxJWTIssuer:             "https://auth.dealerai.example/",
-	CtxJWTAudience:           "portal,partner-portal",
-	CtxDealerIDClaim:         "dealer",
-	CtxAlarmEmail:            "oncall@dealerai.example",
-	CtxMaxConcurrency:        "router=10,delivery=40",
-	CtxReservedConcurrency:   "router=10,delivery=60",
-	CtxCORSOrigins:           "https://portal.dealerai.example",
-	CtxAgentExtraHosts:       "xtime=api.xtime-prod.example,sandbox.example.net",
-	CtxDefaultAgentPlatforms: "xtime, dealersocket",
-	CtxAdminScope:            "integrations:staff",
-	CtxRateLimits:            "testSend=5/1m,retry=100/1h",
+	CtxJWTIssuer:               "https://auth.dealerai.example/",
+	CtxJWTAudience:             "portal,partner-portal",
+	CtxDealerIDClaim:           "dealer",
+	CtxAlarmEmail:              "oncall@dealerai.example",
+	CtxMaxConcurrency:          "router=10,delivery=40",
+	CtxReservedConcurrency:     "router=10,delivery=60",
+	CtxCORSOrigins:             "https://portal.dealerai.example",
+	CtxAgentExtraHosts:         "xtime=api.xtime-prod.example,sandbox.example.net",
+	CtxDefaultAgentPlatforms:   "xtime, dealersocket",
+	CtxAdminScope:              "integrations:staff",
+	CtxRateLimits:              "testSend=5/1m,retry=100/1h",
+	CtxMaxSubscriptionsPerHost: "3",
 }
 
 func TestConfigFromValues(t *testing.T) {
@@ -85,6 +86,8 @@ func TestConfigFromValues(t *testing.T) {
 		"two admin scopes":          {CtxAdminScope: "dealerai:admin other"},
 		"rate limit of no action":   {CtxRateLimits: "deploy=5/1m"},
 		"rate limit zero":           {CtxRateLimits: "retry=0/1m"},
+		"subscriptions per host 0":  {CtxMaxSubscriptionsPerHost: "0"},
+		"subscriptions per host 99": {CtxMaxSubscriptionsPerHost: "99"},
 	} {
 		if _, err := ConfigFromValues(values(bad)); err == nil {
 			t.Errorf("%s: accepted %v", name, bad)
@@ -140,7 +143,7 @@ func TestConfiguredStack(t *testing.T) {
 	}
 	vars := props(s.resource[s.logicalID(s.st.Functions[FuncAPI])])["Environment"].(map[string]any)["Variables"].(map[string]any)
 	if vars["DEALER_ID_CLAIM"] != "dealer" || vars["ADMIN_SCOPE"] != "integrations:staff" || vars["DEFAULT_AGENT_PLATFORMS"] != "dealersocket,xtime" ||
-		vars["RATE_LIMITS"] != "testSend=5/1m,retry=100/1h" {
+		vars["RATE_LIMITS"] != "testSend=5/1m,retry=100/1h" || vars["MAX_SUBSCRIPTIONS_PER_HOST"] != "3" {
 		t.Errorf("api environment %s", asJSON(vars))
 	}
 	for _, fn := range FunctionNames() {

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -270,11 +271,15 @@ func (s *Stack) functions(codeDir func(string) string) {
 				"GOMAXPROCS": resources.PipelineGOMAXPROCS, "DEFAULT_AGENT_PLATFORMS": cfg.DefaultAgentPlatforms},
 		},
 	}
-	if cfg.RateLimits != "" {
-		for _, d := range defs {
-			if d.name == FuncAPI { // the api counts test sends, retries and recoveries
-				d.env["RATE_LIMITS"] = cfg.RateLimits
-			}
+	for _, d := range defs {
+		if d.name != FuncAPI {
+			continue
+		}
+		if cfg.RateLimits != "" { // the api counts test sends, retries and recoveries
+			d.env["RATE_LIMITS"] = cfg.RateLimits
+		}
+		if cfg.MaxSubscriptionsPerHost != 0 {
+			d.env["MAX_SUBSCRIPTIONS_PER_HOST"] = strconv.Itoa(cfg.MaxSubscriptionsPerHost)
 		}
 	}
 	if len(cfg.AgentExtraHosts) > 0 {

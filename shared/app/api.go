@@ -45,22 +45,23 @@ func NewAPI(ctx context.Context, awsCfg aws.Config, cfg Config) (APIHandler, err
 		limits = ratelimit.DefaultLimits
 	}
 	handler := httpapi.New(httpapi.Options{
-		Subscriptions:      subscriptions.NewStore(ddb, cfg.ConfigTable),
-		Agents:             agents.NewStore(ddb, cfg.ConfigTable),
-		Platforms:          platforms,
-		Entitlements:       plans.NewStore(ddb, cfg.ConfigTable),
-		Plans:              *cfg.planPolicy(),
-		Deliveries:         deliverylog.NewStore(ddb, cfg.DeliveryLogTable),
-		Queue:              queue,
-		DeliveriesQueueURL: cfg.DeliveriesQueueURL,
-		RateLimits:         &ratelimit.Limiter{DB: ddb, Table: cfg.ConfigTable, Limits: limits},
-		Sync:               &agentsync.Service{States: &agentsync.StateStore{DB: ddb, Table: cfg.ConfigTable}, Jobs: queue, JobsQueueURL: cfg.SyncJobsQueueURL},
-		Circuits:           &circuit.Store{DB: ddb, Table: cfg.ConfigTable},
-		URLs:               policy,
-		DealerIDClaim:      cfg.DealerIDClaim,
-		AdminScopeClaim:    cfg.AdminScopeClaim,
-		AdminScope:         cfg.AdminScope,
-		Logger:             cfg.Logger, // nil: slog.Default()
+		Subscriptions:           subscriptions.NewStore(ddb, cfg.ConfigTable),
+		Agents:                  agents.NewStore(ddb, cfg.ConfigTable),
+		Platforms:               platforms,
+		Entitlements:            plans.NewStore(ddb, cfg.ConfigTable),
+		Plans:                   *cfg.planPolicy(),
+		Deliveries:              deliverylog.NewStore(ddb, cfg.DeliveryLogTable),
+		Queue:                   queue,
+		DeliveriesQueueURL:      cfg.DeliveriesQueueURL,
+		RateLimits:              &ratelimit.Limiter{DB: ddb, Table: cfg.ConfigTable, Limits: limits},
+		MaxSubscriptionsPerHost: cfg.MaxSubscriptionsPerHost,
+		Sync:                    &agentsync.Service{States: &agentsync.StateStore{DB: ddb, Table: cfg.ConfigTable}, Jobs: queue, JobsQueueURL: cfg.SyncJobsQueueURL},
+		Circuits:                &circuit.Store{DB: ddb, Table: cfg.ConfigTable},
+		URLs:                    policy,
+		DealerIDClaim:           cfg.DealerIDClaim,
+		AdminScopeClaim:         cfg.AdminScopeClaim,
+		AdminScope:              cfg.AdminScope,
+		Logger:                  cfg.Logger, // nil: slog.Default()
 	})
 	return httpapi.Lambda(handler), nil
 }

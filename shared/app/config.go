@@ -52,6 +52,9 @@ type Config struct {
 	// RateLimits (RATE_LIMITS) limit each dealer's test sends, manual retries and recoveries
 	// (ratelimit.ParseLimits; ratelimit.DefaultLimits when nil).
 	RateLimits map[string]ratelimit.Limit
+	// MaxSubscriptionsPerHost (MAX_SUBSCRIPTIONS_PER_HOST) caps a dealer's subscriptions to
+	// one endpoint host: httpapi.DefaultMaxSubscriptionsPerHost when 0.
+	MaxSubscriptionsPerHost int
 	// Getenv reads further settings (ALLOW_ENDPOINT_CIDRS, ALLOW_HTTP_ENDPOINTS,
 	// AGENT_EXTRA_HOSTS); nil reads none (the defaults: https, public addresses only, each
 	// platform's official hosts only).
@@ -136,6 +139,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c.RateLimits = limits
 	if c.Circuit, err = circuitSettings(getenv); err != nil {
 		return c, err
+	}
+	if v := getenv("MAX_SUBSCRIPTIONS_PER_HOST"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 50 {
+			return c, fmt.Errorf("MAX_SUBSCRIPTIONS_PER_HOST: %q is not a number from 1 to 50", v)
+		}
+		c.MaxSubscriptionsPerHost = n
 	}
 	c.SyncInterval = 5 * time.Minute
 	if v := getenv("SYNC_INTERVAL"); v != "" {

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/oklog/ulid/v2"
+
+	"github.com/dealerai/integrations/events"
 )
 
 // Target kinds.
@@ -77,8 +79,13 @@ func (m *Message) Encode(id string) (types.SendMessageBatchRequestEntry, error) 
 		Id:                aws.String(id),
 		MessageBody:       aws.String(string(body)),
 		MessageAttributes: m.Attributes(),
+		MessageGroupId:    aws.String(m.GroupID()),
 	}, nil
 }
+
+// GroupID is the message's SQS MessageGroupId: its dealer's (events.MessageGroupID), so the
+// deliveries queue shares its consumers fairly among dealers.
+func (m *Message) GroupID() string { return events.MessageGroupID(m.DealerID) }
 
 // Attributes are the message attributes set on every delivery message.
 func (m *Message) Attributes() map[string]types.MessageAttributeValue {

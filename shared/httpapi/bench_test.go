@@ -79,6 +79,8 @@ func newBenchAPI(b *testing.B) *benchAPI {
 		DeliveriesQueueURL: env.QueueURL(resources.DeliveriesQueue),
 		URLs:               safeurl.Policy{Resolver: resolver},
 		Logger:             slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		// a dealer's 50 subscriptions to one host
+		MaxSubscriptionsPerHost: subscriptions.MaxPerDealer,
 	})
 	return &benchAPI{fn: httpapi.Lambda(h), calls: calls}
 }

@@ -297,6 +297,7 @@ func (a *API) startDelivery(ctx context.Context, msg *deliveryq.Message) error {
 		QueueUrl:          aws.String(a.opts.DeliveriesQueueURL),
 		MessageBody:       aws.String(string(body)),
 		MessageAttributes: msg.Attributes(),
+		MessageGroupId:    aws.String(msg.GroupID()),
 	})
 	if err != nil {
 		return fmt.Errorf("enqueue delivery %s: %w", msg.DeliveryID, err)

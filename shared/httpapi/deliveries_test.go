@@ -77,6 +77,7 @@ func (at *apiTest) receive(want int) []sqstypes.Message {
 		out, err := at.env.SQS.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
 			QueueUrl: aws.String(at.env.QueueURL(resources.DeliveriesQueue)), MaxNumberOfMessages: 10,
 			WaitTimeSeconds: 1, MessageAttributeNames: []string{"All"},
+			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameMessageGroupId},
 		})
 		if err != nil {
 			at.t.Fatal(err)
@@ -213,6 +214,9 @@ func TestRetry(t *testing.T) {
 		!bytes.Equal(m.Payload, orig.Payload) {
 		t.Fatalf("message %+v", m)
 	}
+	if g := msg.Attributes["MessageGroupId"]; g != "dlr_1" {
+		t.Errorf("MessageGroupId %q, want the dealer's (a fair queue)", g)
+	}
 	for name, want := range map[string]string{"deliveryId": acc.DeliveryID, "eventId": orig.EventID, "dealerId": "dlr_1",
 		"eventType": "lead.created", "target": "subscription/" + id} {
 		if got := aws.ToString(msg.MessageAttributes[name].StringValue); got != want {
@@ -293,6 +297,9 @@ func TestTestSend(t *testing.T) {
 	m, err := deliveryq.Decode(*msg.Body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if g := msg.Attributes["MessageGroupId"]; g != "dlr_7" {
+		t.Errorf("MessageGroupId %q, want the dealer's (a fair queue)", g)
 	}
 	if !m.Test || m.DeliveryID != acc.DeliveryID || m.DealerID != "dlr_7" || m.EventType != "appointment.created" || m.RetryOf != "" {
 		t.Fatalf("message %+v", m)

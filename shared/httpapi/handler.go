@@ -94,6 +94,10 @@ type Options struct {
 	// RateLimits limits each dealer's test sends and manual retries (a *ratelimit.Limiter on
 	// the config table, shared by every container); nil: no limit.
 	RateLimits RateLimiter
+	// MaxSubscriptionsPerHost caps a dealer's subscriptions to one endpoint host (a create or
+	// a URL change past it is 422 naming url): DefaultMaxSubscriptionsPerHost when 0, none
+	// when negative.
+	MaxSubscriptionsPerHost int
 	// Sync shows the agents' two-way sync and queues runs (an *agentsync.Service); nil: the
 	// sync routes answer 501.
 	Sync SyncService

@@ -80,6 +80,11 @@ func (a *API) createSubscription(w http.ResponseWriter, r *http.Request) error {
 	if err := subscriptions.ValidateCreate(r.Context(), a.opts.URLs, f); err != nil {
 		return err
 	}
+	if f.URL != nil {
+		if err := a.checkHostCap(r, *f.URL, ""); err != nil {
+			return err
+		}
+	}
 	secret, err := a.opts.NewSecret()
 	if err != nil {
 		return err
@@ -145,6 +150,11 @@ func (a *API) updateSubscription(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := subscriptions.ValidateUpdate(r.Context(), a.opts.URLs, change); err != nil {
 		return err
+	}
+	if change.URL != nil {
+		if err := a.checkHostCap(r, *change.URL, id); err != nil {
+			return err
+		}
 	}
 	sub, err := a.opts.Subscriptions.Update(r.Context(), dealerOf(r), id, change, version)
 	if err != nil {

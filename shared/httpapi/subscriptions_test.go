@@ -12,6 +12,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/dealerai/integrations/shared/httpapi"
 	"github.com/dealerai/integrations/shared/subscriptions"
 )
 
@@ -480,7 +481,7 @@ func TestIfMatch(t *testing.T) {
 
 // TestSubscriptionLimit: 60 concurrent creates, exactly 50 succeed; deleting frees a slot.
 func TestSubscriptionLimit(t *testing.T) {
-	at := newAPITest(t)
+	at := newAPITest(t, func(o *httpapi.Options) { o.MaxSubscriptionsPerHost = -1 }) // all to one host
 	tok := at.token("dlr_1")
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -571,5 +572,42 @@ func TestLambdaWithoutAuthorizer(t *testing.T) {
 	}
 	if r := serveDirect(h, "GET", "/healthz", nil); r.StatusCode != http.StatusOK || r.Body != `{"status":"ok"}` {
 		t.Fatalf("healthz: %d %s", r.StatusCode, r.Body)
+	}
+}
+
+// TestSubscriptionsPerHost: a dealer's subscriptions to one endpoint host are capped (the
+// host compared without case or port); a URL change counts as well; other
+// hosts and other dealers are not concerned.
+func TestSubscriptionsPerHost(t *testing.T) {
+	at := newAPITest(t, func(o *httpapi.Options) { o.MaxSubscriptionsPerHost = 2 })
+	tok := at.token("dlr_1")
+	post := func(url string) *response {
+		return at.do("POST", "/v1/subscriptions", tok, map[string]any{"url": url, "events": []string{"*"}})
+	}
+	first := at.create("dlr_1", map[string]any{"url": "https://hooks.example.com/a", "events": []string{"*"}})["id"].(string)
+	at.create("dlr_1", map[string]any{"url": "https://HOOKS.example.com:443/b", "events": []string{"*"}})
+	for _, url := range []string{"https://hooks.example.com/c", "https://hooks.example.com:8443/d"} {
+		p := post(url).problem(t, http.StatusUnprocessableEntity)
+		if !hasField(p, "url") || !strings.Contains(p.Errors[0].Message, "at most 2 subscriptions to one host") || !strings.Contains(p.Errors[0].Message, "hooks.example.com") {
+			t.Fatalf("third to the host (%s): %+v", url, p)
+		}
+	}
+	other := at.create("dlr_1", map[string]any{"url": "https://crm.example.net/x", "events": []string{"*"}})["id"].(string)
+	at.create("dlr_2", map[string]any{"url": "https://hooks.example.com/a", "events": []string{"*"}})
+
+	// moving a subscription onto the full host is refused; within it, allowed
+	p := at.do("PATCH", "/v1/subscriptions/"+other, tok, `{"url":"https://hooks.example.com/e"}`).problem(t, http.StatusUnprocessableEntity)
+	if !hasField(p, "url") {
+		t.Fatalf("PATCH onto the full host: %+v", p)
+	}
+	if r := at.do("PATCH", "/v1/subscriptions/"+first, tok, `{"url":"https://hooks.example.com/a2"}`); r.status != http.StatusOK {
+		t.Fatalf("PATCH within the host: %d %s", r.status, r.body)
+	}
+	// deleting one frees a place
+	if r := at.do("DELETE", "/v1/subscriptions/"+first, tok, nil); r.status != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	if r := post("https://hooks.example.com/c"); r.status != http.StatusCreated {
+		t.Fatalf("after a delete: %d %s", r.status, r.body)
 	}
 }

@@ -286,6 +286,7 @@ func encodeEntry(m *deliveryq.Message, id string) (sqstypes.SendMessageBatchRequ
 		Id:                aws.String(id),
 		MessageBody:       aws.String(string(body)),
 		MessageAttributes: m.Attributes(),
+		MessageGroupId:    aws.String(m.GroupID()),
 	}, nil
 }
 

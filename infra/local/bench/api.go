@@ -40,6 +40,7 @@ func APIBench(ctx context.Context, w io.Writer, sum *summary) error {
 	defer local.Deprovision(ddb, sq, names)
 	env := names.Env()
 	env["ALLOW_ENDPOINT_CIDRS"] = "127.0.0.0/8"
+	env["MAX_SUBSCRIPTIONS_PER_HOST"] = "50" // the bench makes a dealer's 50 subscriptions to one host
 	cfg, err := app.ConfigFromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		return err

@@ -7,9 +7,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/dealerai/integrations/shared/circuit"
+	"github.com/dealerai/integrations/shared/deliveryq"
 )
 
 // TestIntegrationsPage walks a dealership user's paths through the page, each in its own tab
@@ -28,6 +32,7 @@ func TestIntegrationsPage(t *testing.T) {
 		{"Pagination", pagination},
 		{"StrictContentSecurityPolicy", strictContentSecurityPolicy},
 		{"PlanAndSync", planAndSync},
+		{"OpenCircuit", openCircuit},
 	}
 	// Two tabs at a time: the tests wait on the pipeline (the failing endpoint's backoff)
 	// more than they work, and each is its own dealer.
@@ -431,4 +436,37 @@ func planAndSync(t *testing.T, s *suite) {
 		t.Error("the API shows no sync state after Sync now")
 	}
 	tb.checkAccessibility("agent with sync")
+}
+
+// openCircuit: a subscription whose endpoint's circuit breaker is open says so, with the
+// failure that opened it (as text) and when the next try goes.
+func openCircuit(t *testing.T, s *suite) {
+	const dealer = "dlr_circuit"
+	endpoint := newReceiver(t, http.StatusOK, "ok")
+	sub := s.subscribe(t, dealer, endpoint.URL, "lead.created")
+	opened, retry := time.Now().Add(-2*time.Minute), time.Now().Add(3*time.Minute)
+	const lastError = `HTTP 503 <img src=x onerror="window.pwned=1">`
+	circuits := &circuit.Store{DB: s.env.DynamoDB, Table: s.cfg.ConfigTable}
+	state := circuit.State{State: circuit.Open, Failures: 5, OpenedAt: &opened, RetryAt: &retry, Cooldown: time.Minute,
+		LastError: lastError, UpdatedAt: opened, Version: 1}
+	if err := circuits.Put(context.Background(), dealer, deliveryq.Target{Kind: deliveryq.KindSubscription, ID: sub.ID}, state, 0); err != nil {
+		t.Fatal(err)
+	}
+	var got struct{ Circuit *struct{ State string } }
+	s.call(t, "GET", "/v1/subscriptions/"+sub.ID, dealer, nil, nil).decode(t, &got)
+	if got.Circuit == nil || got.Circuit.State != circuit.Open {
+		t.Fatalf("the API shows the circuit as %+v", got.Circuit)
+	}
+
+	tb := s.open(t, dealer, "&tab=subscriptions")
+	tb.click(button("Open"))
+	tb.waitFor("the circuit", root+`.querySelector('[data-role="circuit"]')?.textContent.includes("Open — the endpoint keeps failing")`)
+	if text := attr(tb, `[data-role="circuit-error"]`, "textContent"); !strings.Contains(text, lastError) {
+		t.Errorf("the last error shows as %q", text)
+	}
+	if eval[bool](tb, `window.pwned === 1`) || eval[bool](tb, root+`.querySelector('[data-role="circuit-error"] img') !== null`) {
+		t.Error("the endpoint's error text became markup")
+	}
+	tb.waitText("Next try")
+	tb.checkAccessibility("subscription with an open circuit")
 }

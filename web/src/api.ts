@@ -72,7 +72,7 @@ export interface Subscription {
   disabledReason: string | null;
   createdAt: string;
   updatedAt: string;
-  circuit?: { state: string; [k: string]: unknown } | null;
+  circuit?: Circuit | null;
 }
 
 export interface EventType {
@@ -223,4 +223,13 @@ export function messageOf(e: unknown): string {
 /** A thrown value as an ApiError (status 0 when it is not one). */
 export function apiError(e: unknown): ApiError {
   return e instanceof ApiError ? e : new ApiError(0, messageOf(e));
+}
+
+/** An endpoint's circuit breaker, as GET /v1/subscriptions/{id} shows it. */
+export interface Circuit {
+  state: string;
+  failures?: number;
+  openedAt?: string | null;
+  retryAt?: string | null;
+  lastError?: string | null;
 }

@@ -1,6 +1,6 @@
 import { html, nothing } from "lit";
 import { property, state } from "lit/decorators.js";
-import { ApiError, apiError, messageOf, type EventType, type Page, type Secret, type Subscription } from "./api.js";
+import { ApiError, apiError, messageOf, type Circuit, type EventType, type Page, type Secret, type Subscription } from "./api.js";
 import type { DeliveryLog } from "./deliveries.js";
 import "./deliveries.js";
 import { groupName, groups } from "./picker.js";
@@ -364,7 +364,7 @@ export class SubscriptionDetail extends Panel {
           <dt>Description</dt><dd>${s.description || html`<span class="muted">none</span>`}</dd>
           <dt>Events</dt><dd>${chips(s.events, 50)}</dd>
           <dt>Status</dt><dd>${s.enabled ? "Enabled" : "Disabled"}</dd>
-          ${s.circuit ? html`<dt>Circuit breaker</dt><dd>${this.circuit(s.circuit.state)}</dd>` : nothing}
+          ${s.circuit ? html`<dt>Circuit breaker</dt><dd>${this.circuit(s.circuit)}</dd>` : nothing}
           <dt>Created</dt><dd>${fmtTime(s.createdAt)}</dd>
           <dt>Updated</dt><dd>${fmtTime(s.updatedAt)}</dd>
           <dt>ID</dt><dd><code>${s.id}</code></dd>
@@ -393,7 +393,8 @@ export class SubscriptionDetail extends Panel {
     `;
   }
 
-  private circuit(state: string) {
+  private circuit(c: Circuit) {
+    const state = c.state;
     const labels: Record<string, [string, string]> = {
       closed: ["Closed — deliveries flow normally", "ok"],
       open: ["Open — the endpoint keeps failing, deliveries are paused and retried later", "bad"],
@@ -401,7 +402,10 @@ export class SubscriptionDetail extends Panel {
       half_open: ["Half-open — trying the endpoint again", "warn"],
     };
     const [label, cls] = labels[state] ?? [state, ""];
-    return html`<span class="badge ${cls}">${label}</span>`;
+    const closed = state === "closed";
+    return html`<span class="badge ${cls}" data-role="circuit">${label}</span>
+      ${!closed && c.lastError ? html`<p class="small" data-role="circuit-error">Last error: ${c.lastError}</p>` : nothing}
+      ${state === "open" && c.retryAt ? html`<p class="small">Next try: ${fmtTime(c.retryAt)}</p>` : nothing}`;
   }
 
   private secretSection() {

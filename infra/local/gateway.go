@@ -135,15 +135,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // hasAnyScope reports whether the token holds one of scopes in its scope or scp claim, the
 // claims API Gateway's JWT authorizer reads them from (flattened: a space-delimited string,
-// or an array rendered as JSON by flattenClaims).
+// or an array rendered "[a b]" by flattenClaims).
 func hasAnyScope(claims map[string]string, scopes []string) bool {
 	for _, name := range []string{"scope", "scp"} {
-		v := claims[name]
-		var list []string
-		if json.Unmarshal([]byte(v), &list) != nil {
-			list = strings.Fields(v)
+		v := strings.TrimSpace(claims[name])
+		if strings.HasPrefix(v, "[") && strings.HasSuffix(v, "]") {
+			v = v[1 : len(v)-1]
 		}
-		for _, s := range list {
+		for _, s := range strings.Fields(v) {
 			if slices.Contains(scopes, s) {
 				return true
 			}
@@ -166,20 +165,35 @@ func (g *Gateway) authorize(r *http.Request) (map[string]string, bool) {
 	return flattenClaims(claims), true
 }
 
+// flattenClaims renders the token's claims as API Gateway's JWT authorizer hands them to the
+// integration (payload 2.0): every value a string; an array as its elements between brackets,
+// separated by spaces (["d1"] is "[d1]", ["a","b"] "[a b]"); a number in decimal; an object as
+// JSON.
 func flattenClaims(claims jwt.MapClaims) map[string]string {
 	out := make(map[string]string, len(claims))
 	for k, v := range claims {
-		switch v := v.(type) {
-		case string:
-			out[k] = v
-		case float64:
-			out[k] = fmt.Sprint(int64(v))
-		default:
-			b, _ := json.Marshal(v)
-			out[k] = string(b)
-		}
+		out[k] = claimString(v)
 	}
 	return out
+}
+
+func claimString(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(v)
+	case []any:
+		parts := make([]string, len(v))
+		for i, e := range v {
+			parts[i] = claimString(e)
+		}
+		return "[" + strings.Join(parts, " ") + "]"
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 // matchRoute finds the route for method and path, with its path parameters.

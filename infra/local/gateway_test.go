@@ -289,3 +289,21 @@ func TestGatewayAdminRouteScopes(t *testing.T) {
 		t.Errorf("claim groups: %d, want the function to decide", resp.StatusCode)
 	}
 }
+
+// TestClaimsAsAPIGatewayPassesThem: the function receives every claim as a string, arrays as
+// API Gateway's JWT authorizer renders them ("[a b]"), numbers in decimal.
+func TestClaimsAsAPIGatewayPassesThem(t *testing.T) {
+	got := flattenClaims(jwt.MapClaims{
+		"dealer_id": []any{"d1"}, "groups": []any{"a", "b"}, "scope": "read write", "exp": float64(1796637600),
+		"ratio": 4.5, "admin": true, "org": map[string]any{"id": "o1"},
+	})
+	want := map[string]string{
+		"dealer_id": "[d1]", "groups": "[a b]", "scope": "read write", "exp": "1796637600",
+		"ratio": "4.5", "admin": "true", "org": `{"id":"o1"}`,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("claim %s = %q, want %q", k, got[k], v)
+		}
+	}
+}

@@ -208,6 +208,13 @@ func TestAbuseTokens(t *testing.T) {
 		"dealer claim with spaces": sign(claims(jwt.MapClaims{"dealer_id": "dlr 1"})),
 		"dealer claim non-ASCII":   sign(claims(jwt.MapClaims{"dealer_id": "dlr_ü"})),
 		"dealer in another claim":  sign(claims(jwt.MapClaims{"dealer_id": nil, "dealer": "dlr_tok"})),
+		// structured claims: the gateway renders them "[dlr_tok]", "[dlr_tok dlr_x]", JSON
+		"dealer claim an array":        sign(claims(jwt.MapClaims{"dealer_id": []string{"dlr_tok"}})),
+		"dealer claim an array of two": sign(claims(jwt.MapClaims{"dealer_id": []string{"dlr_tok", "dlr_x"}})),
+		"dealer claim an object":       sign(claims(jwt.MapClaims{"dealer_id": map[string]string{"id": "dlr_tok"}})),
+		"dealer claim with a slash":    sign(claims(jwt.MapClaims{"dealer_id": "dlr/1"})),
+		"dealer claim with quotes":     sign(claims(jwt.MapClaims{"dealer_id": `"dlr_tok"`})),
+		"dealer claim with @":          sign(claims(jwt.MapClaims{"dealer_id": "dlr@tok"})),
 	}
 	for _, tok := range noDealer {
 		lc.token(tok)
@@ -247,6 +254,10 @@ func TestAbuseTokens(t *testing.T) {
 	// And the valid token works (the refusals are about the tokens).
 	if r := lc.do("GET", "/v1/subscriptions", valid, nil); r.status != http.StatusOK {
 		t.Fatalf("valid token: %d %s", r.status, r.body)
+	}
+	// every character a dealer id may have
+	if r := lc.do("GET", "/v1/subscriptions", sign(claims(jwt.MapClaims{"dealer_id": "Dlr_1.eu-west:9"})), nil); r.status != http.StatusOK {
+		t.Fatalf("a dealer id of [A-Za-z0-9._:-]: %d %s", r.status, r.body)
 	}
 }
 

@@ -325,7 +325,8 @@ func (a *API) requireAdmin(next http.Handler) http.Handler {
 
 // hasScope reports whether a claim's value, as the authorizer context holds it, carries
 // scope: an OAuth 2.0 space-delimited list ("read dealerai:admin"), or an array of strings,
-// which API Gateway renders "[a b]" and the local gateway as JSON. Scopes compare exactly.
+// which API Gateway (and the local gateway) renders "[a b]"; a JSON array is read too. Scopes
+// compare exactly.
 func hasScope(claim, scope string) bool {
 	v := strings.TrimSpace(claim)
 	if strings.HasPrefix(v, "[") && strings.HasSuffix(v, "]") {
@@ -347,14 +348,17 @@ func usableSub(sub string) bool {
 	return !strings.ContainsFunc(sub, unicode.IsControl)
 }
 
-// validDealerID accepts what can safely be part of a table key: 1 to 128 printable ASCII
-// characters other than '#', the key separator.
+// validDealerID accepts a dealer id: a plain string of 1 to 128 letters, digits and '.', '_',
+// ':', '-' ([A-Za-z0-9._:-]+). Nothing else can be part of a table key or a queue's group id
+// unescaped, and a structured claim (API Gateway renders an array ["d1"] as "[d1]", an object
+// as JSON) never passes for a dealer.
 func validDealerID(id string) bool {
 	if id == "" || len(id) > 128 {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
-		if c := id[i]; c <= ' ' || c > '~' || c == '#' {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
 			return false
 		}
 	}

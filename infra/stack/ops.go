@@ -178,7 +178,7 @@ func (s *Stack) operations() {
 		}),
 		SyncFailuresThreshold, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
 	alarm("EndpointsDisabledAlarm", "endpoints-disabled",
-		"A subscription was disabled because its endpoint failed for CIRCUIT_DISABLE_AFTER (5 days by default) without a success. See the delivery function's \"endpoint disabled\" log lines (dealerId, target, reason); the dealer re-enables it with PATCH and retries the failed deliveries.",
+		"A subscription was disabled because its endpoint failed for CIRCUIT_DISABLE_AFTER (5 days by default) without a success. See the delivery function's \"endpoint disabled\" log lines (dealerId, target, reason); the dealer re-enables it with PATCH and recovers the failed deliveries with POST .../recover.",
 		awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 			Namespace: jsii.String(MetricsNamespace), MetricName: jsii.String(MetricEndpointsDisabled),
 			Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(15)),

@@ -29,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/oklog/ulid/v2"
 
 	"github.com/dealerai/integrations/shared/deliveryq"
 	"github.com/dealerai/integrations/shared/resources"
@@ -679,3 +680,74 @@ func truncate(s string, n int) string {
 }
 
 func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// RecoverMargin is how far before a recovery's since its Query starts: a delivery whose last
+// attempt failed after since was created at most the retries' span (about 36 min, plus a
+// Retry-After of up to 1 h) before it.
+const RecoverMargin = 2 * time.Hour
+
+// ListFailed returns, oldest first, a target's deliveries that ended failed at or after since
+// (their last attempt recorded then) and were not retried: the ones a recovery delivers
+// again. It returns at most limit, with their payloads, and reads at most scanLimit items;
+// nextCursor ("" at the end) continues after the last item read. The records carry no
+// attempts.
+func (s *Store) ListFailed(ctx context.Context, dealerID string, target deliveryq.Target, since time.Time, limit, scanLimit int, cursor string) ([]Record, string, error) {
+	pk, err := partitionKey(dealerID, target)
+	if err != nil {
+		return nil, "", err
+	}
+	from := "dlv_" + ulidPrefix(since.Add(-RecoverMargin))
+	in := &dynamodb.QueryInput{
+		TableName:              aws.String(s.table),
+		KeyConditionExpression: aws.String("#pk = :pk AND #sk >= :from"),
+		FilterExpression:       aws.String("#s = :failed AND #ua >= :since AND attribute_not_exists(#rb)"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#sk": attrSK, "#s": attrStatus, "#ua": attrUpdatedAt,
+			"#rb": attrRetriedBy, "#e": attrEventID, "#t": attrEventType, "#ro": attrRetryOf, "#ca": attrCreatedAt, "#p": attrPayload},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": str(pk), ":from": str(from), ":failed": str(StatusFailed),
+			":since": &types.AttributeValueMemberN{Value: strconv.FormatInt(since.UnixMilli(), 10)},
+		},
+		ProjectionExpression: aws.String("#sk, #e, #t, #s, #ro, #ca, #ua, #p"),
+		ScanIndexForward:     aws.Bool(true),
+	}
+	if cursor != "" {
+		sk, err := base64.RawURLEncoding.DecodeString(cursor)
+		if err != nil || !strings.HasPrefix(string(sk), "dlv_") {
+			return nil, "", ErrInvalidCursor
+		}
+		in.ExclusiveStartKey = map[string]types.AttributeValue{attrPK: str(pk), attrSK: str(string(sk))}
+	}
+	var recs []Record
+	scanned := 0
+	for {
+		in.Limit = aws.Int32(int32(max(scanLimit-scanned, 1)))
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, "", fmt.Errorf("deliverylog: failed deliveries of %s: %w", pk, err)
+		}
+		scanned += int(out.ScannedCount)
+		for _, item := range out.Items {
+			rec := decode(item)
+			rec.DealerID, rec.Target = dealerID, target
+			recs = append(recs, *rec)
+			if len(recs) == limit {
+				return recs, base64.RawURLEncoding.EncodeToString([]byte(rec.DeliveryID)), nil
+			}
+		}
+		if out.LastEvaluatedKey == nil {
+			return recs, "", nil
+		}
+		if scanned >= scanLimit {
+			return recs, base64.RawURLEncoding.EncodeToString([]byte(getS(out.LastEvaluatedKey, attrSK))), nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// ulidPrefix is the time part of the ULIDs of t (10 characters): every delivery id of t or
+// later sorts at or after "dlv_" + it.
+func ulidPrefix(t time.Time) string {
+	var id ulid.ULID
+	_ = id.SetTime(ulid.Timestamp(t))
+	return id.String()[:10]
+}

@@ -167,20 +167,9 @@ func (a *API) retryDelivery(w http.ResponseWriter, r *http.Request, orig *delive
 	if err := a.allow(r, ratelimit.Retry); err != nil {
 		return err
 	}
-	now := a.opts.Now().UTC()
-	msg := &deliveryq.Message{
-		DeliveryID: deliveryq.NewDeliveryID(now),
-		EventID:    orig.EventID,
-		EventType:  orig.EventType,
-		DealerID:   dealerOf(r),
-		Target:     target,
-		CreatedAt:  now,
-		RetryOf:    orig.DeliveryID,
-		Payload:    orig.Payload,
-	}
-	ctx := r.Context()
+	id, err := a.restart(r.Context(), dealerOf(r), target, orig, 0)
 	var retried *deliverylog.AlreadyRetriedError
-	switch err := a.opts.Deliveries.MarkRetried(ctx, msg.DealerID, target, orig.DeliveryID, msg.DeliveryID); {
+	switch {
 	case errors.As(err, &retried):
 		return alreadyRetried(retried.By)
 	case errors.Is(err, deliverylog.ErrNotRetryable):
@@ -188,16 +177,38 @@ func (a *API) retryDelivery(w http.ResponseWriter, r *http.Request, orig *delive
 	case err != nil:
 		return err
 	}
-	if err := a.startDelivery(ctx, msg); err != nil {
+	writeJSON(w, http.StatusAccepted, accepted{id})
+	return nil
+}
+
+// restart starts the retry of orig (a new delivery: new id, retryOf orig, its event and body,
+// a fresh attempt budget), visible on the queue after delay, and returns its id. orig is
+// marked retried first (deliverylog.Store.MarkRetried, whose errors it returns): a delivery is
+// retried once. A retry that cannot be started takes the mark back.
+func (a *API) restart(ctx context.Context, dealerID string, target deliveryq.Target, orig *deliverylog.Record, delay time.Duration) (string, error) {
+	now := a.opts.Now().UTC()
+	msg := &deliveryq.Message{
+		DeliveryID: deliveryq.NewDeliveryID(now),
+		EventID:    orig.EventID,
+		EventType:  orig.EventType,
+		DealerID:   dealerID,
+		Target:     target,
+		CreatedAt:  now,
+		RetryOf:    orig.DeliveryID,
+		Payload:    orig.Payload,
+	}
+	if err := a.opts.Deliveries.MarkRetried(ctx, msg.DealerID, target, orig.DeliveryID, msg.DeliveryID); err != nil {
+		return "", err
+	}
+	if err := a.startDeliveryAfter(ctx, msg, delay); err != nil {
 		// Not started: the original may be retried again. The mark is taken back even when
 		// the request's context is over.
 		if uerr := a.opts.Deliveries.UnmarkRetried(context.WithoutCancel(ctx), msg.DealerID, target, orig.DeliveryID, msg.DeliveryID); uerr != nil {
 			err = errors.Join(err, uerr)
 		}
-		return err
+		return "", err
 	}
-	writeJSON(w, http.StatusAccepted, accepted{msg.DeliveryID})
-	return nil
+	return msg.DeliveryID, nil
 }
 
 // alreadyRetried is the 409 of a second retry of a delivery: by is the first.
@@ -281,6 +292,12 @@ func exampleEvent(eventType, dealerID string, now time.Time) (*events.Event, err
 // startDelivery records a new pending delivery (with its body, so it can be retried) and
 // enqueues its message on the deliveries queue, where the delivery Lambda takes it.
 func (a *API) startDelivery(ctx context.Context, msg *deliveryq.Message) error {
+	return a.startDeliveryAfter(ctx, msg, 0)
+}
+
+// startDeliveryAfter is startDelivery with the message invisible for delay (SQS DelaySeconds,
+// at most 15 min).
+func (a *API) startDeliveryAfter(ctx context.Context, msg *deliveryq.Message, delay time.Duration) error {
 	rec := &deliverylog.Record{
 		DealerID: msg.DealerID, Target: msg.Target, DeliveryID: msg.DeliveryID, EventID: msg.EventID,
 		EventType: msg.EventType, Status: deliverylog.StatusPending, RetryOf: msg.RetryOf,
@@ -298,6 +315,7 @@ func (a *API) startDelivery(ctx context.Context, msg *deliveryq.Message) error {
 		MessageBody:       aws.String(string(body)),
 		MessageAttributes: msg.Attributes(),
 		MessageGroupId:    aws.String(msg.GroupID()),
+		DelaySeconds:      int32(min(delay, maxDelay) / time.Second),
 	})
 	if err != nil {
 		return fmt.Errorf("enqueue delivery %s: %w", msg.DeliveryID, err)

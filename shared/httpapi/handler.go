@@ -53,6 +53,7 @@ type DeliveryLog interface {
 	CreatePending(ctx context.Context, rec *deliverylog.Record) error
 	MarkRetried(ctx context.Context, dealerID string, target deliveryq.Target, deliveryID, retryID string) error
 	UnmarkRetried(ctx context.Context, dealerID string, target deliveryq.Target, deliveryID, retryID string) error
+	ListFailed(ctx context.Context, dealerID string, target deliveryq.Target, since time.Time, limit, scanLimit int, cursor string) ([]deliverylog.Record, string, error)
 }
 
 // Queue sends delivery messages (*sqs.Client).
@@ -104,6 +105,8 @@ type Options struct {
 	// Circuits shows the subscriptions' circuit breakers (GET /v1/subscriptions/{id}); nil:
 	// not shown.
 	Circuits CircuitStore
+	// RecoverBatch is the most deliveries one recover request queues (RecoverBatch when 0).
+	RecoverBatch int
 	// URLs checks webhook URLs and the URLs of agent settings (a safeurl.Policy: the
 	// delivery client's own checker).
 	URLs subscriptions.URLChecker
@@ -182,6 +185,8 @@ func (a *API) operations() map[string]http.Handler {
 		"createSubscription":         handlerFunc(a.createSubscription),
 		"listSubscriptions":          handlerFunc(a.listSubscriptions),
 		"getSubscription":            handlerFunc(a.getSubscription),
+		"recoverSubscription":        handlerFunc(a.recoverSubscription),
+		"recoverAgent":               handlerFunc(a.recoverAgent),
 		"updateSubscription":         handlerFunc(a.updateSubscription),
 		"deleteSubscription":         handlerFunc(a.deleteSubscription),
 		"getSubscriptionSecret":      handlerFunc(a.getSubscriptionSecret),

@@ -59,6 +59,7 @@ var Routes = []Route{
 	{"GET", "/v1/subscriptions/{id}/deliveries", Dealer, "listSubscriptionDeliveries"},
 	{"GET", "/v1/subscriptions/{id}/deliveries/{deliveryId}", Dealer, "getSubscriptionDelivery"},
 	{"POST", "/v1/subscriptions/{id}/deliveries/{deliveryId}/retry", Dealer, "retrySubscriptionDelivery"},
+	{"POST", "/v1/subscriptions/{id}/recover", Dealer, "recoverSubscription"},
 
 	{"GET", "/v1/agents", Dealer, "listAgents"},
 	{"GET", "/v1/agents/{platform}", Dealer, "getAgent"},
@@ -67,6 +68,7 @@ var Routes = []Route{
 	{"GET", "/v1/agents/{platform}/deliveries", Dealer, "listAgentDeliveries"},
 	{"GET", "/v1/agents/{platform}/deliveries/{deliveryId}", Dealer, "getAgentDelivery"},
 	{"POST", "/v1/agents/{platform}/deliveries/{deliveryId}/retry", Dealer, "retryAgentDelivery"},
+	{"POST", "/v1/agents/{platform}/recover", Dealer, "recoverAgent"},
 	{"GET", "/v1/agents/{platform}/sync", Dealer, "getAgentSync"},
 	{"POST", "/v1/agents/{platform}/sync", Dealer, "runAgentSync"},
 

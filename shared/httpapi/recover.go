@@ -34,11 +34,11 @@ type recoverView struct {
 }
 
 func (a *API) recoverSubscription(w http.ResponseWriter, r *http.Request) error {
-	since, cursor, err := a.recoverRequest(r)
+	sub, err := a.subscription(r)
 	if err != nil {
 		return err
 	}
-	sub, err := a.subscription(r)
+	since, cursor, err := a.recoverRequest(r)
 	if err != nil {
 		return err
 	}
@@ -49,11 +49,11 @@ func (a *API) recoverSubscription(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (a *API) recoverAgent(w http.ResponseWriter, r *http.Request) error {
-	since, cursor, err := a.recoverRequest(r)
+	target, err := a.agentTarget(r)
 	if err != nil {
 		return err
 	}
-	target, err := a.agentTarget(r)
+	since, cursor, err := a.recoverRequest(r)
 	if err != nil {
 		return err
 	}

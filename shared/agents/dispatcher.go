@@ -225,7 +225,7 @@ func (d *Dispatcher) DeliverTo(ctx context.Context, a *Agent, msg *deliveryq.Mes
 		// The platform has the event; the next attempt resumes from Progress (every step
 		// done) without sending it again, and saves the ids then.
 		return res, &AttemptError{Class: connector.ClassInternal, StatusCode: res.StatusCode,
-			Message: "delivered, but the ids could not be saved: " + err.Error(), Progress: res.Progress}
+			Message: "delivered, but the ids could not be saved", Progress: res.Progress, Cause: err}
 	}
 	if stale {
 		res.Summary += " (a newer event's ids were kept)"

@@ -74,6 +74,7 @@ func (d *AgentDeliverer) Deliver(ctx context.Context, msg *deliveryq.Message, ta
 			RetryAfter: failed.RetryAfter,
 			Progress:   failed.Progress,
 			Requested:  requested(failed),
+			Cause:      failed.Cause,
 		}
 		if failed.Permanent {
 			out.Result = delivery.FailedPermanently

@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -35,6 +36,7 @@ import (
 	"github.com/dealerai/integrations/shared/circuit"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/deliveryq"
+	"github.com/dealerai/integrations/shared/internal/errref"
 	"github.com/dealerai/integrations/shared/resources"
 	"github.com/dealerai/integrations/shared/targets"
 )
@@ -117,6 +119,10 @@ type Outcome struct {
 	Progress map[string]string
 	// Requested says a request was made (its duration counts in the DeliveryLatency metric).
 	Requested bool
+	// Cause is our own failure behind the attempt (an AWS SDK error, a panic): logged with a
+	// reference, never stored: the attempt's error gets " (ref …)" (or is "internal error
+	// (ref …)" when empty).
+	Cause error
 }
 
 // Limits of one attempt and of the backoff.
@@ -207,7 +213,7 @@ func (h *Handler) Handle(ctx context.Context, batch events.SQSEvent) (events.SQS
 	b := h.newBatch(ctx, batch.Records)
 	var wg sync.WaitGroup
 	for i := range batch.Records {
-		wg.Go(func() { results[i] = h.handleRecord(ctx, &batch.Records[i], b, i) })
+		wg.Go(func() { results[i] = h.handleRecordSafely(ctx, &batch.Records[i], b, i) })
 	}
 	wg.Wait()
 
@@ -219,6 +225,21 @@ func (h *Handler) Handle(ctx context.Context, batch events.SQSEvent) (events.SQS
 	}
 	h.summarize(results)
 	return resp, nil
+}
+
+// handleRecordSafely is handleRecord surviving a panic: the record is reported a batch item
+// failure (SQS retries it, and the receive counts towards the DLQ like any other), the panic
+// is logged with a reference and the stack, and the batch's other records are settled as
+// usual (handleRecord settles its record as it unwinds).
+func (h *Handler) handleRecordSafely(ctx context.Context, m *events.SQSMessage, b *batch, i int) (res recordResult) {
+	defer func() {
+		if v := recover(); v != nil {
+			h.logger().Error("delivery record panicked; SQS retries it", "messageId", m.MessageId, "ref", errref.New(),
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			res = recordResult{status: "panic"}
+		}
+	}()
+	return h.handleRecord(ctx, m, b, i)
 }
 
 func (h *Handler) handleRecord(ctx context.Context, m *events.SQSMessage, b *batch, i int) recordResult {
@@ -257,10 +278,16 @@ func (h *Handler) handleRecord(ctx context.Context, m *events.SQSMessage, b *bat
 		out = internal(fmt.Errorf("read delivery log: %w", err))
 	}
 	if out.Result == 0 {
-		out = h.attempt(ctx, msg, attempt, rec)
+		out = h.attemptSafely(ctx, msg, attempt, rec)
 	}
 	a := out.Attempt
 	a.Attempt, a.At = attempt, start
+	if out.Cause != nil {
+		// Our failure: the log (and so the API) shows a reference, this line the detail.
+		ref := errref.New()
+		log.Error("delivery attempt failed on our side", "ref", ref, "error", out.Cause.Error())
+		a.Error = errref.Annotate(a.Error, ref)
+	}
 	if out.Progress != nil {
 		rec.Progress = out.Progress
 	}
@@ -366,7 +393,8 @@ func (h *Handler) attemptTarget(ctx context.Context, msg *deliveryq.Message, att
 			if err := h.disable(ctx, msg.DealerID, t.ID, reason); err != nil {
 				// Not disabled: keep retrying like any failure, so the next attempt tries again.
 				out.Result = Failed
-				out.Attempt.Error += "; disabling the subscription failed: " + err.Error()
+				out.Attempt.Error += "; disabling the subscription failed"
+				out.Cause = fmt.Errorf("disable the subscription: %w", err)
 			}
 		}
 		return out
@@ -398,7 +426,18 @@ func (h *Handler) disable(ctx context.Context, dealerID, id, reason string) erro
 }
 
 func internal(err error) Outcome {
-	return Outcome{Result: Failed, Attempt: deliverylog.Attempt{ErrorClass: deliverylog.ClassInternal, Error: err.Error()}}
+	return Outcome{Result: Failed, Attempt: deliverylog.Attempt{ErrorClass: deliverylog.ClassInternal, Error: "internal error"}, Cause: err}
+}
+
+// attemptSafely is attempt surviving a panic (in a connector, say): the attempt fails on our
+// side, is recorded and retried after the backoff like any other.
+func (h *Handler) attemptSafely(ctx context.Context, msg *deliveryq.Message, attempt int, rec *deliverylog.Record) (out Outcome) {
+	defer func() {
+		if v := recover(); v != nil {
+			out = internal(fmt.Errorf("panic: %v\n%s", v, debug.Stack()))
+		}
+	}()
+	return h.attempt(ctx, msg, attempt, rec)
 }
 
 // setVisibility hands the message back to SQS: visible again after d.

@@ -233,8 +233,8 @@ func TestLogStoreDownCountsAsAnInternalAttempt(t *testing.T) {
 	if len(resp.BatchItemFailures) != 1 || posts != 0 || len(q.visibility) != 1 || q.visibility[0] != 300 {
 		t.Fatalf("resp = %v, posts = %d, visibility = %v", resp, posts, q.visibility)
 	}
-	if lg.failures[0].ErrorClass != deliverylog.ClassInternal {
-		t.Fatalf("attempt = %+v", lg.failures[0])
+	if a := lg.failures[0]; a.ErrorClass != deliverylog.ClassInternal || !strings.HasPrefix(a.Error, "internal error (ref ") || strings.Contains(a.Error, "DynamoDB") {
+		t.Fatalf("attempt = %+v, want internal error with a reference, not the store's error", a)
 	}
 }
 

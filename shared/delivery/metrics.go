@@ -42,7 +42,7 @@ func (h *Handler) summarize(results []recordResult) {
 	for name, n := range map[string]int{
 		"skipped":     counts[deliverylog.StatusSkipped],
 		"duplicates":  counts["duplicate"],
-		"notRecorded": counts[deliverylog.StatusPending] + counts["invalid"],
+		"notRecorded": counts[deliverylog.StatusPending] + counts["invalid"] + counts["panic"],
 		"circuitOpen": circuitOpen,
 	} {
 		if n != 0 {

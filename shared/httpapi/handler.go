@@ -30,6 +30,7 @@ import (
 	"github.com/dealerai/integrations/shared/agents/platform"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/deliveryq"
+	"github.com/dealerai/integrations/shared/internal/errref"
 	"github.com/dealerai/integrations/shared/plans"
 	"github.com/dealerai/integrations/shared/signing"
 	"github.com/dealerai/integrations/shared/subscriptions"
@@ -219,7 +220,10 @@ func (h handlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := h(w, r); err != nil {
 		p, internal := problemFor(err)
 		if internal {
-			infoOf(r.Context()).err = err
+			// Our failure: the answer carries a reference, the request's log line the detail.
+			info := infoOf(r.Context())
+			info.err, info.ref = err, errref.New()
+			p.Detail += " (ref " + info.ref + ")"
 		}
 		writeProblem(w, p)
 	}
@@ -245,6 +249,8 @@ type requestInfo struct {
 	// admin is the sub claim of the DealerAI staff member calling an admin route.
 	admin string
 	err   error
+	// ref is the reference an internal error's answer carries.
+	ref string
 }
 
 type requestInfoKey struct{}
@@ -378,9 +384,9 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
 		if v := recover(); v != nil {
-			info.err = fmt.Errorf("panic: %v", v)
+			info.err, info.ref = fmt.Errorf("panic: %v", v), errref.New()
 			if sw.status == 0 {
-				writeProblem(sw, NewProblem(http.StatusInternalServerError, "internal error"))
+				writeProblem(sw, NewProblem(http.StatusInternalServerError, errref.Message(info.ref)))
 			}
 		}
 		a.logRequest(r, sw.status, time.Since(start), info)
@@ -426,7 +432,7 @@ func (a *API) logRequest(r *http.Request, status int, took time.Duration, info *
 	level := slog.LevelInfo
 	if info.err != nil {
 		level = slog.LevelError
-		attrs = append(attrs, slog.String("error", info.err.Error()))
+		attrs = append(attrs, slog.String("error", info.err.Error()), slog.String("ref", info.ref))
 	}
 	a.log.LogAttrs(r.Context(), level, "request", attrs...)
 }

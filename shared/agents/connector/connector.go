@@ -115,7 +115,14 @@ type AttemptError struct {
 	Progress map[string]string
 	// Permanent: retrying the same request cannot succeed (the platform rejected it as invalid).
 	Permanent bool
+	// Cause is our own failure behind an internal error (an AWS SDK error names the account,
+	// roles and tables): logged by the delivery handler with a reference, never stored or
+	// shown (Message says what failed, without it).
+	Cause error
 }
+
+// Unwrap is the Cause.
+func (e *AttemptError) Unwrap() error { return e.Cause }
 
 func (e *AttemptError) Error() string {
 	var b strings.Builder
@@ -137,7 +144,7 @@ func WithProgress(err error, progress map[string]string) error {
 	}
 	ae, ok := err.(*AttemptError)
 	if !ok {
-		ae = &AttemptError{Class: ClassInternal, Message: err.Error()}
+		ae = &AttemptError{Class: ClassInternal, Message: "internal error", Cause: err}
 	}
 	if len(progress) > 0 {
 		ae.Progress = maps.Clone(progress)

@@ -17,6 +17,7 @@
 package deliverylog
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -134,7 +135,13 @@ type Store struct {
 	table string
 	// Now is the clock (time.Now by default).
 	Now func() time.Time
+	// ScanLimit bounds the items a filtered List reads per call (DefaultScanLimit when 0).
+	ScanLimit int
 }
+
+// DefaultScanLimit is how many log items a List with a status filter reads at most per call:
+// past it, it answers the matches found so far (maybe none) and a cursor to continue from.
+const DefaultScanLimit = 1000
 
 // NewStore returns a store on the named table.
 func NewStore(db DynamoDBAPI, table string) *Store {
@@ -226,8 +233,10 @@ var listProjection = []string{attrSK, attrEventID, attrEventType, attrStatus, at
 
 // List returns a target's deliveries newest first, at most limit (1..1000; default 50), only
 // those with the given status unless status is empty. cursor is "" or a nextCursor returned
-// by an earlier List with the same target and status; nextCursor is "" at the end. The
-// records carry no attempts and no payload.
+// by an earlier List with the same target and status (ErrInvalidCursor for anything else);
+// nextCursor is "" at the end. With a status, one call reads at most ScanLimit items: a
+// target whose history has few matches answers a short (even empty) page and a cursor, never
+// its whole history in one request. The records carry no attempts and no payload.
 func (s *Store) List(ctx context.Context, dealerID string, target deliveryq.Target, status string, limit int, cursor string) ([]Record, string, error) {
 	pk, err := partitionKey(dealerID, target)
 	if err != nil {
@@ -261,21 +270,26 @@ func (s *Store) List(ctx context.Context, dealerID string, target deliveryq.Targ
 		in.FilterExpression = aws.String("#st = :st")
 	}
 	if cursor != "" {
-		sk, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err != nil || len(sk) == 0 {
-			return nil, "", ErrInvalidCursor
+		sk, err := decodeCursor(cursor)
+		if err != nil {
+			return nil, "", err
 		}
-		in.ExclusiveStartKey = map[string]types.AttributeValue{attrPK: str(pk), attrSK: str(string(sk))}
+		in.ExclusiveStartKey = map[string]types.AttributeValue{attrPK: str(pk), attrSK: str(sk)}
 	}
+	scanLimit := cmp.Or(s.ScanLimit, DefaultScanLimit)
 	var items []Record
+	scanned := 0
 	for {
 		if status == "" {
 			in.Limit = aws.Int32(int32(limit - len(items)))
+		} else {
+			in.Limit = aws.Int32(int32(max(scanLimit-scanned, 1)))
 		}
 		out, err := s.db.Query(ctx, in)
 		if err != nil {
 			return nil, "", fmt.Errorf("deliverylog: list %s: %w", pk, err)
 		}
+		scanned += int(out.ScannedCount)
 		for i, item := range out.Items {
 			if len(items) == limit {
 				break
@@ -284,11 +298,14 @@ func (s *Store) List(ctx context.Context, dealerID string, target deliveryq.Targ
 			rec.DealerID, rec.Target = dealerID, target
 			items = append(items, *rec)
 			if len(items) == limit && (i < len(out.Items)-1 || out.LastEvaluatedKey != nil) {
-				return items, base64.RawURLEncoding.EncodeToString([]byte(rec.DeliveryID)), nil
+				return items, encodeCursor(rec.DeliveryID), nil
 			}
 		}
 		if out.LastEvaluatedKey == nil || len(items) == limit {
 			return items, "", nil
+		}
+		if status != "" && scanned >= scanLimit {
+			return items, encodeCursor(getS(out.LastEvaluatedKey, attrSK)), nil
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
@@ -711,11 +728,11 @@ func (s *Store) ListFailed(ctx context.Context, dealerID string, target delivery
 		ScanIndexForward:     aws.Bool(true),
 	}
 	if cursor != "" {
-		sk, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err != nil || !strings.HasPrefix(string(sk), "dlv_") {
-			return nil, "", ErrInvalidCursor
+		sk, err := decodeCursor(cursor)
+		if err != nil {
+			return nil, "", err
 		}
-		in.ExclusiveStartKey = map[string]types.AttributeValue{attrPK: str(pk), attrSK: str(string(sk))}
+		in.ExclusiveStartKey = map[string]types.AttributeValue{attrPK: str(pk), attrSK: str(sk)}
 	}
 	var recs []Record
 	scanned := 0
@@ -731,17 +748,38 @@ func (s *Store) ListFailed(ctx context.Context, dealerID string, target delivery
 			rec.DealerID, rec.Target = dealerID, target
 			recs = append(recs, *rec)
 			if len(recs) == limit {
-				return recs, base64.RawURLEncoding.EncodeToString([]byte(rec.DeliveryID)), nil
+				return recs, encodeCursor(rec.DeliveryID), nil
 			}
 		}
 		if out.LastEvaluatedKey == nil {
 			return recs, "", nil
 		}
 		if scanned >= scanLimit {
-			return recs, base64.RawURLEncoding.EncodeToString([]byte(getS(out.LastEvaluatedKey, attrSK))), nil
+			return recs, encodeCursor(getS(out.LastEvaluatedKey, attrSK)), nil
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
+}
+
+// encodeCursor is the cursor that continues a list after the delivery id sk.
+func encodeCursor(sk string) string { return base64.RawURLEncoding.EncodeToString([]byte(sk)) }
+
+// decodeCursor reads a cursor back: the delivery id of a list's last item (or last item
+// read). Anything else (not base64, not "dlv_" and a ULID: bytes DynamoDB would refuse as a
+// key) is ErrInvalidCursor, a 400 for the API rather than DynamoDB's error.
+func decodeCursor(cursor string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return "", ErrInvalidCursor
+	}
+	rest, ok := strings.CutPrefix(string(b), "dlv_")
+	if !ok {
+		return "", ErrInvalidCursor
+	}
+	if _, err := ulid.ParseStrict(rest); err != nil {
+		return "", ErrInvalidCursor
+	}
+	return string(b), nil
 }
 
 // ulidPrefix is the time part of the ULIDs of t (10 characters): every delivery id of t or

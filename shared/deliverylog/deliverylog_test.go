@@ -315,3 +315,76 @@ func TestMarkRetriedOnce(t *testing.T) {
 		t.Fatalf("list: %+v %v", recs, err)
 	}
 }
+
+// TestFilteredListBoundsItsWork: with a status filter one List reads at most ScanLimit items;
+// a history of few matches is read in short pages that continue with the cursor, and every
+// match is found once. A cursor that is not one List made is ErrInvalidCursor, whatever its
+// bytes (DynamoDB never sees it).
+func TestFilteredListBoundsItsWork(t *testing.T) {
+	s, env := newStore(t)
+	ctx := context.Background()
+	base := time.Now()
+	var failed []string
+	for i := range 25 {
+		id := deliveryq.DeliveryID(fmt.Sprint("evt_", i), base.Add(time.Duration(i)*time.Second), sub)
+		rec := newRecord(id)
+		var err error
+		if i == 2 || i == 20 {
+			failed = append([]string{id}, failed...) // newest first
+			err = s.RecordFailure(ctx, rec, deliverylog.Attempt{Attempt: 4, At: base, StatusCode: 500}, true)
+		} else {
+			err = s.RecordSuccess(ctx, rec, deliverylog.Attempt{Attempt: 1, At: base, StatusCode: 200})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	counting := &countingQuery{DynamoDBAPI: env.DynamoDB}
+	s = deliverylog.NewStore(counting, env.Table(resources.DeliveryLogTable))
+	s.ScanLimit = 10
+	var found []string
+	cursor, calls := "", 0
+	for {
+		before := counting.scanned
+		items, next, err := s.List(ctx, "dlr_1", sub, deliverylog.StatusFailed, 50, cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if read := counting.scanned - before; read > 10 {
+			t.Fatalf("one List read %d items, want at most the scan limit 10", read)
+		}
+		for _, r := range items {
+			found = append(found, r.DeliveryID)
+		}
+		calls++
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if calls != 3 || fmt.Sprint(found) != fmt.Sprint(failed) {
+		t.Fatalf("%d calls found %v, want 3 calls (25 items, 10 a call) finding %v", calls, found, failed)
+	}
+	for _, bad := range []string{"!!", "_w", "ZGx2X3g", "ZGx2X_-A", "c3ViXzAxSkRRN1o0WDhNMks5VjZUM1I1TjFQMEFC"} {
+		if _, _, err := s.List(ctx, "dlr_1", sub, deliverylog.StatusFailed, 5, bad); !errors.Is(err, deliverylog.ErrInvalidCursor) {
+			t.Errorf("cursor %q: %v, want ErrInvalidCursor", bad, err)
+		}
+		if _, _, err := s.ListFailed(ctx, "dlr_1", sub, base, 5, 10, bad); !errors.Is(err, deliverylog.ErrInvalidCursor) {
+			t.Errorf("ListFailed cursor %q: %v, want ErrInvalidCursor", bad, err)
+		}
+	}
+}
+
+// countingQuery counts the items the table's Queries read.
+type countingQuery struct {
+	deliverylog.DynamoDBAPI
+	scanned int
+}
+
+func (c *countingQuery) Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	out, err := c.DynamoDBAPI.Query(ctx, in, optFns...)
+	if err == nil {
+		c.scanned += int(out.ScannedCount)
+	}
+	return out, err
+}

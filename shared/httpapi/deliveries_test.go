@@ -413,3 +413,18 @@ func TestEveryOperationValidated(t *testing.T) {
 		}
 	}
 }
+
+// TestMalformedCursorIs400: a cursor the list did not make is 400 naming cursor, whatever its
+// bytes (invalid UTF-8 would be DynamoDB's ValidationException, a 500, if it reached it).
+func TestMalformedCursorIs400(t *testing.T) {
+	at := newAPITest(t)
+	tok := at.token("dlr_1")
+	id := at.create("dlr_1", nil)["id"].(string)
+	for _, q := range []string{"cursor=ZGx2X_-A", "status=failed&cursor=ZGx2X_-A", "status=failed&cursor=ZGx2X3g", "cursor=%FF"} {
+		for _, path := range []string{"/v1/subscriptions/" + id + "/deliveries?", "/v1/agents/xtime/deliveries?"} {
+			if p := at.do("GET", path+q, tok, nil).problem(t, http.StatusBadRequest); !hasField(p, "cursor") {
+				t.Errorf("%s%s: %+v", path, q, p)
+			}
+		}
+	}
+}

@@ -66,7 +66,8 @@ func TestFortellisLeadLifecycle(t *testing.T) {
 	oppID := f.Records(fortellistest.Opportunities)[0]["id"].(string)
 
 	step("lead.update.disposition", nil, // Appointment set (APPT_SET)
-		"GET "+fortellis.OpportunityStatusesPath, "POST "+fortellis.OpportunityCommentPath, "POST "+fortellis.SubStatusPath(oppID))
+		"GET "+fortellis.OpportunityStatusesPath, "POST "+fortellis.OpportunityCommentPath, "POST "+fortellis.SubStatusPath(oppID),
+		"GET "+fortellis.OpportunitiesPath+"/"+oppID) // read back for the two-way sync
 	step("contact.basic.updated", map[string]any{"contactId": exampleContactID, "firstName": "Ana", "lastName": "Diaz-Moreno",
 		"name": "Ana Diaz-Moreno", "email": "ana.dm@example.com", "phone": "+15125550199"},
 		"GET "+fortellis.CustomersPath+"/"+customerID, "POST "+fortellis.CustomersPath+"/"+customerID)

@@ -2,6 +2,8 @@ package agentstest
 
 import (
 	"context"
+	"net/http"
+	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -12,6 +14,7 @@ import (
 	"github.com/dealerai/integrations/infra/local/localtest"
 	"github.com/dealerai/integrations/shared/agentsync"
 	"github.com/dealerai/integrations/shared/app"
+	"github.com/dealerai/integrations/shared/internal/agenttest"
 	"github.com/dealerai/integrations/shared/resources"
 )
 
@@ -97,4 +100,70 @@ func (s *stack) awaitInbound(n int, timeout time.Duration) []*inbound.Event {
 		return len(got) >= n
 	})
 	return got
+}
+
+// republishedOnce checks the events of a worker killed after a publish and run again: each
+// record (by its platform id idName) under one event id, at most twice (the page on the queue
+// when the worker died), records records in events events.
+func republishedOnce(t *testing.T, got []*inbound.Event, idName string, records, events int) {
+	t.Helper()
+	idOf, count := oneIDPerRecord(t, got, idName)
+	if len(idOf) != records || len(got) != events {
+		t.Fatalf("%d records in %d events, want %d in %d (the page on the queue when the worker died twice): %v", len(idOf), len(got), records, events, count)
+	}
+	for rec, id := range idOf {
+		if count[id] > 2 {
+			t.Errorf("record %s published %d times", rec, count[id])
+		}
+	}
+}
+
+// syncStatus is GET /v1/agents/{platform}/sync of dealer d.
+func (s *stack) syncStatus(platform, d string) agentsync.Status {
+	s.t.Helper()
+	var st agentsync.Status
+	r := s.call("GET", "/v1/agents/"+platform+"/sync", d, nil)
+	if r.status != http.StatusOK {
+		s.t.Fatalf("GET .../sync: %d %s", r.status, r.body)
+	}
+	r.json(s.t, &st)
+	return st
+}
+
+// synced waits until dealer d's agent of platform has run its sync once.
+func (s *stack) synced(platform, d string) {
+	s.t.Helper()
+	localtest.Eventually(s.t, 30*time.Second, platform+"'s first sync", func() bool { return s.syncStatus(platform, d).LastRun != nil })
+}
+
+// mineAndTheirs are the events of dealer and of other among got; the test fails unless each
+// has one whose status is status.
+func mineAndTheirs(t *testing.T, got []*inbound.Event, other, status string) (mine, theirs *inbound.Event) {
+	t.Helper()
+	for _, e := range got {
+		switch e.DealerID {
+		case dealer:
+			mine = e
+		case other:
+			theirs = e
+		}
+	}
+	if mine == nil || theirs == nil || mine.Status != status || theirs.Status != status {
+		t.Fatalf("events %+v", got)
+	}
+	return mine, theirs
+}
+
+// waitedOut checks a rate-limited dealer's feed reads: the longest gap between two of them
+// (the one answered 429 and the next) is at least retryAfter, and the other dealer's change
+// (theirs) was read before that next read.
+func waitedOut(t *testing.T, reqs []agenttest.Request, retryAfter time.Duration, theirs *inbound.Event) {
+	t.Helper()
+	limitedAt, retriedAt := longestGap(reqs)
+	if retriedAt.Sub(limitedAt) < retryAfter {
+		t.Fatalf("no wait of Retry-After (%v) between two reads after the 429: gaps %v", retryAfter, gaps(reqs))
+	}
+	if !theirs.ObservedAt.Before(retriedAt) {
+		t.Errorf("the other dealer's change was read at %v, after the limited dealer's retry at %v", theirs.ObservedAt, retriedAt)
+	}
 }

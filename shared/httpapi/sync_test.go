@@ -29,7 +29,7 @@ func (f funcFeed) Changes(ctx context.Context, req *changefeed.Request) (*change
 	return f(ctx, req)
 }
 
-// withFeed is the catalog with Fortellis given a change feed (as its package will): one lead
+// withFeed is the catalog with Fortellis's change feed replaced by a stand-in: one lead
 // sold, then whatever err says.
 func withFeed(catalog platform.Catalog, err *error) (platform.Catalog, platform.Platform) {
 	out := append(platform.Catalog{}, catalog...)

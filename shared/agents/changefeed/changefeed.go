@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/dealerai/integrations/events/inbound"
@@ -276,4 +277,37 @@ func (r Rotation) Next(prev Cursor, read, limit int, stopped bool) (next Cursor,
 		return Cursor{Time: r.Started}, false
 	}
 	return Cursor{Value: r.String(), Time: prev.Time}, true
+}
+
+// Digest is a short digest of the values a feed compares a record on (its status, its
+// assignee, ...), for its Remember.
+func Digest(values ...string) string {
+	sum := sha256.Sum256([]byte(strings.Join(values, "\x00")))
+	return hex.EncodeToString(sum[:8])
+}
+
+// Digested is a Remember value of a feed of current states: the Digest of what it compares,
+// and one value more it needs next time (a change time, a due date).
+type Digested struct{ Digest, Extra string }
+
+func (d Digested) String() string { return d.Digest + " " + d.Extra }
+
+// ParseDigested reads a Digested's String; false when v is none.
+func ParseDigested(v string) (Digested, bool) {
+	digest, extra, ok := strings.Cut(v, " ")
+	return Digested{Digest: digest, Extra: extra}, ok && digest != ""
+}
+
+// timeLayouts are the forms ParseTime reads.
+var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05", "2006-01-02"}
+
+// ParseTime reads a platform's date and time: RFC 3339, or without a zone (taken as UTC), or
+// a date; the zero time when v is none of them.
+func ParseTime(v string) time.Time {
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, v); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
 }

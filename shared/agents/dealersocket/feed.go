@@ -2,8 +2,6 @@ package dealersocket
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"strings"
 	"time"
@@ -146,9 +144,9 @@ func changes(ctx context.Context, seen changefeed.SeenRecords, read []customerRe
 			if e.EventID == "" {
 				continue
 			}
-			was, known := parseMemory(remembered[e.EventID])
-			now := memory{digest: compared(e), updateDate: e.UpdateDate}
-			if known && was.digest == now.digest {
+			was, known := changefeed.ParseDigested(remembered[e.EventID])
+			now := changefeed.Digested{Digest: compared(e), Extra: e.UpdateDate}
+			if known && was.Digest == now.Digest {
 				continue // neither the status nor the assignee changed
 			}
 			out = append(out, change(c, e, known, was, now))
@@ -158,7 +156,7 @@ func changes(ctx context.Context, seen changefeed.SeenRecords, read []customerRe
 }
 
 // change is the Change of sales event e of customer c: new (not known) or changed since was.
-func change(c customerRead, e SalesEvent, known bool, was, now memory) changefeed.Change {
+func change(c customerRead, e SalesEvent, known bool, was, now changefeed.Digested) changefeed.Change {
 	state := inbound.State{Status: StatusName(e.Status), FirstName: c.found.FirstName, LastName: c.found.LastName}
 	if e.PrimaryAssigned != "" {
 		// DealerSocket names the assignee and gives no other id of them.
@@ -174,7 +172,7 @@ func change(c customerRead, e SalesEvent, known bool, was, now memory) changefee
 	}
 	// The updateDate is the version when it moved since the last read; a change it did not
 	// move (or an event without one) is versioned by its state.
-	if e.UpdateDate != "" && (!known || e.UpdateDate != was.updateDate) {
+	if e.UpdateDate != "" && (!known || e.UpdateDate != was.Extra) {
 		ch.Version, ch.ChangedAt = e.UpdateDate, parseDate(e.UpdateDate)
 	} else {
 		ch.Version = changefeed.StateVersion(state)
@@ -188,33 +186,9 @@ func change(c customerRead, e SalesEvent, known bool, was, now memory) changefee
 	return ch
 }
 
-// memory is what the sync remembers of a sales event: a digest of what changes are compared
-// on, and the updateDate it had.
-type memory struct{ digest, updateDate string }
-
-func (m memory) String() string { return m.digest + " " + m.updateDate }
-
-func parseMemory(v string) (memory, bool) {
-	digest, updateDate, ok := strings.Cut(v, " ")
-	return memory{digest: digest, updateDate: updateDate}, ok && digest != ""
-}
-
 // compared is the digest of what a change of a sales event is: its status and its assignee.
-func compared(e SalesEvent) string {
-	sum := sha256.Sum256([]byte(e.Status + "\x00" + e.PrimaryAssigned))
-	return hex.EncodeToString(sum[:8])
-}
+func compared(e SalesEvent) string { return changefeed.Digest(e.Status, e.PrimaryAssigned) }
 
-// dateLayouts are the forms a DealerSocket date is read in; one without a zone is taken as
-// UTC.
-var dateLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05", "2006-01-02"}
-
-// parseDate reads a DealerSocket date; the zero time when it is none.
-func parseDate(v string) time.Time {
-	for _, l := range dateLayouts {
-		if t, err := time.Parse(l, v); err == nil {
-			return t.UTC()
-		}
-	}
-	return time.Time{}
-}
+// parseDate reads a DealerSocket date; one without a zone is taken as UTC; the zero time when
+// it is none.
+func parseDate(v string) time.Time { return changefeed.ParseTime(v) }

@@ -83,7 +83,9 @@ func (s *session) scheduleSalesAppointment(ctx context.Context, a *events.Appoin
 	}
 	res := connector.Result{
 		Correlation: map[string]string{keyOpportunityID: oppID, keyActivityID: s.progress[keyActivityID], keyDueDate: due},
-		Summary:     "Elead activity " + s.progress[keyActivityID] + " scheduled on opportunity " + oppID + " for " + due,
+		// What the change feed reports of the activity: not sent back.
+		Pushed:  map[string]string{connector.PushedAppointmentTime: due, connector.PushedAppointmentStatus: events.AppointmentStatusScheduled},
+		Summary: "Elead activity " + s.progress[keyActivityID] + " scheduled on opportunity " + oppID + " for " + due,
 	}
 	if created {
 		res.LeadCorrelation = lead

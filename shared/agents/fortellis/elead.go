@@ -17,6 +17,7 @@ const (
 	CustomerSearchPath         = CustomersPath + "/search"
 	OpportunitiesPath          = "/sales/v2/elead/opportunities"
 	OpportunitiesOfCustomer    = OpportunitiesPath + "/search-by-customerId/"
+	SearchDeltaPath            = OpportunitiesPath + "/searchDelta"
 	OpportunityCommentPath     = OpportunitiesPath + "/comment"
 	VehicleSoughtPath          = OpportunitiesPath + "/vehicleSought"
 	TradeInPath                = OpportunitiesPath + "/tradein"
@@ -162,6 +163,27 @@ type Opportunity struct {
 		Model string `json:"model"`
 		VIN   string `json:"vin"`
 	} `json:"tradeIns"`
+	SalesTeam []SalesTeamMember `json:"salesTeam"`
+}
+
+// SalesTeamMember is one of an opportunity's sales team.
+type SalesTeamMember struct {
+	ID           string `json:"id"`
+	FirstName    string `json:"firstName"`
+	LastName     string `json:"lastName"`
+	IsPrimary    bool   `json:"isPrimary"`
+	PositionName string `json:"positionName"`
+}
+
+// Primary is the opportunity's primary salesperson (the first of the team marked primary);
+// nil when none is.
+func (o *Opportunity) Primary() *SalesTeamMember {
+	for i := range o.SalesTeam {
+		if o.SalesTeam[i].IsPrimary && o.SalesTeam[i].ID != "" {
+			return &o.SalesTeam[i]
+		}
+	}
+	return nil
 }
 
 // Comment is the body of an opportunity comment.
@@ -321,10 +343,28 @@ func (s *session) scheduleActivity(ctx context.Context, a ScheduledActivity) (st
 
 // Activity is an activity of an opportunity's history.
 type Activity struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	Category string `json:"category"` // Scheduled or Completed
-	DueDate  string `json:"dueDate"`
+	ID            string          `json:"id"`
+	Name          string          `json:"name"`
+	ActivityType  json.RawMessage `json:"activityType"` // the type's name (or its id)
+	Category      string          `json:"category"`     // Scheduled or Completed
+	DueDate       string          `json:"dueDate"`
+	CompletedDate string          `json:"completedDate"`
+	Outcome       string          `json:"outcome"`
+	// AssignedTo names who the activity is assigned to (a string; anything else is ignored).
+	AssignedTo json.RawMessage `json:"assignedTo"`
+}
+
+// scalar is a JSON string or number as a string; "" for anything else.
+func scalar(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return strings.TrimSpace(s)
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String()
+	}
+	return ""
 }
 
 // activitiesOf returns an opportunity's activities (none on 404).

@@ -7,8 +7,8 @@
 // (activity types, opportunity statuses), cached per container; lead.go finds or creates the
 // customer and opportunity of a lead; updates.go the lead and contact updates;
 // appointments.go the sales appointments (scheduled activities) and service.go the service
-// appointments. Fortellis inventory and the Elead change feed belong in files of their own
-// beside these.
+// appointments; feed.go the Elead change feed of the two-way sync (searchDelta and activity
+// histories). Fortellis inventory belongs in files of its own beside these.
 //
 // Idempotency: a customer is searched before it is created; an opportunity's id is read at
 // opportunity.id and recorded before any later step, and a retry after an answer that may
@@ -90,6 +90,8 @@ type session struct {
 	progress map[string]string
 	// status is the platform's status of the last request.
 	status int
+	// pushed is the state the delivery left its record in (connector.Result.Pushed).
+	pushed map[string]string
 }
 
 func firstOf(vs ...string) string {

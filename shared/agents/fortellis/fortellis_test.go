@@ -475,7 +475,8 @@ func TestDispositionIsACommentAndTheMatchingSubStatus(t *testing.T) {
 	d.Lead = knownLead(f)
 	res := deliver(t, fortellis.New(oauth.NewCache()), d)
 	opp := d.Lead["opportunityId"]
-	want := []string{"GET " + fortellis.OpportunityStatusesPath, "POST " + fortellis.OpportunityCommentPath, "POST " + fortellis.SubStatusPath(opp)}
+	want := []string{"GET " + fortellis.OpportunityStatusesPath, "POST " + fortellis.OpportunityCommentPath, "POST " + fortellis.SubStatusPath(opp),
+		"GET " + fortellis.OpportunitiesPath + "/" + opp} // read back: the state the two-way sync is not to send back
 	if got := paths(f); !equal(got, want) {
 		t.Fatalf("requests %v, want %v", got, want)
 	}
@@ -484,6 +485,9 @@ func TestDispositionIsACommentAndTheMatchingSubStatus(t *testing.T) {
 	// what was pushed is kept with the disposition (for two-way sync); the lead's ids are unchanged
 	if res.Correlation["subStatus"] != "Appointment Set" || res.Correlation["opportunityId"] != opp || res.LeadCorrelation != nil {
 		t.Fatalf("correlation %v, lead %v", res.Correlation, res.LeadCorrelation)
+	}
+	if res.Pushed["status"] != "Active" || res.Pushed["subStatus"] != "Appointment Set" || len(res.Pushed) != 2 {
+		t.Errorf("pushed %v", res.Pushed)
 	}
 }
 
@@ -497,6 +501,9 @@ func TestDispositionMapSetsInactive(t *testing.T) {
 	agenttest.Golden(t, "fortellis/lead.update.disposition.set-inactive.json", lastBody(t, f, fortellis.SetInactivePath(d.Lead["opportunityId"])))
 	if res.Correlation["status"] != "Inactive" || res.Correlation["subStatus"] != "Not In Market" {
 		t.Fatalf("correlation %v", res.Correlation)
+	}
+	if res.Pushed["status"] != "Inactive" || res.Pushed["subStatus"] != "Not In Market" {
+		t.Errorf("pushed %v", res.Pushed)
 	}
 	if n := len(f.Requests(fortellis.OpportunityStatusesPath)); n != 0 {
 		t.Errorf("a mapped disposition needs no reference data (%d reads)", n)

@@ -60,7 +60,7 @@ func (s *session) pushLead(ctx context.Context) (connector.Result, error) {
 	if err != nil {
 		return connector.Result{}, err
 	}
-	return connector.Result{Correlation: ids, Summary: s.leadSummary()}, nil
+	return connector.Result{Correlation: ids, Pushed: s.pushed, Summary: s.leadSummary()}, nil
 }
 
 func (s *session) leadInputOfLead() (leadInput, error) {
@@ -180,6 +180,8 @@ func (s *session) ensureLead(ctx context.Context, in leadInput) (map[string]stri
 			s.progress[keyOpportunity] = "created"
 			if duplicate {
 				s.progress[keyOpportunity] = "duplicate"
+			} else {
+				s.pushed = OpportunityPushed(opp) // as Elead created it: not sent back by the sync
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dealerai/integrations/shared/agents/changefeed"
 	"github.com/dealerai/integrations/shared/agents/connector"
 	"github.com/dealerai/integrations/shared/agents/platform"
 	"github.com/dealerai/integrations/shared/validation"
@@ -33,6 +34,7 @@ var Platform = platform.Platform{
 		"vehicle of interest: a vehicle sought (or a trade-in) on the opportunity",
 		"sales, test-drive, trade-in and lease-return appointments: scheduled Elead activities, cancellations as comments; the customer and opportunity are created first when Elead has none",
 		"service appointments: booked, updated and cancelled through the Appointments v3 API",
+		"two-way sync: reads Elead's searchDelta (opportunities changed in the past 7 days) and the activity history of each, and sends back opportunities entered in Elead, changed statuses, sub-statuses and salespeople, and appointments completed, missed, moved or cancelled",
 	},
 	Events: []string{
 		"lead.created", "lead.received", "lead.update.disposition",
@@ -57,9 +59,10 @@ var Platform = platform.Platform{
 	},
 	// The API gateway (production and the /cdk-test paths), the identity server, the
 	// subscriptions API and Event Relay (docs/agents.md).
-	Hosts:        []string{"api.fortellis.io", "identity.fortellis.io", "subscriptions.fortellis.io", "event-relay.fortellis.io"},
-	Check:        check,
-	NewConnector: func(deps platform.Deps) connector.Connector { return New(deps.Tokens) },
+	Hosts:         []string{"api.fortellis.io", "identity.fortellis.io", "subscriptions.fortellis.io", "event-relay.fortellis.io"},
+	Check:         check,
+	NewConnector:  func(deps platform.Deps) connector.Connector { return New(deps.Tokens) },
+	NewChangeFeed: func(deps platform.Deps) changefeed.Feed { return NewFeed(deps.Tokens) },
 }
 
 // check: a known up type, a disposition map that is a JSON object of strings, paths with the

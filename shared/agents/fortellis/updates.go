@@ -75,6 +75,14 @@ func (s *session) disposition(ctx context.Context) (connector.Result, error) {
 	// from ours).
 	res := connector.Result{Correlation: map[string]string{keyOpportunityID: oppID}, Summary: summary}
 	maps.Copy(res.Correlation, pushed)
+	if len(pushed) > 0 {
+		// The state the change feed will report: the opportunity read back (its salesperson
+		// too); what was set when that read fails.
+		res.Pushed = map[string]string{connector.PushedStatus: firstOf(pushed[keyStatus], eleadActiveStatus), connector.PushedSubStatus: pushed[keySubStatus]}
+		if opp, err := s.getOpportunity(ctx, oppID); err == nil && opp.SubStatus == pushed[keySubStatus] {
+			res.Pushed = OpportunityPushed(opp)
+		}
+	}
 	if created {
 		res.LeadCorrelation = lead
 		res.Summary = s.leadSummary() + "; " + res.Summary

@@ -6,6 +6,18 @@
 // back, the gateway's and Elead's error bodies — keeps what it was sent, and can fail chosen
 // calls before or after doing them. Only tests import it: the connector's
 // (shared/agents/fortellis) and the end-to-end ones (shared/agentstest).
+//
+// The change feed: GET /sales/v2/elead/opportunities/searchDelta?dateFrom&page&pageSize
+// answers the opportunities changed since dateFrom, oldest change first, in Elead's page
+// shape {items, totalItems, totalPages, pageNumber, pageSize, links}; a dateFrom more than
+// 7 days back is refused (400), a window with nothing changed, or a page past the last, is
+// 404 [SPEC S1, CODE S8]. Every change the fake makes or is sent moves the opportunity's
+// change time (its clock, SetClock): a status or sub-status, a comment, a vehicle, an
+// activity scheduled or completed. The activity history answers each activity's category
+// (Scheduled, Completed), completedDate, outcome and assignedTo. A test (or a person) changes
+// Elead directly, as the dealership's users would: ChangeOpportunity (a sub-status set, a
+// salesperson assigned), AddActivity (an appointment set in Elead), CompleteActivity; Faults
+// answers chosen requests (a 429 with Retry-After), Issuer.ExpireAll expires the tokens.
 package fortellistest
 
 import (
@@ -18,9 +30,11 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dealerai/integrations/shared/internal/agenttest"
 )
@@ -66,6 +80,7 @@ type Fake struct {
 	DetectDuplicates bool
 
 	mu         sync.Mutex
+	now        func() time.Time
 	requestIDs map[string]bool
 	after      map[string][]after
 	refused    int
@@ -94,6 +109,7 @@ func New(t testing.TB, apiKey, apiSecret, subscriptionID string) *Fake {
 			{Status: "Inactive", SubStatuses: []string{"Not In Market", "Purchased Elsewhere", "Bad Lead"}},
 			{Status: "Sold", SubStatuses: []string{"CRM Sold"}},
 		},
+		now:        time.Now,
 		requestIDs: map[string]bool{},
 		after:      map[string][]after{},
 		records:    map[string][]map[string]any{},
@@ -163,9 +179,89 @@ func (f *Fake) Add(kind string, r map[string]any) string {
 				r[k] = v
 			}
 		}
+		f.touch(r)
 	}
 	f.records[kind] = append(f.records[kind], r)
 	return id
+}
+
+// SetClock makes the fake time the changes it makes and is sent by now.
+func (f *Fake) SetClock(now func() time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = now
+}
+
+// touch records that opportunity o changed now (f.mu held): searchDelta answers it for a
+// dateFrom up to then.
+func (f *Fake) touch(o map[string]any) { o[changedKey] = f.now().UTC() }
+
+// changedKey holds an opportunity's change time in the fake (never answered).
+const changedKey = "\x00changed"
+
+// ChangeOpportunity changes an opportunity as Elead's users would (change gets the stored
+// record: "status", "subStatus", "salesTeam" [{id, firstName, lastName, isPrimary,
+// positionName}]) and moves its change time; false when there is no such opportunity.
+func (f *Fake) ChangeOpportunity(id string, change func(o map[string]any)) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	o := f.find(Opportunities, id)
+	if o == nil {
+		return false
+	}
+	change(o)
+	f.touch(o)
+	return true
+}
+
+// Salesperson is a salesTeam entry, the opportunity's primary salesperson.
+func Salesperson(id, first, last string) []any {
+	return []any{map[string]any{"id": id, "firstName": first, "lastName": last, "isPrimary": true,
+		"positionName": "Salesperson", "positionCode": "S"}}
+}
+
+// AddActivity schedules an activity on an opportunity as Elead's users would (an appointment
+// a BDC agent set): activityType is the company's type id, due its time. It returns the
+// activity's id ("" when there is no such opportunity).
+func (f *Fake) AddActivity(opportunityID string, activityType int, name string, due time.Time) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	o := f.find(Opportunities, opportunityID)
+	if o == nil {
+		return ""
+	}
+	id := f.newID()
+	f.records[Activities] = append(f.records[Activities], map[string]any{"id": id, "opportunityId": opportunityID,
+		"activityType": float64(activityType), "activityName": name, "dueDate": due.UTC().Format(time.RFC3339)})
+	f.touch(o)
+	return id
+}
+
+// CompleteActivity completes an activity with an outcome ("Showed", "No Show", ...), as
+// Elead's users would; false when there is no such activity.
+func (f *Fake) CompleteActivity(activityID, outcome string) bool {
+	return f.changeActivity(activityID, func(a map[string]any) {
+		a["category"], a["outcome"], a["completedDate"] = "Completed", outcome, f.now().UTC().Format(time.RFC3339)
+	})
+}
+
+// MoveActivity moves a scheduled activity to another time, as Elead's users would.
+func (f *Fake) MoveActivity(activityID string, due time.Time) bool {
+	return f.changeActivity(activityID, func(a map[string]any) { a["dueDate"] = due.UTC().Format(time.RFC3339) })
+}
+
+func (f *Fake) changeActivity(activityID string, change func(a map[string]any)) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a := f.find(Activities, activityID)
+	if a == nil {
+		return false
+	}
+	change(a)
+	if o := f.find(Opportunities, str(a["opportunityId"])); o != nil {
+		f.touch(o)
+	}
+	return true
 }
 
 // newID is a UUID-shaped id, in sequence (f.mu held).
@@ -289,6 +385,7 @@ func (f *Fake) routes() {
 	// Elead opportunities [SPEC S1; v2 paths CODE S7, S8]
 	m.HandleFunc("POST /sales/v2/elead/opportunities", f.createOpportunity)
 	m.HandleFunc("GET /sales/v2/elead/opportunities/{id}", f.getOpportunity)
+	m.HandleFunc("GET /sales/v2/elead/opportunities/searchDelta", f.searchDelta)
 	m.HandleFunc("GET /sales/v2/elead/opportunities/search-by-customerId/{customerId}", f.opportunitiesOfCustomer)
 	m.HandleFunc("POST /sales/v2/elead/opportunities/comment", f.comment)
 	m.HandleFunc("POST /sales/v2/elead/opportunities/vehicleSought", f.addVehicleSought)
@@ -447,6 +544,7 @@ func (f *Fake) createOpportunity(w http.ResponseWriter, r *http.Request) {
 	}
 	o["id"] = f.newID()
 	o["status"], o["subStatus"] = "Active", "New"
+	f.touch(o)
 	for _, v := range list(o["soughtVehicles"]) {
 		v["id"] = f.newID()
 	}
@@ -464,6 +562,9 @@ func (f *Fake) createOpportunity(w http.ResponseWriter, r *http.Request) {
 // opportunityView is an opportunity as the API answers it [SPEC S1].
 func opportunityView(o map[string]any) map[string]any {
 	v := map[string]any{"customer": map[string]any{"id": o["customerId"], "links": []any{}}, "salesTeam": []any{}, "links": []any{}}
+	if team, ok := o["salesTeam"].([]any); ok {
+		v["salesTeam"] = cloneValue(team)
+	}
 	for _, k := range []string{"id", "dateIn", "source", "subSource", "status", "subStatus", "upType", "soughtVehicles", "tradeIns"} {
 		if val, ok := o[k]; ok {
 			v[k] = cloneValue(val)
@@ -509,8 +610,9 @@ func (f *Fake) withOpportunity(w http.ResponseWriter, r *http.Request, s schema,
 func bodyOpportunity(b map[string]any) string { return str(b["opportunityId"]) }
 
 func (f *Fake) comment(w http.ResponseWriter, r *http.Request) {
-	f.withOpportunity(w, r, commentSchema, bodyOpportunity, func(b, _ map[string]any) {
+	f.withOpportunity(w, r, commentSchema, bodyOpportunity, func(b, opp map[string]any) {
 		f.records[Comments] = append(f.records[Comments], b)
+		f.touch(opp)
 		w.WriteHeader(http.StatusNoContent) // 204, no body
 	})
 }
@@ -522,6 +624,7 @@ func (f *Fake) addVehicleSought(w http.ResponseWriter, r *http.Request) {
 		v := clone(b)
 		delete(v, "opportunityId")
 		opp["soughtVehicles"] = append(opp["soughtVehicles"].([]any), v)
+		f.touch(opp)
 		writeJSON(w, http.StatusCreated, v) // the created item {id, …}
 	})
 }
@@ -533,6 +636,7 @@ func (f *Fake) addTradeIn(w http.ResponseWriter, r *http.Request) {
 		v := clone(b)
 		delete(v, "opportunityId")
 		opp["tradeIns"] = append(opp["tradeIns"].([]any), v)
+		f.touch(opp)
 		writeJSON(w, http.StatusCreated, v)
 	})
 }
@@ -545,6 +649,7 @@ func (f *Fake) updateSubStatus(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		opp["subStatus"] = b["subStatus"]
+		f.touch(opp)
 		f.records[SubStatuses] = append(f.records[SubStatuses], map[string]any{"opportunityId": r.PathValue("id"), "subStatus": b["subStatus"]})
 		w.WriteHeader(http.StatusNoContent)
 	})
@@ -562,6 +667,7 @@ func (f *Fake) setInactive(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		opp["status"], opp["subStatus"] = "Inactive", b["inactiveSubStatus"]
+		f.touch(opp)
 		f.records[Inactivations] = append(f.records[Inactivations], b)
 		w.WriteHeader(http.StatusNoContent)
 	})
@@ -603,30 +709,90 @@ func (f *Fake) opportunityStatuses(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (f *Fake) schedule(w http.ResponseWriter, r *http.Request) {
-	f.withOpportunity(w, r, scheduleSchema, bodyOpportunity, func(b, _ map[string]any) {
+	f.withOpportunity(w, r, scheduleSchema, bodyOpportunity, func(b, opp map[string]any) {
 		if _, ok := f.ActivityTypes[int(b["activityType"].(float64))]; !ok {
 			eleadError(w, http.StatusBadRequest, "VALIDATION-ERROR", "activityType is not one of the company's activity types")
 			return
 		}
 		b["id"] = f.newID()
 		f.records[Activities] = append(f.records[Activities], b)
+		f.touch(opp)
 		writeJSON(w, http.StatusOK, map[string]any{"activityId": b["id"]})
 	})
 }
 
 // activitiesOfOpportunity answers an opportunity's activity history [CODE S7, S8]:
-// {items[{id, activityType (its name), category, name, dueDate, opportunityId}]}.
+// {items[{id, activityType (its name), category Scheduled|Completed, name, dueDate,
+// completedDate, outcome, assignedTo, completedBy, opportunityId}]}.
 func (f *Fake) activitiesOfOpportunity(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	items := []any{}
 	for _, a := range f.records[Activities] {
 		if a["opportunityId"] == r.PathValue("id") {
+			category := str(a["category"])
+			if category == "" {
+				category = "Scheduled"
+			}
 			items = append(items, map[string]any{"id": a["id"], "activityType": f.ActivityTypes[int(a["activityType"].(float64))],
-				"category": "Scheduled", "name": a["activityName"], "dueDate": a["dueDate"], "opportunityId": a["opportunityId"]})
+				"category": category, "name": a["activityName"], "dueDate": a["dueDate"], "completedDate": a["completedDate"],
+				"outcome": a["outcome"], "assignedTo": a["assignedTo"], "completedBy": nil, "opportunityId": a["opportunityId"]})
 		}
 	}
 	f.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "links": []any{}})
+}
+
+// DeltaWindow is how far back searchDelta reads [SPEC S1].
+const DeltaWindow = 7 * 24 * time.Hour
+
+// searchDelta answers the opportunities changed since dateFrom, oldest change first, a page
+// at a time; 404 when none changed (or the page is past the last) [SPEC S1, CODE S8].
+func (f *Fake) searchDelta(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	from, err := parseDate(q.Get("dateFrom"))
+	if err != nil {
+		eleadError(w, http.StatusBadRequest, "VALIDATION-ERROR", "dateFrom must be a date and time")
+		return
+	}
+	pageNumber, errP := strconv.Atoi(q.Get("page"))
+	pageSize, errS := strconv.Atoi(q.Get("pageSize"))
+	if errP != nil || errS != nil || pageNumber < 1 || pageSize < 1 || pageSize > 100 {
+		eleadError(w, http.StatusBadRequest, "VALIDATION-ERROR", "page (from 1) and pageSize (1 to 100) are required")
+		return
+	}
+	f.mu.Lock()
+	now := f.now()
+	if from.Before(now.Add(-DeltaWindow)) {
+		f.mu.Unlock()
+		eleadError(w, http.StatusBadRequest, "VALIDATION-ERROR", "dateFrom must be within the past 7 days")
+		return
+	}
+	var changed []map[string]any
+	for _, o := range f.records[Opportunities] {
+		if at, ok := o[changedKey].(time.Time); ok && !at.Before(from) {
+			changed = append(changed, o)
+		}
+	}
+	slices.SortStableFunc(changed, func(a, b map[string]any) int { return a[changedKey].(time.Time).Compare(b[changedKey].(time.Time)) })
+	items := []any{}
+	for _, o := range changed[min((pageNumber-1)*pageSize, len(changed)):min(pageNumber*pageSize, len(changed))] {
+		items = append(items, opportunityView(o))
+	}
+	f.mu.Unlock()
+	if len(items) == 0 {
+		eleadError(w, http.StatusNotFound, "NOT-FOUND", "No opportunities found")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items, "totalItems": len(changed), "totalPages": (len(changed) + pageSize - 1) / pageSize,
+		"pageNumber": pageNumber, "pageSize": pageSize, "links": []any{}})
+}
+
+// parseDate reads a query date: RFC 3339, or without a zone (UTC).
+func parseDate(v string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	return time.Parse("2006-01-02T15:04:05", v)
 }
 
 func (f *Fake) createAppointment(w http.ResponseWriter, r *http.Request) {

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dealerai/integrations/shared/agents/fortellis"
 	"github.com/dealerai/integrations/shared/agents/fortellis/fortellistest"
@@ -163,4 +164,36 @@ func TestTheFakeRefusesWhatThePlatformRefuses(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestTheFakeSearchDelta: searchDelta answers what changed since dateFrom a page at a time,
+// 404 for nothing, and refuses a window older than 7 days or no paging.
+func TestTheFakeSearchDelta(t *testing.T) {
+	c := newClient(t)
+	now := time.Date(2026, 11, 27, 15, 0, 0, 0, time.UTC)
+	c.f.SetClock(func() time.Time { return now })
+	delta := func(from time.Time, query string) (int, string) {
+		return c.do(http.MethodGet, fortellis.SearchDeltaPath+"?dateFrom="+url.QueryEscape(from.Format(time.RFC3339))+query, "", nil)
+	}
+	if code, msg := delta(now.Add(-time.Hour), "&page=1&pageSize=10"); code != http.StatusNotFound {
+		t.Errorf("nothing changed: %d %s", code, msg)
+	}
+	customer := c.f.Add(fortellistest.Customers, map[string]any{"firstName": "Ana"})
+	c.f.Add(fortellistest.Opportunities, map[string]any{"customerId": customer, "source": "DealerAI", "upType": "Internet"})
+	for _, tc := range []struct {
+		from  time.Time
+		query string
+		want  int
+	}{
+		{now.Add(-time.Hour), "&page=1&pageSize=10", http.StatusOK},
+		{now.Add(time.Second), "&page=1&pageSize=10", http.StatusNotFound},
+		{now.Add(-time.Hour), "&page=2&pageSize=10", http.StatusNotFound},
+		{now.Add(-8 * 24 * time.Hour), "&page=1&pageSize=10", http.StatusBadRequest},
+		{now.Add(-time.Hour), "", http.StatusBadRequest},
+		{now.Add(-time.Hour), "&page=1&pageSize=500", http.StatusBadRequest},
+	} {
+		if code, msg := delta(tc.from, tc.query); code != tc.want {
+			t.Errorf("dateFrom %v %s: %d %s, want %d", tc.from, tc.query, code, msg, tc.want)
+		}
+	}
 }

@@ -33,6 +33,7 @@ func TestIntegrationsPage(t *testing.T) {
 		{"StrictContentSecurityPolicy", strictContentSecurityPolicy},
 		{"PlanAndSync", planAndSync},
 		{"OpenCircuit", openCircuit},
+		{"RecoverSince", recoverSince},
 	}
 	// Two tabs at a time: the tests wait on the pipeline (the failing endpoint's backoff)
 	// more than they work, and each is its own dealer.
@@ -469,4 +470,40 @@ func openCircuit(t *testing.T, s *suite) {
 	}
 	tb.waitText("Next try")
 	tb.checkAccessibility("subscription with an open circuit")
+}
+
+// recoverSince: an endpoint that was down; "Recover" queues its failed deliveries again once,
+// and each original then shows the retry made of it instead of a Retry button.
+func recoverSince(t *testing.T, s *suite) {
+	const dealer = "dlr_recover"
+	endpoint := newReceiver(t, http.StatusServiceUnavailable, "down for maintenance")
+	sub := s.subscribe(t, dealer, endpoint.URL, "lead.*")
+	for _, typ := range []string{"lead.created", "lead.received"} {
+		if r := s.call(t, "POST", "/v1/subscriptions/"+sub.ID+"/test", dealer, map[string]string{"eventType": typ}, nil); r.status != http.StatusAccepted {
+			t.Fatalf("test send: %d %s", r.status, r.body)
+		}
+	}
+	tb := s.open(t, dealer, "&tab=subscriptions")
+	tb.click(button("Open"))
+	tb.waitFor("both deliveries to fail", root+`.querySelectorAll('tr[data-status="failed"]').length === 2`)
+	failedRequests := endpoint.requests()
+
+	endpoint.answer(http.StatusOK, "back")
+	since := time.Now().Add(-time.Hour).Format("2006-01-02T15:04")
+	eval[chromedp.Void](tb, fmt.Sprintf(`(() => { %s.value = %q; })()`, q("#dl-since"), since))
+	tb.click(button("Recover"))
+	tb.waitText("2 failed deliveries since")
+	tb.waitFor("both retries to succeed", `[...`+root+`.querySelectorAll('tr[data-status="succeeded"]')].filter((r) => r.textContent.includes("retry of dlv_")).length === 2`)
+	if got := endpoint.requests() - failedRequests; got != 2 {
+		t.Errorf("the endpoint got %d requests after the recovery, want 2", got)
+	}
+	if n := eval[int](tb, root+`.querySelectorAll('tr[data-status="failed"] button').length - `+root+`.querySelectorAll('tr[data-status="failed"] button[aria-expanded]').length`); n != 0 {
+		t.Errorf("%d recovered deliveries still offer Retry", n)
+	}
+	tb.waitFor("the originals naming their retries", root+`.querySelectorAll('tr[data-status="failed"]')[0]?.textContent.includes("retried as")`)
+
+	// Recovering again queues nothing: each failed delivery is recovered once.
+	tb.click(button("Recover"))
+	tb.waitText("No failed deliveries since")
+	tb.checkAccessibility("delivery log after a recovery")
 }

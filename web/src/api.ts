@@ -90,8 +90,16 @@ export interface Delivery {
   lastStatusCode: number | null;
   lastError: string | null;
   retryOf: string | null;
+  /** The retry made of this delivery (one per delivery), if any. */
+  retriedBy?: string | null;
   createdAt: string;
   updatedAt: string;
+}
+
+/** What POST .../recover answers. */
+export interface Recovered {
+  queued: number;
+  nextCursor: string | null;
 }
 
 export interface Attempt {

@@ -1,10 +1,13 @@
 import { html, nothing } from "lit";
 import { property, state } from "lit/decorators.js";
-import { ApiError, apiError, messageOf, type Delivery, type DeliveryDetail, type Page } from "./api.js";
+import { ApiError, apiError, messageOf, type Delivery, type DeliveryDetail, type Page, type Recovered } from "./api.js";
 import { Panel, define, fmtTime, loadError, statusBadge } from "./shared.js";
 
 const statuses = ["", "pending", "succeeded", "failed", "skipped"] as const;
 const statusNames: Record<string, string> = { "": "All", pending: "Pending", succeeded: "Succeeded", failed: "Failed", skipped: "Skipped" };
+
+/** The recover calls one click makes at the most (each queues up to 100 deliveries). */
+const maxRecoverCalls = 50;
 
 /** How often and how long the log refreshes itself while a delivery is under way. */
 const watchEvery = 1500;
@@ -26,6 +29,7 @@ export class DeliveryLog extends Panel {
   @state() private next: string | null = null;
   @state() private loaded = false;
   @state() private busy = false;
+  @state() private recovering = false;
   @state() private error: unknown = null;
   @state() private message = "";
   @state() private messageError = false;
@@ -127,6 +131,42 @@ export class DeliveryLog extends Panel {
     }
   }
 
+  /** Queues again every failed delivery since the chosen time (POST .../recover, page by page). */
+  private async recover(e: Event) {
+    e.preventDefault();
+    const input = (e.target as HTMLFormElement).elements.namedItem("since") as HTMLInputElement;
+    const since = new Date(input.value);
+    if (!input.value || Number.isNaN(since.getTime())) {
+      this.flash("Choose the time the endpoint went down.", true);
+      input.focus();
+      return;
+    }
+    this.recovering = true;
+    let queued = 0;
+    try {
+      let cursor: string | null = null;
+      for (let i = 0; i < maxRecoverCalls; i++) {
+        const body: Record<string, string> = { since: since.toISOString() };
+        if (cursor) body.cursor = cursor;
+        const { data }: { data: Recovered } = await this.ctx.api.call<Recovered>("POST", `${this.base}/recover`, { body });
+        queued += data.queued;
+        cursor = data.nextCursor;
+        if (!cursor) break;
+      }
+      this.flash(
+        queued === 0
+          ? `No failed deliveries since ${fmtTime(since.toISOString())} to recover.`
+          : `${queued} failed ${queued === 1 ? "delivery" : "deliveries"} since ${fmtTime(since.toISOString())} queued again, paced so the endpoint is not flooded.` +
+              (cursor ? " There are more: recover again to continue." : ""),
+      );
+      this.watch();
+    } catch (err) {
+      this.flash((queued ? `${queued} queued, then: ` : "") + messageOf(err), true);
+    } finally {
+      this.recovering = false;
+    }
+  }
+
   private flash(message: string, isError = false) {
     this.message = message;
     this.messageError = isError;
@@ -152,6 +192,12 @@ export class DeliveryLog extends Panel {
           <button type="button" @click=${() => this.reload()} ?disabled=${this.busy}>Refresh</button>
         </div>
       </div>
+      <form class="row recover" @submit=${this.recover} aria-label="Recover failed deliveries">
+        <label for=${id("since")}>Endpoint down? Recover failed deliveries since</label>
+        <input type="datetime-local" id=${id("since")} name="since" step="60" />
+        <button type="submit" ?disabled=${this.recovering || !!this.retryBlocked} title=${this.retryBlocked || "Deliver every failed delivery since then again"}>
+          ${this.recovering ? "Recovering…" : "Recover"}</button>
+      </form>
       ${this.message
         ? html`<div class="notice ${this.messageError ? "error" : "success"}" role=${this.messageError ? "alert" : "status"}>${this.message}</div>`
         : nothing}
@@ -187,7 +233,9 @@ export class DeliveryLog extends Panel {
               <td><div class="row">
                 <button type="button" aria-expanded=${detail ? "true" : "false"} aria-controls=${detailId}
                   @click=${() => this.toggle(d.deliveryId)}>${detail ? "Hide attempts" : "Show attempts"}<span class="sr-only"> of ${d.eventType} ${fmtTime(d.createdAt)}</span></button>
-                ${d.status === "failed" || d.status === "skipped"
+                ${d.retriedBy
+                  ? html`<span class="small muted">retried as <code>${d.retriedBy}</code></span>`
+                  : d.status === "failed" || d.status === "skipped"
                   ? html`<button type="button" @click=${() => this.retry(d)} ?disabled=${!!this.retryBlocked}
                       title=${this.retryBlocked || "Deliver this event again"}>Retry<span class="sr-only"> ${d.eventType} ${fmtTime(d.createdAt)}</span></button>`
                   : nothing}

@@ -19,8 +19,22 @@ import (
 // publicRoutes are the routes the route table leaves without the JWT authorizer, with the
 // reason each one may be public (docs/design.md#security); any other unauthenticated route fails synth.
 var publicRoutes = map[string]string{
-	"GET /healthz":         "Liveness probe for uptime checks, which hold no token; it returns only the service status, no dealer data.",
-	"GET /v1/openapi.json": "The public OpenAPI document dealership engineers read before they have a token; it describes the API and contains no dealer data.",
+	"GET /healthz":                             "Liveness probe for uptime checks, which hold no token; it returns only the service status, no dealer data.",
+	"GET /v1/openapi.json":                     "The public OpenAPI document dealership engineers read before they have a token; it describes the API and contains no dealer data.",
+	"POST /v1/notices/vinsolutions/{dealerId}": "VinSolutions' Connect Event Service posts notices with a per-agent secret header, not a DealerAI JWT; the handler compares the secret in constant time, returns no data and is throttled on its own.",
+	"POST /v1/notices/fortellis":               "Fortellis Event Relay posts with its own bearer JWT, which the handler verifies against Fortellis's JWKS and audience (API Gateway's authorizer trusts only DealerAI's issuer); it returns no data and is throttled on its own.",
+}
+
+// noticeRoutes are the push-notice routes: public, each throttled on its own (the stage's
+// route settings) below the API's default.
+func noticeRoutes() []string {
+	var out []string
+	for _, r := range httpapi.Routes {
+		if r.Auth == httpapi.Public && strings.HasPrefix(r.Path, "/v1/notices/") {
+			out = append(out, r.Method+" "+r.Path)
+		}
+	}
+	return out
 }
 
 // accessLogSettings implements awsapigatewayv2.IAccessLogSettings.
@@ -136,6 +150,15 @@ func (s *Stack) api() {
 			format:      awsapigateway.AccessLogFormat_Custom(jsii.String(accessLogFormat(cfg.DealerIDClaim))),
 		},
 	})
+
+	// The push-notice routes are public (the platforms authenticate their own way): each gets
+	// its own, lower throttle, so a flood of notices cannot use up the API's.
+	cfnStage := stage.Node().DefaultChild().(awsapigatewayv2.CfnStage)
+	for _, key := range noticeRoutes() {
+		cfnStage.AddPropertyOverride(jsii.String("RouteSettings."+key), map[string]any{
+			"ThrottlingRateLimit": cfg.NoticeRateLimit, "ThrottlingBurstLimit": cfg.NoticeBurstLimit,
+		})
+	}
 
 	integration := awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String("ApiIntegration"), s.Functions[FuncAPI], &awsapigatewayv2integrations.HttpLambdaIntegrationProps{
 		PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0(),

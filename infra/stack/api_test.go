@@ -72,12 +72,23 @@ func TestRoutes(t *testing.T) {
 		if p["AuthorizationType"] != "NONE" || p["AuthorizerId"] != nil {
 			t.Errorf("public route %s: authorization %v", key, p["AuthorizationType"])
 		}
-		if key != "GET /healthz" && key != "GET /v1/openapi.json" {
-			t.Errorf("route %s is public; only GET /healthz and GET /v1/openapi.json may be", key)
+		if _, ok := publicRoutes[key]; !ok {
+			t.Errorf("route %s is public; only the health check, the OpenAPI document and the push notices may be", key)
 		}
 	}
-	if public != 2 {
-		t.Errorf("%d public routes, want 2", public)
+	if public != 4 {
+		t.Errorf("%d public routes, want 4 (health, OpenAPI, two push-notice routes)", public)
+	}
+	// each push-notice route is throttled on its own (the defaults)
+	stage := props(s.resource[s.ofType("AWS::ApiGatewayV2::Stage")[0]])
+	settings, _ := stage["RouteSettings"].(map[string]any)
+	for _, key := range []string{"POST /v1/notices/vinsolutions/{dealerId}", "POST /v1/notices/fortellis"} {
+		if got := asJSON(settings[key]); got != `{"ThrottlingBurstLimit":50,"ThrottlingRateLimit":20}` {
+			t.Errorf("%s throttling %s", key, got)
+		}
+	}
+	if len(settings) != 2 {
+		t.Errorf("route settings %s", asJSON(settings))
 	}
 	if admin != 2 {
 		t.Errorf("%d admin routes, want 2", admin)

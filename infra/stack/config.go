@@ -74,6 +74,18 @@ type Config struct {
 	// stage's default route throttling.
 	APIRateLimit  float64
 	APIBurstLimit int
+	// FortellisNoticeJWKSURL, FortellisNoticeAudience and FortellisNoticeIssuer (context
+	// fortellisNoticeJwksUrl, fortellisNoticeAudience, fortellisNoticeIssuer) verify Fortellis
+	// Event Relay's tokens on POST /v1/notices/fortellis; passed to the api function as
+	// FORTELLIS_NOTICE_JWKS_URL, _AUDIENCE, _ISSUER. The URL and the audience come together;
+	// without them the route answers 501.
+	FortellisNoticeJWKSURL  string
+	FortellisNoticeAudience string
+	FortellisNoticeIssuer   string
+	// NoticeRateLimit and NoticeBurstLimit (context noticeRateLimit, noticeBurstLimit)
+	// throttle each push-notice route (which no JWT authorizer guards).
+	NoticeRateLimit  float64
+	NoticeBurstLimit int
 	// CORSOrigins (context corsOrigins, comma-separated) enables CORS preflight answers for
 	// these origins; empty: no CORS configuration. The dealership portal's origins, from which
 	// the Integrations page calls the API.
@@ -125,6 +137,11 @@ const (
 	CtxSyncInterval            = "syncInterval"
 	CtxRateLimits              = "rateLimits"
 	CtxMaxSubscriptionsPerHost = "maxSubscriptionsPerHost"
+	CtxFortellisJWKSURL        = "fortellisNoticeJwksUrl"
+	CtxFortellisAudience       = "fortellisNoticeAudience"
+	CtxFortellisIssuer         = "fortellisNoticeIssuer"
+	CtxNoticeRateLimit         = "noticeRateLimit"
+	CtxNoticeBurstLimit        = "noticeBurstLimit"
 )
 
 // Defaults is the configuration of a deployment that sets no context.
@@ -138,6 +155,8 @@ func Defaults() Config {
 		ReservedConcurrency:   map[string]int{},
 		APIRateLimit:          100,
 		APIBurstLimit:         200,
+		NoticeRateLimit:       20,
+		NoticeBurstLimit:      50,
 		DeliveryBackoff:       "30s,5m,30m",
 		DeliveryTimeout:       "10s",
 		SyncInterval:          "5m",
@@ -231,6 +250,32 @@ func ConfigFromValues(get func(key string) any) (Config, error) {
 			return c, fmt.Errorf("context %s: %w", CtxDefaultAgentPlatforms, perr)
 		}
 		c.DefaultAgentPlatforms = cmp.Or(strings.Join(platforms, ","), "none")
+	}
+	for ctx, dst := range map[string]*string{CtxFortellisJWKSURL: &c.FortellisNoticeJWKSURL, CtxFortellisAudience: &c.FortellisNoticeAudience,
+		CtxFortellisIssuer: &c.FortellisNoticeIssuer} {
+		if *dst, err = str(ctx); err != nil {
+			return c, err
+		}
+	}
+	if (c.FortellisNoticeJWKSURL == "") != (c.FortellisNoticeAudience == "") {
+		return c, fmt.Errorf("context %s and %s are set together (or neither)", CtxFortellisJWKSURL, CtxFortellisAudience)
+	}
+	if u := c.FortellisNoticeJWKSURL; u != "" && !strings.HasPrefix(u, "https://") {
+		return c, fmt.Errorf("context %s: %q is not an https URL", CtxFortellisJWKSURL, u)
+	}
+	if s, err := str(CtxNoticeRateLimit); err != nil {
+		return c, err
+	} else if s != "" {
+		if c.NoticeRateLimit, err = strconv.ParseFloat(s, 64); err != nil || c.NoticeRateLimit <= 0 {
+			return c, fmt.Errorf("context %s: %q is not a positive number", CtxNoticeRateLimit, s)
+		}
+	}
+	if s, err := str(CtxNoticeBurstLimit); err != nil {
+		return c, err
+	} else if s != "" {
+		if c.NoticeBurstLimit, err = strconv.Atoi(s); err != nil || c.NoticeBurstLimit <= 0 {
+			return c, fmt.Errorf("context %s: %q is not a positive integer", CtxNoticeBurstLimit, s)
+		}
 	}
 	if c.AlarmEmail, err = str(CtxAlarmEmail); err != nil {
 		return c, err

@@ -20,6 +20,10 @@ var configuredContext = map[string]any{
 	CtxAdminScope:              "integrations:staff",
 	CtxRateLimits:              "testSend=5/1m,retry=100/1h",
 	CtxMaxSubscriptionsPerHost: "3",
+	CtxFortellisJWKSURL:        "https://identity.fortellis.example/keys",
+	CtxFortellisAudience:       "https://api.dealerai.example/v1/notices/fortellis",
+	CtxNoticeRateLimit:         "5",
+	CtxNoticeBurstLimit:        "10",
 }
 
 func TestConfigFromValues(t *testing.T) {
@@ -88,6 +92,9 @@ func TestConfigFromValues(t *testing.T) {
 		"rate limit zero":           {CtxRateLimits: "retry=0/1m"},
 		"subscriptions per host 0":  {CtxMaxSubscriptionsPerHost: "0"},
 		"subscriptions per host 99": {CtxMaxSubscriptionsPerHost: "99"},
+		"JWKS without audience":     {CtxFortellisJWKSURL: "https://identity.fortellis.example/keys"},
+		"JWKS over http":            {CtxFortellisJWKSURL: "http://identity.fortellis.example/keys", CtxFortellisAudience: "a"},
+		"notice burst zero":         {CtxNoticeBurstLimit: "0"},
 	} {
 		if _, err := ConfigFromValues(values(bad)); err == nil {
 			t.Errorf("%s: accepted %v", name, bad)
@@ -143,8 +150,13 @@ func TestConfiguredStack(t *testing.T) {
 	}
 	vars := props(s.resource[s.logicalID(s.st.Functions[FuncAPI])])["Environment"].(map[string]any)["Variables"].(map[string]any)
 	if vars["DEALER_ID_CLAIM"] != "dealer" || vars["ADMIN_SCOPE"] != "integrations:staff" || vars["DEFAULT_AGENT_PLATFORMS"] != "dealersocket,xtime" ||
-		vars["RATE_LIMITS"] != "testSend=5/1m,retry=100/1h" || vars["MAX_SUBSCRIPTIONS_PER_HOST"] != "3" {
+		vars["RATE_LIMITS"] != "testSend=5/1m,retry=100/1h" || vars["MAX_SUBSCRIPTIONS_PER_HOST"] != "3" || vars["FORTELLIS_NOTICE_JWKS_URL"] != "https://identity.fortellis.example/keys" ||
+		vars["FORTELLIS_NOTICE_AUDIENCE"] != "https://api.dealerai.example/v1/notices/fortellis" || vars["FORTELLIS_NOTICE_ISSUER"] != nil {
 		t.Errorf("api environment %s", asJSON(vars))
+	}
+	stage := props(s.resource[s.ofType("AWS::ApiGatewayV2::Stage")[0]])
+	if got := asJSON(stage["RouteSettings"].(map[string]any)["POST /v1/notices/fortellis"]); got != `{"ThrottlingBurstLimit":10,"ThrottlingRateLimit":5}` {
+		t.Errorf("notice route throttling %s", got)
 	}
 	for _, fn := range FunctionNames() {
 		vars := props(s.resource[s.logicalID(s.st.Functions[fn])])["Environment"].(map[string]any)["Variables"].(map[string]any)

@@ -282,6 +282,16 @@ func (s *Stack) functions(codeDir func(string) string) {
 			d.env["MAX_SUBSCRIPTIONS_PER_HOST"] = strconv.Itoa(cfg.MaxSubscriptionsPerHost)
 		}
 	}
+	if cfg.FortellisNoticeJWKSURL != "" {
+		for _, d := range defs {
+			if d.name == FuncAPI { // the api verifies Fortellis Event Relay's tokens
+				d.env["FORTELLIS_NOTICE_JWKS_URL"], d.env["FORTELLIS_NOTICE_AUDIENCE"] = cfg.FortellisNoticeJWKSURL, cfg.FortellisNoticeAudience
+				if cfg.FortellisNoticeIssuer != "" {
+					d.env["FORTELLIS_NOTICE_ISSUER"] = cfg.FortellisNoticeIssuer
+				}
+			}
+		}
+	}
 	if len(cfg.AgentExtraHosts) > 0 {
 		// the api checks agent URL settings against them, the delivery and sync functions
 		// their requests

@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,6 +16,7 @@ import (
 	"github.com/dealerai/integrations/shared/circuit"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/httpapi"
+	"github.com/dealerai/integrations/shared/notices"
 	"github.com/dealerai/integrations/shared/plans"
 	"github.com/dealerai/integrations/shared/ratelimit"
 	"github.com/dealerai/integrations/shared/subscriptions"
@@ -62,6 +65,17 @@ func NewAPI(ctx context.Context, awsCfg aws.Config, cfg Config) (APIHandler, err
 		AdminScopeClaim:         cfg.AdminScopeClaim,
 		AdminScope:              cfg.AdminScope,
 		Logger:                  cfg.Logger, // nil: slog.Default()
+		Notices:                 &notices.Store{DB: ddb, Table: cfg.ConfigTable},
+		FortellisNotices:        cfg.fortellisNotices(),
 	})
 	return httpapi.Lambda(handler), nil
+}
+
+// fortellisNotices verifies Fortellis Event Relay's tokens; nil when not configured.
+func (c Config) fortellisNotices() httpapi.TokenVerifier {
+	if c.FortellisNoticeJWKSURL == "" || c.FortellisNoticeAudience == "" {
+		return nil
+	}
+	return &notices.Verifier{JWKSURL: c.FortellisNoticeJWKSURL, Audience: c.FortellisNoticeAudience, Issuer: c.FortellisNoticeIssuer,
+		HTTP: &http.Client{Timeout: 5 * time.Second}}
 }

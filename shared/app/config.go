@@ -36,6 +36,14 @@ type Config struct {
 	// value in it that make a token DealerAI staff's, for the admin routes.
 	AdminScopeClaim string
 	AdminScope      string
+	// FortellisNoticeJWKSURL, FortellisNoticeAudience and FortellisNoticeIssuer
+	// (FORTELLIS_NOTICE_JWKS_URL, FORTELLIS_NOTICE_AUDIENCE, FORTELLIS_NOTICE_ISSUER) verify
+	// Fortellis Event Relay's bearer tokens on POST /v1/notices/fortellis: the keys, the
+	// audience the token must name, and its issuer (any when empty). Without a JWKS URL and an
+	// audience the route answers 501.
+	FortellisNoticeJWKSURL  string
+	FortellisNoticeAudience string
+	FortellisNoticeIssuer   string
 	// DefaultAgentPlatforms (DEFAULT_AGENT_PLATFORMS) are the agent platforms of a dealer
 	// whose plan is not stored: every platform unless configured.
 	DefaultAgentPlatforms []string
@@ -110,6 +118,16 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		AdminScopeClaim:    cmp.Or(getenv("ADMIN_SCOPE_CLAIM"), httpapi.DefaultAdminScopeClaim),
 		AdminScope:         cmp.Or(getenv("ADMIN_SCOPE"), httpapi.DefaultAdminScope),
 		Getenv:             getenv,
+
+		FortellisNoticeJWKSURL:  getenv("FORTELLIS_NOTICE_JWKS_URL"),
+		FortellisNoticeAudience: getenv("FORTELLIS_NOTICE_AUDIENCE"),
+		FortellisNoticeIssuer:   getenv("FORTELLIS_NOTICE_ISSUER"),
+	}
+	if (c.FortellisNoticeJWKSURL == "") != (c.FortellisNoticeAudience == "") {
+		return c, fmt.Errorf("FORTELLIS_NOTICE_JWKS_URL and FORTELLIS_NOTICE_AUDIENCE are set together (or neither)")
+	}
+	if u := c.FortellisNoticeJWKSURL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://127.0.0.1") && !strings.HasPrefix(u, "http://localhost") {
+		return c, fmt.Errorf("FORTELLIS_NOTICE_JWKS_URL: %q is not an https URL", u)
 	}
 	if strings.ContainsAny(c.AdminScope, " \t\r\n") {
 		return c, fmt.Errorf("ADMIN_SCOPE: %q is not one scope (it holds white space)", c.AdminScope)

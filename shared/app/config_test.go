@@ -116,3 +116,28 @@ func TestCircuitSettings(t *testing.T) {
 		t.Errorf("with a last retry wait of 10s: cool-down %v, max %v; want 8s", s.Cooldown, s.MaxCooldown)
 	}
 }
+
+// Fortellis notices are verified only with a JWKS URL and an audience, set together; the URL
+// is https (or http on loopback, for the local stack).
+func TestFortellisNoticeSettings(t *testing.T) {
+	read := func(env map[string]string) (Config, error) {
+		return ConfigFromEnv(func(k string) string { return env[k] })
+	}
+	if cfg, err := read(nil); err != nil || cfg.fortellisNotices() != nil {
+		t.Errorf("unset: %v %v", cfg.fortellisNotices(), err)
+	}
+	cfg, err := read(map[string]string{"FORTELLIS_NOTICE_JWKS_URL": "https://identity.fortellis.example/keys", "FORTELLIS_NOTICE_AUDIENCE": "aud-1",
+		"FORTELLIS_NOTICE_ISSUER": "https://identity.fortellis.example"})
+	if err != nil || cfg.fortellisNotices() == nil {
+		t.Errorf("set: %+v %v", cfg, err)
+	}
+	for name, env := range map[string]map[string]string{
+		"URL alone":      {"FORTELLIS_NOTICE_JWKS_URL": "https://identity.fortellis.example/keys"},
+		"audience alone": {"FORTELLIS_NOTICE_AUDIENCE": "aud-1"},
+		"plain http":     {"FORTELLIS_NOTICE_JWKS_URL": "http://identity.fortellis.example/keys", "FORTELLIS_NOTICE_AUDIENCE": "aud-1"},
+	} {
+		if _, err := read(env); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/dealerai/integrations/shared/agents"
 	"github.com/dealerai/integrations/shared/agents/platform"
 	"github.com/dealerai/integrations/shared/deliveryq"
+	"github.com/dealerai/integrations/shared/notices"
 	"github.com/dealerai/integrations/shared/validation"
 )
 
@@ -133,6 +134,9 @@ func (a *API) putAgent(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		next.DealerID = dealer
+		if err := a.claimDataOwner(ctx, p, stored, next); err != nil {
+			return err
+		}
 		saved, err := a.opts.Agents.Put(ctx, next)
 		if errors.Is(err, agents.ErrVersionMismatch) && !conditional {
 			if try < agentPutAttempts {
@@ -340,4 +344,39 @@ func (f *fields) stringMap(name string) map[string]string {
 		out[k] = s
 	}
 	return out
+}
+
+// claimDataOwner makes the dealer the one whose Fortellis notices name the agent's
+// dataOwnerId setting (a conditional write): a data owner another dealer's agent names is a
+// 409; one the other dealer's agent no longer names moves.
+func (a *API) claimDataOwner(ctx context.Context, p platform.Platform, stored, next *agents.Agent) error {
+	owner := next.Settings[DataOwnerSetting]
+	if p.ID != noticesFortellis || owner == "" || a.opts.Notices == nil || (stored != nil && stored.Settings[DataOwnerSetting] == owner) {
+		return nil
+	}
+	if !validNoticeID(owner) {
+		return NewProblem(http.StatusBadRequest, "invalid agent", validation.FieldError{Field: "settings." + DataOwnerSetting, Message: "must be 1 to 200 printable ASCII characters"})
+	}
+	err := a.opts.Notices.Claim(ctx, p.ID, owner, next.DealerID, "")
+	if !errors.Is(err, notices.ErrOwnerTaken) {
+		return err
+	}
+	prev, err := a.opts.Notices.Owner(ctx, p.ID, owner)
+	if err != nil {
+		return err
+	}
+	if prev != "" {
+		other, err := a.agent(ctx, prev, p.ID)
+		if err != nil {
+			return err
+		}
+		if other.Settings[DataOwnerSetting] != owner {
+			err = a.opts.Notices.Claim(ctx, p.ID, owner, next.DealerID, prev)
+			if !errors.Is(err, notices.ErrOwnerTaken) {
+				return err
+			}
+		}
+	}
+	return NewProblem(http.StatusConflict, "another dealer's Fortellis agent names this data owner",
+		validation.FieldError{Field: "settings." + DataOwnerSetting, Message: "is another dealer's"})
 }

@@ -2,8 +2,9 @@
 // route table in routes.go, served on Lambda through the payload v2 adapter (Lambda) and by
 // the local stack through the very same function.
 //
-// Every route but the health check and the OpenAPI document requires a JWT, checked by API
-// Gateway's authorizer. On the dealer routes the handler takes the caller's dealer from a
+// Every route but the health check, the OpenAPI document and the platforms' push notices
+// (authenticated the platform's way, notices.go) requires a JWT, checked by API Gateway's
+// authorizer. On the dealer routes the handler takes the caller's dealer from a
 // claim of it and confines every read and write to that dealer (another dealer's ids answer
 // 404); the admin routes (/v1/admin/..., DealerAI staff) need the admin scope in the token
 // instead, which the handler checks. Errors are RFC 9457
@@ -108,6 +109,12 @@ type Options struct {
 	Circuits CircuitStore
 	// RecoverBatch is the most deliveries one recover request queues (RecoverBatch when 0).
 	RecoverBatch int
+	// Notices deduplicates the platforms' push notices and knows which dealer a Fortellis
+	// data owner is (a *notices.Store); nil: the notice routes answer 501.
+	Notices NoticeStore
+	// FortellisNotices verifies Fortellis Event Relay's bearer tokens (a *notices.Verifier
+	// on the deployment's JWKS URL and audience); nil: the Fortellis notice route answers 501.
+	FortellisNotices TokenVerifier
 	// URLs checks webhook URLs and the URLs of agent settings (a safeurl.Policy: the
 	// delivery client's own checker).
 	URLs subscriptions.URLChecker
@@ -205,6 +212,8 @@ func (a *API) operations() map[string]http.Handler {
 		"retryAgentDelivery":         handlerFunc(a.retryAgentDelivery),
 		"getAgentSync":               handlerFunc(a.getAgentSync),
 		"runAgentSync":               handlerFunc(a.runAgentSync),
+		"receiveVinSolutionsNotice":  handlerFunc(a.receiveVinSolutionsNotice),
+		"receiveFortellisNotice":     handlerFunc(a.receiveFortellisNotice),
 	}
 	if a.opts.Entitlements != nil {
 		ops["getDealerEntitlements"] = handlerFunc(a.getDealerEntitlements)

@@ -28,6 +28,8 @@ import (
 	"github.com/dealerai/integrations/shared/circuit"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/httpapi"
+	"github.com/dealerai/integrations/shared/notices"
+	"github.com/dealerai/integrations/shared/notices/noticestest"
 	"github.com/dealerai/integrations/shared/plans"
 	"github.com/dealerai/integrations/shared/resources"
 	"github.com/dealerai/integrations/shared/safeurl"
@@ -89,6 +91,8 @@ type apiTest struct {
 	circuits *circuit.Store
 	logs     *localtest.Buffer
 	openapi  *openapiChecker
+	// fortellis issues Fortellis Event Relay's tokens, for the Fortellis notice route.
+	fortellis *noticestest.Issuer
 }
 
 // newAPITest builds the API; options change its Options before it is built.
@@ -110,6 +114,7 @@ func newAPITest(t testing.TB, options ...func(*httpapi.Options)) *apiTest {
 		circuits: &circuit.Store{DB: env.DynamoDB, Table: env.Table(resources.ConfigTable)},
 		openapi:  newOpenAPIChecker(t),
 	}
+	at.fortellis = noticestest.NewIssuer(t, fortellisAudience)
 	opts := httpapi.Options{
 		Subscriptions:      at.store,
 		Agents:             at.agents,
@@ -122,6 +127,8 @@ func newAPITest(t testing.TB, options ...func(*httpapi.Options)) *apiTest {
 		Circuits:           at.circuits,
 		URLs:               safeurl.Policy{Resolver: resolver},
 		Logger:             slog.New(slog.NewJSONHandler(logs, nil)),
+		Notices:            &notices.Store{DB: env.DynamoDB, Table: env.Table(resources.ConfigTable)},
+		FortellisNotices:   &notices.Verifier{JWKSURL: at.fortellis.URL, Audience: fortellisAudience},
 	}
 	for _, o := range options {
 		o(&opts)

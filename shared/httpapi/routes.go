@@ -72,6 +72,10 @@ var Routes = []Route{
 	{"GET", "/v1/agents/{platform}/sync", Dealer, "getAgentSync"},
 	{"POST", "/v1/agents/{platform}/sync", Dealer, "runAgentSync"},
 
+	// The platforms' push notices: authenticated the platform's way, not by the dealer JWT.
+	{"POST", "/v1/notices/vinsolutions/{dealerId}", Public, "receiveVinSolutionsNotice"},
+	{"POST", "/v1/notices/fortellis", Public, "receiveFortellisNotice"},
+
 	{"GET", "/v1/admin/dealers/{dealerId}/entitlements", Admin, "getDealerEntitlements"},
 	{"PUT", "/v1/admin/dealers/{dealerId}/entitlements", Admin, "putDealerEntitlements"},
 }

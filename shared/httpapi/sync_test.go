@@ -32,9 +32,14 @@ func (f funcFeed) Changes(ctx context.Context, req *changefeed.Request) (*change
 // withFeed is the catalog with Fortellis's change feed replaced by a stand-in: one lead
 // sold, then whatever err says.
 func withFeed(catalog platform.Catalog, err *error) (platform.Catalog, platform.Platform) {
+	return withFeedOn(catalog, "fortellis", err)
+}
+
+// withFeedOn is withFeed for platform id.
+func withFeedOn(catalog platform.Catalog, id string, err *error) (platform.Catalog, platform.Platform) {
 	out := append(platform.Catalog{}, catalog...)
 	for i := range out {
-		if out[i].ID != "fortellis" {
+		if out[i].ID != id {
 			continue
 		}
 		out[i].NewChangeFeed = func(platform.Deps) changefeed.Feed {
@@ -51,7 +56,7 @@ func withFeed(catalog platform.Catalog, err *error) (platform.Catalog, platform.
 		}
 		return out, out[i]
 	}
-	panic("no fortellis")
+	panic("no " + id)
 }
 
 type agentSync struct {

@@ -44,6 +44,7 @@ var Platform = platform.Platform{
 		{Key: "baseUrl", Default: "https://api.fortellis.io", URL: true, Description: "Fortellis API base URL (append /cdk-test for CDK's test environment)"},
 		{Key: "tokenUrl", Default: DefaultTokenURL, URL: true, Description: "Fortellis token endpoint"},
 		{Key: "subscriptionId", Required: true, Description: "the dealer's Fortellis subscription id (Subscription-Id header)"},
+		{Key: "dataOwnerId", Description: "the dealer's Fortellis organization as Event Relay names it (Data-Owner-Id): its push notices to POST /v1/notices/fortellis run this agent's sync (none when empty)"},
 		{Key: "leadSource", Default: "DealerAI", Description: "opportunity source: one of the company's Elead opportunity sources"},
 		{Key: "leadSubSource", Description: "opportunity sub-source: one of the source's Elead sub-sources (none when empty)"},
 		{Key: "upType", Default: "Internet", Description: "opportunity up type: Unknown, Campaign, Internet, Phone or Showroom"},

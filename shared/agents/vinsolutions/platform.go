@@ -26,11 +26,13 @@ var Platform = platform.Platform{
 		{Key: "userId", Required: true, Description: "VinSolutions user id of the API credentials, which contacts and leads are created as (a number)"},
 		{Key: "leadSourceId", Required: true, Description: "VinSolutions lead source id for DealerAI leads (a number; GET /leadSources?dealerId= lists the dealer's)"},
 		{Key: "leadType", Default: "INTERNET", Description: "lead type of the leads created"},
+		{Key: "noticeHeader", Default: "X-DealerAI-Notice-Key", Description: "header VinSolutions' Connect Event Service subscriber sends noticeSecret in (its username), for push notices to POST /v1/notices/vinsolutions/{dealerId}"},
 	},
 	Credentials: []platform.KeySpec{
 		{Key: "clientId", Required: true, Description: "OAuth 2.0 client id"},
 		{Key: "clientSecret", Required: true, Description: "OAuth 2.0 client secret"},
 		{Key: "apiKey", Required: true, Description: "API key (api_key header)"},
+		{Key: "noticeSecret", Description: "secret of push notices: the Connect Event Service subscriber's password, sent in noticeHeader (without it, notices are refused)"},
 	},
 	// The Lead Management API in production and sandbox, and the token server (docs/agents.md).
 	Hosts:        []string{"api.vinsolutions.com", "sandbox.api.vinsolutions.com", "authentication.vinsolutions.com"},

@@ -30,6 +30,9 @@ type DevConfig struct {
 	// CORSOrigins are more origins the local API answers CORS for (CORS_ORIGINS,
 	// comma-separated), besides the standalone page's own.
 	CORSOrigins []string
+	// BatchingWindow is the pollers' batching window of the events and deliveries queues
+	// (BATCHING_WINDOW, as the CDK context batchingWindow: whole seconds, 0–20s; default 0).
+	BatchingWindow string
 	// Prefix of the local tables and queues.
 	Prefix string
 	// Defaults are the function settings make dev sets unless the caller did.
@@ -46,12 +49,13 @@ func DevConfigFromEnv(getenv func(string) string) DevConfig {
 		return def
 	}
 	return DevConfig{
-		APIPort:      port("API_PORT", 8080),
-		DynamoDBPort: port("DYNAMODB_PORT", 8000),
-		SQSPort:      port("SQS_PORT", 9324),
-		UIPort:       port("UI_PORT", 8081),
-		CORSOrigins:  splitList(getenv("CORS_ORIGINS")),
-		Prefix:       "dealerai-local",
+		APIPort:        port("API_PORT", 8080),
+		DynamoDBPort:   port("DYNAMODB_PORT", 8000),
+		SQSPort:        port("SQS_PORT", 9324),
+		UIPort:         port("UI_PORT", 8081),
+		CORSOrigins:    splitList(getenv("CORS_ORIGINS")),
+		BatchingWindow: getenv("BATCHING_WINDOW"),
+		Prefix:         "dealerai-local",
 		Defaults: map[string]string{
 			// local-only endpoint exceptions: receivers and fake platforms on this machine,
 			// plain http
@@ -155,12 +159,16 @@ func RunDev(ctx context.Context, dc DevConfig, out io.Writer) error {
 	page := &PageServer{Dir: filepath.Join(root, "build", "web"), APIURL: env["API_URL"], Issuer: issuer, DealerClaim: os.Getenv("DEALER_ID_CLAIM")}
 	uiServer := &http.Server{Handler: page, ReadHeaderTimeout: 10 * time.Second}
 
+	window, err := resources.ParseBatchingWindow(dc.BatchingWindow)
+	if err != nil {
+		return fmt.Errorf("BATCHING_WINDOW: %w", err)
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	pollers := []*SQSPoller{
-		{SQS: sq, QueueURL: names.QueueURLs[resources.EventsQueue.ID], QueueARN: names.QueueARNs[resources.EventsQueue.ID], Handler: router, Concurrency: 2, Timeout: resources.RouterTimeout},
-		{SQS: sq, QueueURL: names.QueueURLs[resources.DeliveriesQueue.ID], QueueARN: names.QueueARNs[resources.DeliveriesQueue.ID], Handler: delivery, Concurrency: 8, Timeout: resources.DeliveryTimeout},
+		{SQS: sq, QueueURL: names.QueueURLs[resources.EventsQueue.ID], QueueARN: names.QueueARNs[resources.EventsQueue.ID], Handler: router, Concurrency: 2, Timeout: resources.RouterTimeout, BatchingWindow: window},
+		{SQS: sq, QueueURL: names.QueueURLs[resources.DeliveriesQueue.ID], QueueARN: names.QueueARNs[resources.DeliveriesQueue.ID], Handler: delivery, Concurrency: 8, Timeout: resources.DeliveryTimeout, BatchingWindow: window},
 		{SQS: sq, QueueURL: names.QueueURLs[resources.SyncJobsQueue.ID], QueueARN: names.QueueARNs[resources.SyncJobsQueue.ID], Handler: syncFn, BatchSize: 5, Concurrency: 4, Timeout: resources.SyncTimeout},
 	}
 	for _, p := range pollers {

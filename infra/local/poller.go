@@ -44,7 +44,11 @@ type SQSPoller struct {
 	WaitTime time.Duration
 	// Timeout is the function timeout each invocation's context carries.
 	Timeout time.Duration
-	Log     *slog.Logger
+	// BatchingWindow is the mapping's MaximumBatchingWindowInSeconds: a receive that returns
+	// fewer than BatchSize messages keeps receiving for up to this long before the batch is
+	// invoked. 0: invoke at once.
+	BatchingWindow time.Duration
+	Log            *slog.Logger
 }
 
 func (p *SQSPoller) defaults() {
@@ -83,6 +87,9 @@ func (p *SQSPoller) Run(ctx context.Context) {
 					return
 				}
 				msgs, err := p.receive(ctx)
+				if len(msgs) > 0 && p.BatchingWindow > 0 {
+					msgs = p.fill(ctx, msgs)
+				}
 				if len(msgs) == 0 {
 					<-slots
 					if ctx.Err() != nil {
@@ -121,6 +128,33 @@ func (p *SQSPoller) receive(ctx context.Context) ([]types.Message, error) {
 		return nil, err
 	}
 	return out.Messages, nil
+}
+
+// fill gathers more messages into a batch for up to BatchingWindow, until it is full.
+func (p *SQSPoller) fill(ctx context.Context, msgs []types.Message) []types.Message {
+	deadline := time.Now().Add(p.BatchingWindow)
+	for int32(len(msgs)) < p.BatchSize && ctx.Err() == nil {
+		left := time.Until(deadline)
+		if left <= 0 {
+			break
+		}
+		rctx, cancel := context.WithTimeout(ctx, left+10*time.Second)
+		out, err := p.SQS.ReceiveMessage(rctx, &sqs.ReceiveMessageInput{
+			QueueUrl:            aws.String(p.QueueURL),
+			MaxNumberOfMessages: p.BatchSize - int32(len(msgs)),
+			// whole seconds, rounded up (0 would mean the queue's default long poll, 20 s); a
+			// receive is never cut short, lest the messages it took stay invisible
+			WaitTimeSeconds:             int32((left + time.Second - 1) / time.Second),
+			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
+			MessageAttributeNames:       []string{"All"},
+		})
+		cancel()
+		if err != nil {
+			break
+		}
+		msgs = append(msgs, out.Messages...)
+	}
+	return msgs
 }
 
 // process invokes the handler with one batch and deletes the records it did not report as

@@ -103,6 +103,11 @@ type Config struct {
 	// "host" for every platform, "platform=host" for one. Passed to the api, delivery and
 	// sync functions as AGENT_EXTRA_HOSTS; empty (the default): the official hosts only.
 	AgentExtraHosts []string
+	// BatchingWindow (context batchingWindow, a duration 0–20s, default 0) is the
+	// MaximumBatchingWindowInSeconds of the events' and deliveries' mappings: 0 invokes as
+	// soon as a message arrives; longer gathers fuller batches at light load (fewer
+	// invocations and SQS requests per delivery) for up to that much more latency per hop.
+	BatchingWindow time.Duration
 	// SyncInterval (context syncInterval) is the time between two syncs of an agent, passed
 	// to the sync function as SYNC_INTERVAL: at least 1m (the schedule ticks every minute).
 	SyncInterval string
@@ -135,6 +140,7 @@ const (
 	CtxAdminScope              = "adminScope"
 	CtxDefaultAgentPlatforms   = "defaultAgentPlatforms"
 	CtxSyncInterval            = "syncInterval"
+	CtxBatchingWindow          = "batchingWindow"
 	CtxRateLimits              = "rateLimits"
 	CtxMaxSubscriptionsPerHost = "maxSubscriptionsPerHost"
 	CtxFortellisJWKSURL        = "fortellisNoticeJwksUrl"
@@ -366,6 +372,11 @@ func ConfigFromValues(get func(key string) any) (Config, error) {
 	}
 	if err != nil {
 		return c, fmt.Errorf("context %s: %w", CtxAgentExtraHosts, err)
+	}
+	if s, err := str(CtxBatchingWindow); err != nil {
+		return c, err
+	} else if c.BatchingWindow, err = resources.ParseBatchingWindow(s); err != nil {
+		return c, fmt.Errorf("context %s: %w", CtxBatchingWindow, err)
 	}
 	if s, err := str(CtxSyncInterval); err != nil {
 		return c, err

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // configuredContext is what an operator might pass with -c (all strings).
@@ -24,6 +25,7 @@ var configuredContext = map[string]any{
 	CtxFortellisAudience:       "https://api.dealerai.example/v1/notices/fortellis",
 	CtxNoticeRateLimit:         "5",
 	CtxNoticeBurstLimit:        "10",
+	CtxBatchingWindow:          "1s",
 }
 
 func TestConfigFromValues(t *testing.T) {
@@ -46,7 +48,8 @@ func TestConfigFromValues(t *testing.T) {
 		!reflect.DeepEqual(c.MaxConcurrency, map[string]int{FuncRouter: 10, FuncDelivery: 40, FuncSync: 10}) ||
 		!reflect.DeepEqual(c.ReservedConcurrency, map[string]int{FuncRouter: 10, FuncDelivery: 60}) ||
 		strings.Join(c.AgentExtraHosts, ",") != "xtime=api.xtime-prod.example,sandbox.example.net" ||
-		c.DefaultAgentPlatforms != "dealersocket,xtime" || c.AdminScope != "integrations:staff" || c.AdminScopeClaim != "scope" {
+		c.DefaultAgentPlatforms != "dealersocket,xtime" || c.AdminScope != "integrations:staff" || c.AdminScopeClaim != "scope" ||
+		c.BatchingWindow != time.Second {
 		t.Errorf("configured: %+v", c)
 	}
 	if c, err := ConfigFromValues(values(map[string]any{CtxDefaultAgentPlatforms: "none"})); err != nil || c.DefaultAgentPlatforms != "none" {
@@ -83,6 +86,8 @@ func TestConfigFromValues(t *testing.T) {
 		"two waits":                 {CtxDeliveryBackoff: "30s,5m"},
 		"timeout beyond function":   {CtxDeliveryTimeout: "2m"},
 		"sync under a minute":       {CtxSyncInterval: "30s"},
+		"batching window too long":  {CtxBatchingWindow: "21s"},
+		"batching window part of s": {CtxBatchingWindow: "1500ms"},
 		"sync interval garbage":     {CtxSyncInterval: "often"},
 		"extra host a URL":          {CtxAgentExtraHosts: "https://evil.example"},
 		"extra host of no platform": {CtxAgentExtraHosts: "salesforce=api.salesforce.example"},

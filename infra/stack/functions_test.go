@@ -82,9 +82,19 @@ func TestFunctions(t *testing.T) {
 
 // TestEventSourceMappings checks each SQS mapping, and that the queue's visibility timeout is
 // at least 6 times the consuming function's timeout (plus the batching window), computed
-// from the template: the mapping names its queue and function.
+// from the template: the mapping names its queue and function. With the context
+// batchingWindow at its maximum, the router's and delivery's mappings take it, not the sync's.
 func TestEventSourceMappings(t *testing.T) {
-	s := defaultStack(t)
+	for _, window := range []float64{0, resources.MaxBatchingWindow.Seconds()} {
+		s := defaultStack(t)
+		if window > 0 {
+			s = synth(t, map[string]any{CtxBatchingWindow: resources.MaxBatchingWindow.String()})
+		}
+		checkEventSourceMappings(t, s, window)
+	}
+}
+
+func checkEventSourceMappings(t *testing.T, s *synthesized, wantWindow float64) {
 	wantPairs := map[string]string{ // queue logical ID -> function logical ID
 		s.logicalID(s.st.Queues[resources.EventsQueue.ID]):     s.logicalID(s.st.Functions[FuncRouter]),
 		s.logicalID(s.st.Queues[resources.DeliveriesQueue.ID]): s.logicalID(s.st.Functions[FuncDelivery]),
@@ -124,6 +134,9 @@ func TestEventSourceMappings(t *testing.T) {
 		window := 0.0
 		if w, ok := p["MaximumBatchingWindowInSeconds"]; ok {
 			window = num(t, w)
+		}
+		if want := wantWindow; fnID == s.logicalID(s.st.Functions[FuncSync]) && window != 0 || fnID != s.logicalID(s.st.Functions[FuncSync]) && window != want {
+			t.Errorf("mapping %s: batching window %vs, want %vs (sync: 0)", id, window, want)
 		}
 		visibility := num(t, props(s.resource[queueID])["VisibilityTimeout"])
 		timeout := num(t, props(s.resource[fnID])["Timeout"])

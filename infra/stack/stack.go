@@ -382,21 +382,22 @@ func (s *Stack) functions(codeDir func(string) string) {
 	logTable.GrantReadWriteData(delivery)
 
 	mappings := []struct {
-		fn    awslambda.Function
-		name  string
-		queue resources.Queue
-		batch int
+		fn     awslambda.Function
+		name   string
+		queue  resources.Queue
+		batch  int
+		window time.Duration
 	}{
-		{router, FuncRouter, resources.EventsQueue, 10},
-		{delivery, FuncDelivery, resources.DeliveriesQueue, 10},
+		{router, FuncRouter, resources.EventsQueue, 10, s.Config.BatchingWindow},
+		{delivery, FuncDelivery, resources.DeliveriesQueue, 10, s.Config.BatchingWindow},
 		// a batch's jobs run concurrently, each bounded by resources.SyncJobBudget
-		{sync, FuncSync, resources.SyncJobsQueue, 5},
+		{sync, FuncSync, resources.SyncJobsQueue, 5, 0},
 	}
 	for _, m := range mappings {
 		m.fn.AddEventSource(awslambdaeventsources.NewSqsEventSource(s.Queues[m.queue.ID], &awslambdaeventsources.SqsEventSourceProps{
 			BatchSize: jsii.Number(float64(m.batch)),
-			// no batching window: an event goes out as soon as it arrives
-			MaxBatchingWindow:       awscdk.Duration_Seconds(jsii.Number(0)),
+			// by default no batching window: an event goes out as soon as it arrives
+			MaxBatchingWindow:       awscdk.Duration_Seconds(jsii.Number(m.window.Seconds())),
 			ReportBatchItemFailures: jsii.Bool(true),
 			// Bounded concurrency instead of Lambda throttling: a throttled batch would
 			// still count as a receive and eat into the redrive budget.

@@ -69,6 +69,20 @@ func SyncShardOf(dealerID string) int {
 	return int(h.Sum32() % SyncDueShards)
 }
 
+// ParseBatchingWindow reads a batching window of the events' and deliveries' mappings (the
+// CDK context batchingWindow, the local stack's BATCHING_WINDOW): whole seconds from 0 to
+// MaxBatchingWindow; "" is 0.
+func ParseBatchingWindow(v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 || d > MaxBatchingWindow || d%time.Second != 0 {
+		return 0, fmt.Errorf("%q must be whole seconds between 0s and %s", v, MaxBatchingWindow)
+	}
+	return d, nil
+}
+
 // DealerKey is the config-table partition key of a dealer's items.
 func DealerKey(dealerID string) string { return DealerKeyPrefix + dealerID }
 
@@ -122,9 +136,13 @@ type Queue struct {
 // Function timeouts the queues' visibility timeouts are derived from (≥ 6× the consuming
 // function's timeout, as AWS recommends for event source mappings).
 const (
-	RouterTimeout   = 30 * time.Second
-	DeliveryTimeout = 60 * time.Second
-	APITimeout      = 10 * time.Second
+	// MaxBatchingWindow bounds the events' and deliveries' mappings' batching window (context
+	// batchingWindow): their queues' visibility timeout is 6 × the function's timeout plus
+	// it, as AWS asks.
+	MaxBatchingWindow = 20 * time.Second
+	RouterTimeout     = 30 * time.Second
+	DeliveryTimeout   = 60 * time.Second
+	APITimeout        = 10 * time.Second
 	// SyncTimeout is the sync function's: one job reads a platform's changes for at most
 	// SyncJobBudget, then publishes and records them.
 	SyncTimeout   = 60 * time.Second
@@ -193,7 +211,7 @@ var (
 	}
 	EventsQueue = Queue{
 		ID:                "Events",
-		VisibilityTimeout: 6 * RouterTimeout,
+		VisibilityTimeout: 6*RouterTimeout + MaxBatchingWindow,
 		RetentionPeriod:   queueRetention,
 		MaxMessageBytes:   MaxMessageBytes,
 		ReceiveWaitTime:   20 * time.Second,
@@ -210,7 +228,7 @@ var (
 	}
 	DeliveriesQueue = Queue{
 		ID:                "Deliveries",
-		VisibilityTimeout: 6 * DeliveryTimeout,
+		VisibilityTimeout: 6*DeliveryTimeout + MaxBatchingWindow,
 		RetentionPeriod:   queueRetention,
 		MaxMessageBytes:   MaxMessageBytes,
 		ReceiveWaitTime:   20 * time.Second,

@@ -190,9 +190,7 @@ func TestDealerSocketSyncRateLimited(t *testing.T) {
 	s := newStack(t)
 	limited, healthy := newFakeDealerSocket(t, dsCreds), newFakeDealerSocket(t, dsCreds)
 	s.enable("dealersocket", limited.settings(), dsCreds)
-	if r := s.call("PUT", "/v1/agents/dealersocket", other, map[string]any{"enabled": true, "settings": healthy.settings(), "credentials": dsCreds}); r.status != http.StatusOK {
-		t.Fatalf("%d %s", r.status, r.body)
-	}
+	s.enableFor(other, "dealersocket", healthy.settings(), dsCreds)
 	lead, leadEv := example(t, "lead.created", nil)
 	otherLead, otherEv := localtest.Example(t, "lead.created", other, map[string]any{"eventId": "evt_01JDQ9OTHERDEALER00000000DS", "leadId": "lead_other", "contactId": "ct_other"})
 	s.publish(lead, otherLead)

@@ -155,9 +155,7 @@ func TestFortellisSyncRateLimited(t *testing.T) {
 	s := newStack(t)
 	limited, healthy := newFakeFortellis(t, ftCreds), newFakeFortellis(t, ftCreds)
 	s.enable("fortellis", limited.settings(), ftCreds)
-	if r := s.call("PUT", "/v1/agents/fortellis", other, map[string]any{"enabled": true, "settings": healthy.settings(), "credentials": ftCreds}); r.status != http.StatusOK {
-		t.Fatalf("%d %s", r.status, r.body)
-	}
+	s.enableFor(other, "fortellis", healthy.settings(), ftCreds)
 	s.runSync(s.syncHandler(syncEvery), syncEvery)
 	s.synced("fortellis", dealer)
 	s.synced("fortellis", other)

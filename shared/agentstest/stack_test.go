@@ -216,12 +216,18 @@ func (s *stack) send(method, path, tok string, body any) *response {
 // remembers its credentials for the leak check.
 func (s *stack) enable(platform string, settings, credentials map[string]string) {
 	s.t.Helper()
+	s.enableFor(dealer, platform, settings, credentials)
+}
+
+// enableFor is enable for another dealer.
+func (s *stack) enableFor(d, platform string, settings, credentials map[string]string) {
+	s.t.Helper()
 	s.mu.Lock()
 	for _, v := range credentials {
 		s.secrets = append(s.secrets, v)
 	}
 	s.mu.Unlock()
-	r := s.call("PUT", "/v1/agents/"+platform, dealer, map[string]any{"enabled": true, "settings": settings, "credentials": credentials})
+	r := s.call("PUT", "/v1/agents/"+platform, d, map[string]any{"enabled": true, "settings": settings, "credentials": credentials})
 	if r.status != http.StatusOK {
 		s.t.Fatalf("PUT /v1/agents/%s: %d %s", platform, r.status, r.body)
 	}

@@ -1,6 +1,7 @@
 package agentstest
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"testing"
@@ -137,7 +138,7 @@ func (s *stack) synced(platform, d string) {
 }
 
 // mineAndTheirs are the events of dealer and of other among got; the test fails unless each
-// has one whose status is status.
+// has one whose status (a lead's, else an appointment's) is status.
 func mineAndTheirs(t *testing.T, got []*inbound.Event, other, status string) (mine, theirs *inbound.Event) {
 	t.Helper()
 	for _, e := range got {
@@ -148,7 +149,8 @@ func mineAndTheirs(t *testing.T, got []*inbound.Event, other, status string) (mi
 			theirs = e
 		}
 	}
-	if mine == nil || theirs == nil || mine.Status != status || theirs.Status != status {
+	statusOf := func(e *inbound.Event) string { return cmp.Or(e.Status, e.AppointmentStatus) }
+	if mine == nil || theirs == nil || statusOf(mine) != status || statusOf(theirs) != status {
 		t.Fatalf("events %+v", got)
 	}
 	return mine, theirs

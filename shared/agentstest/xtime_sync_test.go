@@ -176,9 +176,7 @@ func TestXTimeSyncRateLimited(t *testing.T) {
 	s := newStack(t)
 	limited, healthy := newFakeXTime(t, xtCreds), newFakeXTime(t, xtCreds)
 	s.enable("xtime", limited.settings(), xtCreds)
-	if r := s.call("PUT", "/v1/agents/xtime", other, map[string]any{"enabled": true, "settings": healthy.settings(), "credentials": xtCreds}); r.status != http.StatusOK {
-		t.Fatalf("%d %s", r.status, r.body)
-	}
+	s.enableFor(other, "xtime", healthy.settings(), xtCreds)
 	s.bookService(t, 1, "2T3P1RFV8RW412345")
 	otherBody, otherEv := localtest.Example(t, "appointment.created", other, map[string]any{"eventId": "evt_01JDQ9OTHERDEALER00000000XT",
 		"appointmentType": "service", "appointmentId": "apt_other", "serviceType": "Oil change", "leadId": "lead_other", "contactId": "ct_other",
@@ -198,24 +196,6 @@ func TestXTimeSyncRateLimited(t *testing.T) {
 	for _, f := range []*fakeXTime{limited, healthy} {
 		f.Move(f.Appointments()[0].ID, xtime.LocalTime(ahead.Add(5*time.Hour), chicago(t)))
 	}
-	got := s.awaitInbound(2, 60*time.Second)
-	var mine, theirs *inbound.Event
-	for _, e := range got {
-		switch e.DealerID {
-		case dealer:
-			mine = e
-		case other:
-			theirs = e
-		}
-	}
-	if mine == nil || theirs == nil || mine.AppointmentStatus != events.AppointmentStatusRescheduled || theirs.AppointmentStatus != events.AppointmentStatusRescheduled {
-		t.Fatalf("events %+v", got)
-	}
-	limitedAt, retriedAt := longestGap(limited.Requests(xtime.AppointmentsPath)[max(before-1, 0):])
-	if retriedAt.Sub(limitedAt) < 4*time.Second {
-		t.Fatalf("no wait of Retry-After (4 s) between two reads after the 429: gaps %v", gaps(limited.Requests(xtime.AppointmentsPath)[max(before-1, 0):]))
-	}
-	if !theirs.ObservedAt.Before(retriedAt) {
-		t.Errorf("the other dealer's change was read at %v, after the limited dealer's retry at %v", theirs.ObservedAt, retriedAt)
-	}
+	_, theirs := mineAndTheirs(t, s.awaitInbound(2, 60*time.Second), other, events.AppointmentStatusRescheduled)
+	waitedOut(t, limited.Requests(xtime.AppointmentsPath)[max(before-1, 0):], 4*time.Second, theirs)
 }

@@ -21,54 +21,26 @@ import (
 	"github.com/dealerai/integrations/shared/internal/agenttest"
 )
 
-// feedRun is an agent's sync as the sync drives the feed: pages from the stored cursor,
-// remembering each page's changes and storing its cursor.
+// feedRun is an agent's sync as the sync drives the feed (agenttest.FeedRun), on the fake.
 type feedRun struct {
+	*agenttest.FeedRun
 	t      testing.TB
 	f      *dealersockettest.Server
 	pushed *agenttest.Pushed
-	seen   agenttest.Memory
-	cursor changefeed.Cursor
 	creds  map[string]string
 	now    time.Time
 }
 
 func newFeedRun(t testing.TB, f *dealersockettest.Server) *feedRun {
-	return &feedRun{t: t, f: f, pushed: &agenttest.Pushed{Name: "customerId"}, seen: agenttest.Memory{}, now: time.Date(2026, 11, 27, 15, 0, 0, 0, time.UTC),
+	r := &feedRun{t: t, f: f, pushed: &agenttest.Pushed{Name: "customerId"}, now: time.Date(2026, 11, 27, 15, 0, 0, 0, time.UTC),
 		creds: map[string]string{"publicKey": cfg.PublicKey, "secretKey": cfg.SecretKey}}
+	r.FeedRun = &agenttest.FeedRun{T: t, Feed: dealersocket.NewFeed(), Request: r.request, Seen: agenttest.Memory{}}
+	return r
 }
 
 func (r *feedRun) request(maxRecords int) *changefeed.Request {
 	return &changefeed.Request{DealerID: "dlr_42", Settings: dealersocket.Platform.WithDefaults(r.f.Settings()), Credentials: r.creds,
-		Cursor: r.cursor, MaxRecords: maxRecords, HTTP: &http.Client{}, Pushed: r.pushed, Seen: r.seen, Now: r.now}
-}
-
-// page reads one page and, as the sync does once its events are published, remembers its
-// changes and stores its cursor.
-func (r *feedRun) page(maxRecords int) *changefeed.Page {
-	r.t.Helper()
-	p, err := dealersocket.NewFeed().Changes(context.Background(), r.request(maxRecords))
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.seen.Keep(p)
-	r.cursor = p.Next
-	return p
-}
-
-// rotation reads pages until the rotation ends, and returns their changes.
-func (r *feedRun) rotation() []changefeed.Change {
-	r.t.Helper()
-	var out []changefeed.Change
-	for range 100 {
-		p := r.page(100)
-		out = append(out, p.Changes...)
-		if !p.More {
-			return out
-		}
-	}
-	r.t.Fatal("the rotation never ends")
-	return nil
+		Cursor: r.Cursor, MaxRecords: maxRecords, HTTP: &http.Client{}, Pushed: r.pushed, Seen: r.Seen, Now: r.now}
 }
 
 // customers adds n customers DealerSocket has, each with one sales event, as pushed by
@@ -95,11 +67,11 @@ func TestFeedRotatesThroughThePushedCustomers(t *testing.T) {
 	r := newFeedRun(t, f)
 	evs := r.customers(30)
 
-	first := r.page(100)
+	first := r.Page(100)
 	if len(first.Changes) != dealersocket.PageCustomers || first.RecordsRead != dealersocket.PageCustomers || !first.More || first.Next.Value == "" {
 		t.Fatalf("first page: %d changes, %d read, more %v, next %+v", len(first.Changes), first.RecordsRead, first.More, first.Next)
 	}
-	second := r.page(100)
+	second := r.Page(100)
 	if len(second.Changes) != 5 || second.More || second.Next.Value != "" || !second.Next.Time.Equal(r.now) {
 		t.Fatalf("second page: %d changes, more %v, next %+v; want the rotation over, the cursor time its start", len(second.Changes), second.More, second.Next)
 	}
@@ -130,14 +102,14 @@ func TestFeedRotatesThroughThePushedCustomers(t *testing.T) {
 
 	// nothing changed: the next rotation reads every customer again and returns nothing
 	r.now = r.now.Add(5 * time.Minute)
-	if again := r.rotation(); len(again) != 0 {
+	if again := r.Rotation(); len(again) != 0 {
 		t.Errorf("an unchanged rotation returned %d changes", len(again))
 	}
 	if n := searches(f); n != 60 {
 		t.Errorf("%d event searches after two rotations, want 60", n)
 	}
-	if !r.cursor.Time.Equal(r.now) {
-		t.Errorf("cursor time %v, want the second rotation's start %v", r.cursor.Time, r.now)
+	if !r.Cursor.Time.Equal(r.now) {
+		t.Errorf("cursor time %v, want the second rotation's start %v", r.Cursor.Time, r.now)
 	}
 }
 
@@ -147,7 +119,7 @@ func TestFeedReportsStatusAndAssigneeChangesAndNewEvents(t *testing.T) {
 	f.SetClock(func() time.Time { return clock })
 	r := newFeedRun(t, f)
 	evs := r.customers(3)
-	r.rotation()
+	r.Rotation()
 
 	clock = clock.Add(time.Hour)
 	f.ChangeEvent(evs[0], func(e *dealersockettest.Event) { e.Status = dealersockettest.StatusSold })
@@ -162,7 +134,7 @@ func TestFeedReportsStatusAndAssigneeChangesAndNewEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := r.rotation()
+	got := r.Rotation()
 	if len(got) != 3 || len(crashed.Changes) != 3 {
 		t.Fatalf("%d changes (%d before the crash), want the sale, the reassignment and the new event: %+v", len(got), len(crashed.Changes), got)
 	}
@@ -185,7 +157,7 @@ func TestFeedReportsStatusAndAssigneeChangesAndNewEvents(t *testing.T) {
 	if c := byID[walkIn]; c.EventType != events.TypeCRMLeadCreated || !c.Created || c.State.Status != "Store Visit" || c.PlatformIDs["customerId"] != entity {
 		t.Errorf("the new event: %+v", c)
 	}
-	if again := r.rotation(); len(again) != 0 {
+	if again := r.Rotation(); len(again) != 0 {
 		t.Errorf("the changes came back in the next rotation: %+v", again)
 	}
 }
@@ -196,13 +168,13 @@ func TestFeedVersionsByStateWhenTheUpdateDateStays(t *testing.T) {
 	f := newFake(t)
 	r := newFeedRun(t, f)
 	ev := r.customers(1)[0]
-	first := r.rotation()[0]
+	first := r.Rotation()[0]
 	f.StaleUpdateDates(true)
 
 	f.ChangeEvent(ev, func(e *dealersockettest.Event) { e.Status = dealersockettest.StatusDemo })
-	demo := r.rotation()
+	demo := r.Rotation()
 	f.ChangeEvent(ev, func(e *dealersockettest.Event) { e.Status = dealersockettest.StatusUnqualified })
-	back := r.rotation()
+	back := r.Rotation()
 	if len(demo) != 1 || len(back) != 1 {
 		t.Fatalf("changes %+v then %+v", demo, back)
 	}
@@ -218,7 +190,7 @@ func TestFeedBoundsAndDeadline(t *testing.T) {
 	f := newFake(t)
 	r := newFeedRun(t, f)
 	r.customers(8)
-	if p := r.page(3); p.RecordsRead != 3 || len(p.Changes) != 3 || !p.More {
+	if p := r.Page(3); p.RecordsRead != 3 || len(p.Changes) != 3 || !p.More {
 		t.Fatalf("MaxRecords 3: %d read, more %v", p.RecordsRead, p.More)
 	}
 	// near the job's deadline the page ends with what it read; the cursor continues after it
@@ -228,9 +200,9 @@ func TestFeedBoundsAndDeadline(t *testing.T) {
 	if err != nil || p.RecordsRead != 1 || !p.More {
 		t.Fatalf("near the deadline: %+v, %v", p, err)
 	}
-	r.seen.Keep(p)
-	r.cursor = p.Next
-	if rest := r.rotation(); len(rest) != 4 || searches(f) != 8 {
+	r.Seen.Keep(p)
+	r.Cursor = p.Next
+	if rest := r.Rotation(); len(rest) != 4 || searches(f) != 8 {
 		t.Errorf("the rest of the rotation: %d changes, %d searches; want 4 and 8 (none read twice)", len(rest), searches(f))
 	}
 }
@@ -240,7 +212,7 @@ func TestFeedSkipsCustomersDealerSocketNoLongerHas(t *testing.T) {
 	r := newFeedRun(t, f)
 	r.customers(2)
 	r.pushed.Add("1", "not-a-number") // merged away in DealerSocket; a bad id
-	got := r.page(100)
+	got := r.Page(100)
 	if len(got.Changes) != 2 || got.RecordsRead != 3 || got.More {
 		t.Fatalf("%d changes, %d read, more %v", len(got.Changes), got.RecordsRead, got.More)
 	}
@@ -289,8 +261,8 @@ func TestFeedFailures(t *testing.T) {
 	if e := changes(func(req *changefeed.Request) { req.Settings["apiVendor"] = "Other" }); e.Failure != changefeed.Transient || !strings.Contains(e.Message, "VENDOR_INVALID") {
 		t.Errorf("another vendor: %+v", e)
 	}
-	if r.cursor.Value != "" || len(r.seen) != 0 {
-		t.Errorf("a failed page moved something: %+v", r.cursor)
+	if r.Cursor.Value != "" || len(r.Seen) != 0 {
+		t.Errorf("a failed page moved something: %+v", r.Cursor)
 	}
 }
 
@@ -298,8 +270,8 @@ func TestFeedStartsOverFromABadCursor(t *testing.T) {
 	f := newFake(t)
 	r := newFeedRun(t, f)
 	r.customers(2)
-	r.cursor = changefeed.Cursor{Value: "%zz"}
-	if p := r.page(100); p.RecordsRead != 2 || p.More {
+	r.Cursor = changefeed.Cursor{Value: "%zz"}
+	if p := r.Page(100); p.RecordsRead != 2 || p.More {
 		t.Errorf("%d read, more %v", p.RecordsRead, p.More)
 	}
 }
@@ -312,10 +284,10 @@ func BenchmarkFeedRotation(b *testing.B) {
 	f := dealersockettest.New(b, cfg)
 	r := newFeedRun(b, f)
 	r.customers(100)
-	r.rotation() // every event seen: the rotations measured find nothing changed, as most do
+	r.Rotation() // every event seen: the rotations measured find nothing changed, as most do
 	b.ResetTimer()
 	for b.Loop() {
-		if got := r.rotation(); len(got) != 0 {
+		if got := r.Rotation(); len(got) != 0 {
 			b.Fatalf("%d changes", len(got))
 		}
 	}

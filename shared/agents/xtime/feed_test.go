@@ -20,58 +20,29 @@ import (
 	"github.com/dealerai/integrations/shared/internal/agenttest"
 )
 
-// feedRun is an agent's sync as the sync drives the feed: pages from the stored cursor,
-// remembering what each page asks and storing its cursor.
+// feedRun is an agent's sync as the sync drives the feed (agenttest.FeedRun), on the fake.
 type feedRun struct {
-	t      testing.TB
+	*agenttest.FeedRun
 	f      *xtimefake.Server
 	feed   *xtime.Feed
 	pushed *agenttest.Pushed
-	seen   agenttest.Memory
-	cursor changefeed.Cursor
 	creds  map[string]string
 	now    time.Time
 }
 
 func newFeedRun(t testing.TB, f *xtimefake.Server) *feedRun {
-	return &feedRun{t: t, f: f, feed: xtime.NewFeed(oauth.NewCache()), pushed: &agenttest.Pushed{Name: "vin"}, seen: agenttest.Memory{},
+	r := &feedRun{f: f, feed: xtime.NewFeed(oauth.NewCache()), pushed: &agenttest.Pushed{Name: "vin"},
 		now:   time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC),
 		creds: map[string]string{"clientId": "xt-client", "clientSecret": "xt-secret", "apiKey": apiKey}}
+	r.FeedRun = &agenttest.FeedRun{T: t, Feed: r.feed, Request: r.request, Seen: agenttest.Memory{}}
+	return r
 }
 
 func (r *feedRun) request(maxRecords int) *changefeed.Request {
-	return &changefeed.Request{DealerID: "dlr_42", Credentials: r.creds, Cursor: r.cursor, MaxRecords: maxRecords,
+	return &changefeed.Request{DealerID: "dlr_42", Credentials: r.creds, Cursor: r.Cursor, MaxRecords: maxRecords,
 		Settings: xtime.Platform.WithDefaults(map[string]string{"baseUrl": r.f.URL, "tokenUrl": r.f.URL + xtimefake.TokenPath,
 			"dealerCode": dealerCode, "timezone": "America/Chicago"}),
-		HTTP: &http.Client{}, Pushed: r.pushed, Seen: r.seen, Now: r.now}
-}
-
-// page reads one page and, as the sync does once its events are published, remembers what
-// it asks and stores its cursor.
-func (r *feedRun) page(maxRecords int) *changefeed.Page {
-	r.t.Helper()
-	p, err := r.feed.Changes(context.Background(), r.request(maxRecords))
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.seen.Keep(p)
-	r.cursor = p.Next
-	return p
-}
-
-// rotation reads pages until the rotation ends, and returns their changes.
-func (r *feedRun) rotation() []changefeed.Change {
-	r.t.Helper()
-	var out []changefeed.Change
-	for range 100 {
-		p := r.page(100)
-		out = append(out, p.Changes...)
-		if !p.More {
-			return out
-		}
-	}
-	r.t.Fatal("the rotation never ends")
-	return nil
+		HTTP: &http.Client{}, Pushed: r.pushed, Seen: r.Seen, Now: r.now}
 }
 
 func newFeedFake(t *testing.T) *xtimefake.Server {
@@ -91,7 +62,7 @@ func TestFeedAppointmentLifecycle(t *testing.T) {
 	f.BookDirect(xtimefake.Appointment{VIN: vin3, DateTimeLocal: "2026-12-09T10:00-0600", FirstName: "Mia", Opcodes: []string{"BRK"}})
 	r.pushed.Add(vin1)
 
-	got := r.rotation()
+	got := r.Rotation()
 	if len(got) != 1 {
 		t.Fatalf("first read: %+v", got)
 	}
@@ -104,29 +75,29 @@ func TestFeedAppointmentLifecycle(t *testing.T) {
 		s.FirstName != "Ana" || s.LastName != "Diaz" || s.Services != "Oil Change and Tire Rotation" || s.Vehicle == nil || s.Vehicle.VIN != vin1 {
 		t.Errorf("its state: %+v", s)
 	}
-	if again := r.rotation(); len(again) != 0 {
+	if again := r.Rotation(); len(again) != 0 {
 		t.Fatalf("nothing changed, yet %+v", again)
 	}
 
 	f.Move(id, "2026-12-08T14:00-0600")
-	moved := r.rotation()
+	moved := r.Rotation()
 	if len(moved) != 1 || moved[0].Created || moved[0].State.AppointmentStatus != events.AppointmentStatusRescheduled ||
 		!moved[0].State.AppointmentTime.Equal(time.Date(2026, 12, 8, 20, 0, 0, 0, time.UTC)) || moved[0].Version == c.Version {
 		t.Fatalf("moved: %+v", moved)
 	}
-	if again := r.rotation(); len(again) != 0 {
+	if again := r.Rotation(); len(again) != 0 {
 		t.Fatalf("the move came twice: %+v", again)
 	}
 
 	walkIn := f.BookDirect(xtimefake.Appointment{VIN: vin1, DateTimeLocal: "2026-11-30T08:00-0600", FirstName: "Ana", Opcodes: []string{"BRK"}})
-	created := r.rotation()
+	created := r.Rotation()
 	if len(created) != 1 || created[0].RecordID != walkIn || !created[0].Created || created[0].State.Services != "Brake inspection" {
 		t.Fatalf("booked at the service desk: %+v", created)
 	}
 
 	f.CancelDirect(id) // its time (Dec 8) is ahead: cancelled
 	f.Complete(walkIn) // its time (Nov 30) has passed: served
-	gone := r.rotation()
+	gone := r.Rotation()
 	status := map[string]string{}
 	for _, g := range gone {
 		status[g.RecordID] = g.State.AppointmentStatus
@@ -137,7 +108,7 @@ func TestFeedAppointmentLifecycle(t *testing.T) {
 	if len(gone) != 2 || status[id] != events.AppointmentStatusCancelled || status[walkIn] != events.AppointmentStatusCompleted {
 		t.Fatalf("cancelled and completed: %+v", gone)
 	}
-	if again := r.rotation(); len(again) != 0 {
+	if again := r.Rotation(); len(again) != 0 {
 		t.Fatalf("closed appointments came again: %+v", again)
 	}
 	for _, req := range f.Requests(xtime.AppointmentsPath) {
@@ -175,7 +146,7 @@ func TestFeedPagesAndReplays(t *testing.T) {
 	}
 	var vins []string
 	for {
-		p := r.page(1)
+		p := r.Page(1)
 		for _, c := range p.Changes {
 			vins = append(vins, c.PlatformIDs["vin"])
 		}
@@ -186,8 +157,8 @@ func TestFeedPagesAndReplays(t *testing.T) {
 	if strings.Join(vins, ",") != strings.Join([]string{vin1, vin2, vin3}, ",") {
 		t.Errorf("read %v", vins)
 	}
-	if r.cursor.Value != "" || !r.cursor.Time.Equal(r.now) {
-		t.Errorf("after the rotation: %+v", r.cursor)
+	if r.Cursor.Value != "" || !r.Cursor.Time.Equal(r.now) {
+		t.Errorf("after the rotation: %+v", r.Cursor)
 	}
 }
 
@@ -207,10 +178,10 @@ func TestFeedFailures(t *testing.T) {
 		t.Fatalf("429: %v (%+v)", err, fe)
 	}
 
-	r.page(10)
+	r.Page(10)
 	f.Issuer.ExpireAll()
 	f.Move(f.Appointments()[0].ID, "2026-12-08T10:00-0600")
-	if p := r.page(10); len(p.Changes) != 1 || f.Denied() != 1 || f.Issuer.Grants() != 2 {
+	if p := r.Page(10); len(p.Changes) != 1 || f.Denied() != 1 || f.Issuer.Grants() != 2 {
 		t.Fatalf("expired token: %d changes, %d denied, %d grants", len(p.Changes), f.Denied(), f.Issuer.Grants())
 	}
 
@@ -223,7 +194,7 @@ func TestFeedFailures(t *testing.T) {
 
 	r.pushed.Add("BAD")
 	f.Faults.Add(xtime.AppointmentsPath, agenttest.Fault{Status: http.StatusOK, Body: `{"success":false,"code":"x-000422","message":"vin is invalid"}`})
-	p := r.page(10)
+	p := r.Page(10)
 	if len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "VIN "+vin1+" skipped: XTime appointments: XTime refused (x-000422): vin is invalid") ||
 		p.RecordsRead != 2 || len(p.Changes) != 0 || p.More {
 		t.Fatalf("a refused VIN: %+v", p)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"testing"
 
 	"github.com/dealerai/integrations/shared/agents/changefeed"
 )
@@ -53,4 +54,43 @@ func (m Memory) Keep(page *changefeed.Page) {
 	for _, k := range page.Memories() {
 		m[k.RecordKind+"/"+k.RecordID] = k.Value
 	}
+}
+
+// FeedRun drives a change feed as the sync does: pages from the stored cursor, remembering
+// what each page asks (Seen) and storing its cursor.
+type FeedRun struct {
+	T    testing.TB
+	Feed changefeed.Feed
+	// Request is the request of a page of at most maxRecords, from Cursor and Seen.
+	Request func(maxRecords int) *changefeed.Request
+	Seen    Memory
+	Cursor  changefeed.Cursor
+}
+
+// Page reads one page and, as the sync does once its events are published, remembers what it
+// asks and stores its cursor.
+func (r *FeedRun) Page(maxRecords int) *changefeed.Page {
+	r.T.Helper()
+	p, err := r.Feed.Changes(context.Background(), r.Request(maxRecords))
+	if err != nil {
+		r.T.Fatal(err)
+	}
+	r.Seen.Keep(p)
+	r.Cursor = p.Next
+	return p
+}
+
+// Rotation reads pages of 100 records until the feed has no more, and returns their changes.
+func (r *FeedRun) Rotation() []changefeed.Change {
+	r.T.Helper()
+	var out []changefeed.Change
+	for range 100 {
+		p := r.Page(100)
+		out = append(out, p.Changes...)
+		if !p.More {
+			return out
+		}
+	}
+	r.T.Fatal("the rotation never ends")
+	return nil
 }

@@ -107,6 +107,7 @@ func NewDeliveryHandler(awsCfg aws.Config, cfg Config, policy safeurl.Policy) (*
 		Timeout:  cfg.DeliveryTimeout,
 		Backoff:  cfg.DeliveryBackoff,
 		Disabler: subscriptions.NewStore(db, cfg.ConfigTable),
+		Secrets:  subscriptions.NewStore(db, cfg.ConfigTable),
 		Agents:   &AgentDeliverer{Dispatcher: dispatcher, Timeout: AgentAttemptTimeout(cfg.DeliveryTimeout)},
 		Circuit:  &circuit.Breaker{Store: &circuit.Store{DB: db, Table: cfg.ConfigTable}, Settings: breaker},
 		Logger:   cfg.logger(),

@@ -165,6 +165,12 @@ type Handler struct {
 	// attempt fast, without a request (errorClass circuit_open); a circuit open for its
 	// DisableAfter whose probe fails again disables the subscription.
 	Circuit *circuit.Breaker
+	// Secrets, when set, gives the signing secrets of a POST fresher than the targets cache
+	// (at most SecretMaxAge old, DefaultSecretMaxAge when 0): a secret revoked at rotation
+	// stops signing within seconds.
+	Secrets      SecretSource
+	SecretMaxAge time.Duration
+	secrets      secretMemo
 	// Logger writes the structured logs (slog.Default() when nil); Metrics receives one
 	// CloudWatch EMF line per batch (nothing when nil).
 	Logger  *slog.Logger

@@ -28,7 +28,7 @@ const UserAgent = "DealerAI-Webhooks/1.0"
 
 // post makes one signed webhook request (docs/webhooks.md).
 func (h *Handler) post(ctx context.Context, msg *deliveryq.Message, attempt int, t *targets.Target) Outcome {
-	sub := t.Subscription
+	sub := h.signingSubscription(ctx, msg.DealerID, t.Subscription)
 	if h.CheckURL != nil {
 		if err := h.CheckURL(sub.URL); err != nil {
 			return Outcome{Result: Failed, Attempt: deliverylog.Attempt{ErrorClass: deliverylog.ClassBlocked, Error: err.Error()}}

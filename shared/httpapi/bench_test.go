@@ -172,7 +172,7 @@ func (m *memStore) Update(context.Context, string, string, subscriptions.Fields,
 	return &s, nil
 }
 func (m *memStore) Delete(context.Context, string, string, int64) error { return nil }
-func (m *memStore) RotateSecret(context.Context, string, string, string) (*subscriptions.Subscription, error) {
+func (m *memStore) RotateSecret(context.Context, string, string, string, bool) (*subscriptions.Subscription, error) {
 	s := m.sub
 	return &s, nil
 }

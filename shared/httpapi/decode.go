@@ -219,6 +219,26 @@ func decodePatch(body []byte) (subscriptions.Fields, error) {
 }
 
 // decodeTestSend decodes the body of POST .../test: {eventType}.
+// decodeRotate reads the optional body of a secret rotation: {"revokePrevious": true} drops
+// the old secret at once; no body (or {}) keeps it for the grace period.
+func decodeRotate(r *http.Request) (revokePrevious bool, err error) {
+	body, err := readBody(r, mediaJSON)
+	if err != nil || len(bytes.TrimSpace(body)) == 0 {
+		return false, err
+	}
+	members, err := decodeObject(body, "revokePrevious")
+	if err != nil {
+		return false, err
+	}
+	f := fields{members: members}
+	revoke := f.bool("revokePrevious")
+	f.nullNotAllowed("revokePrevious", "must be true or false")
+	if err := f.err(); err != nil {
+		return false, err
+	}
+	return revoke != nil && *revoke, nil
+}
+
 func decodeTestSend(body []byte) (string, error) {
 	members, err := decodeObject(body, "eventType")
 	if err != nil {

@@ -44,7 +44,7 @@ type SubscriptionStore interface {
 	List(ctx context.Context, dealerID string, limit int, cursor string) ([]subscriptions.Subscription, string, error)
 	Update(ctx context.Context, dealerID, id string, change subscriptions.Fields, ifVersion int64) (*subscriptions.Subscription, error)
 	Delete(ctx context.Context, dealerID, id string, ifVersion int64) error
-	RotateSecret(ctx context.Context, dealerID, id, newSecret string) (*subscriptions.Subscription, error)
+	RotateSecret(ctx context.Context, dealerID, id, newSecret string, revokePrevious bool) (*subscriptions.Subscription, error)
 }
 
 // DeliveryLog reads the delivery log and records the deliveries the API starts

@@ -200,11 +200,15 @@ func (a *API) rotateSubscriptionSecret(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
+	revoke, err := decodeRotate(r)
+	if err != nil {
+		return err
+	}
 	secret, err := a.opts.NewSecret()
 	if err != nil {
 		return err
 	}
-	if _, err := a.opts.Subscriptions.RotateSecret(r.Context(), dealerOf(r), id, secret); err != nil {
+	if _, err := a.opts.Subscriptions.RotateSecret(r.Context(), dealerOf(r), id, secret, revoke); err != nil {
 		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")

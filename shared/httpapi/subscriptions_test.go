@@ -611,3 +611,48 @@ func TestSubscriptionsPerHost(t *testing.T) {
 		t.Fatalf("after a delete: %d %s", r.status, r.body)
 	}
 }
+
+// TestRotateSecretRevokingThePrevious: {"revokePrevious": true} drops the old secret at once
+// (and any earlier one still in its grace period); {} keeps it; invalid bodies are refused
+// and change nothing.
+func TestRotateSecretRevokingThePrevious(t *testing.T) {
+	at := newAPITest(t)
+	tok := at.token("dlr_1")
+	sub := at.create("dlr_1", nil)
+	id := sub["id"].(string)
+	path := "/v1/subscriptions/" + id + "/rotate-secret"
+	var kept map[string]string
+	at.do("POST", path, tok, `{}`).json(t, &kept) // the old one keeps signing
+	for _, c := range []struct {
+		body   string
+		status int
+		field  string
+	}{
+		{`{"revokePrevious": "yes"}`, 422, "revokePrevious"},
+		{`{"revokePrevious": null}`, 422, "revokePrevious"},
+		{`{"revoke": true}`, 400, "revoke"},
+		{`[true]`, 400, ""},
+	} {
+		if p := at.do("POST", path, tok, c.body).problem(t, c.status); c.field != "" && !hasField(p, c.field) {
+			t.Errorf("%s: %+v", c.body, p)
+		}
+	}
+	var rotated map[string]string
+	r := at.do("POST", path, tok, `{"revokePrevious": true}`)
+	r.json(t, &rotated)
+	if r.status != http.StatusOK || rotated["secret"] == kept["secret"] || !strings.HasPrefix(rotated["secret"], "whsec_") {
+		t.Fatalf("rotate revoking: %d %s", r.status, r.body)
+	}
+	var secret map[string]any
+	at.do("GET", "/v1/subscriptions/"+id+"/secret", tok, nil).json(t, &secret)
+	if secret["secret"] != rotated["secret"] || secret["previousSecret"] != nil || secret["previousSecretExpiresAt"] != nil {
+		t.Fatalf("secret after a revoking rotation: %v", secret)
+	}
+	stored, err := at.store.Get(context.Background(), "dlr_1", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := stored.SigningSecrets(time.Now()); len(s) != 1 || s[0] != rotated["secret"] {
+		t.Fatalf("signing secrets %v, want the new one only", s)
+	}
+}

@@ -359,7 +359,7 @@ func TestRotatedSecretSignsWithBoth(t *testing.T) {
 	sub := s.subscribe(dealer, rc.URL, "*")
 	oldSecret := sub.Secret
 	newSecret, _ := signing.NewSecret()
-	if _, err := s.subs.RotateSecret(context.Background(), dealer, sub.ID, newSecret); err != nil {
+	if _, err := s.subs.RotateSecret(context.Background(), dealer, sub.ID, newSecret, false); err != nil {
 		t.Fatal(err)
 	}
 	body, _ := example(t, "lead.created", nil)

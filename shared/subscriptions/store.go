@@ -204,9 +204,11 @@ func (s *Store) Disable(ctx context.Context, dealerID, id, reason string) error 
 
 // RotateSecret makes newSecret the signing secret and keeps the current one as
 // PreviousSecret for SecretGracePeriod (a second rotation within that period drops the
-// oldest). The subscription's version does not change: its representation does not.
-func (s *Store) RotateSecret(ctx context.Context, dealerID, id, newSecret string) (*Subscription, error) {
-	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+// oldest). revokePrevious drops the current one (and any previous one) at once instead: a
+// leaked secret signs nothing more. The subscription's version does not change: its
+// representation does not.
+func (s *Store) RotateSecret(ctx context.Context, dealerID, id, newSecret string, revokePrevious bool) (*Subscription, error) {
+	in := &dynamodb.UpdateItemInput{
 		TableName:           aws.String(s.Table),
 		Key:                 Key(dealerID, id),
 		UpdateExpression:    aws.String("SET #prev = #secret, #prevExpires = :expires, #secret = :secret"),
@@ -218,7 +220,12 @@ func (s *Store) RotateSecret(ctx context.Context, dealerID, id, newSecret string
 			":expires": timeValue(s.now().Add(SecretGracePeriod)), ":secret": str(newSecret),
 		},
 		ReturnValues: types.ReturnValueAllNew,
-	})
+	}
+	if revokePrevious {
+		in.UpdateExpression = aws.String("SET #secret = :secret REMOVE #prev, #prevExpires")
+		delete(in.ExpressionAttributeValues, ":expires")
+	}
+	out, err := s.DB.UpdateItem(ctx, in)
 	var failed *types.ConditionalCheckFailedException
 	if errors.As(err, &failed) {
 		return nil, ErrNotFound

@@ -76,7 +76,7 @@ func TestStoreRoundTrip(t *testing.T) {
 	}
 
 	// rotation keeps the old secret for 24 h and does not change the version
-	rotated, err := store.RotateSecret(ctx, "d1", sub.ID, "whsec_bmV3")
+	rotated, err := store.RotateSecret(ctx, "d1", sub.ID, "whsec_bmV3", false)
 	if err != nil {
 		t.Fatal(err)
 	}

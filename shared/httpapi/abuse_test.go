@@ -2,7 +2,9 @@ package httpapi_test
 
 // Hostile input (docs/reliability.md): forged and odd tokens, a dealer probing another dealer's ids on
 // every route of the route table, path traversal and odd ids, huge, deep and invalid-UTF-8
-// bodies, URLs that reach private addresses, and a redirect to the cloud metadata address.
+// bodies, URLs that reach private addresses, a redirect to the cloud metadata address, and a
+// dealer trying to crowd out the others (rate limits, one retry per delivery, fair-queue group
+// ids, the per-host cap).
 // Everything goes through the local gateway (real JWTs) and the handler, as in production.
 
 import (
@@ -14,11 +16,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,6 +39,7 @@ import (
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/deliveryq"
 	"github.com/dealerai/integrations/shared/httpapi"
+	"github.com/dealerai/integrations/shared/ratelimit"
 	"github.com/dealerai/integrations/shared/resources"
 	"github.com/dealerai/integrations/shared/safeurl"
 	"github.com/dealerai/integrations/shared/subscriptions"
@@ -742,5 +747,134 @@ func TestAbuseRouteConfusion(t *testing.T) {
 	// The subscription is untouched, and reachable by its own path.
 	if resp := call("GET /v1/subscriptions/{id}", "/v1/subscriptions/"+id, map[string]string{"id": id}); resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET: %d %s", resp.StatusCode, resp.Body)
+	}
+}
+
+// TestAbuseOneDealerCannotCrowdOutTheOthers: a dealer hammering test sends and retries gets
+// 429 past its limits (counted in DynamoDB, Retry-After set) while another dealer is served;
+// one delivery retried twenty times at once is retried once (409 naming the retry); every
+// delivery message it caused carries its own group id (the deliveries queue is a fair queue);
+// its subscriptions to one host are capped.
+func TestAbuseOneDealerCannotCrowdOutTheOthers(t *testing.T) {
+	at := limitedAPITest(t, map[string]ratelimit.Limit{
+		ratelimit.TestSend: {Max: 5, Window: time.Minute},
+		ratelimit.Retry:    {Max: 3, Window: time.Minute},
+	})
+	hostile, victim := at.token("dlr_hostile"), at.token("dlr_victim")
+	sub := at.create("dlr_hostile", nil)["id"].(string)
+	victimSub := at.create("dlr_victim", nil)["id"].(string)
+
+	// 40 test sends at once: 5 queued, 35 refused with Retry-After
+	statuses := make(chan *response, 40)
+	var wg sync.WaitGroup
+	for range 40 {
+		wg.Go(func() {
+			statuses <- at.do("POST", "/v1/subscriptions/"+sub+"/test", hostile, `{"eventType":"lead.created"}`)
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	got := map[int]int{}
+	for r := range statuses {
+		got[r.status]++
+		if r.status == http.StatusTooManyRequests && r.header.Get("Retry-After") == "" {
+			t.Errorf("a 429 without Retry-After: %s", r.body)
+		}
+	}
+	if got[http.StatusAccepted] != 5 || got[http.StatusTooManyRequests] != 35 {
+		t.Fatalf("40 test sends answered %v, want 5 × 202 and 35 × 429", got)
+	}
+	if r := at.do("POST", "/v1/subscriptions/"+victimSub+"/test", victim, `{"eventType":"lead.created"}`); r.status != http.StatusAccepted {
+		t.Fatalf("the other dealer's test send: %d %s", r.status, r.body)
+	}
+
+	// twenty retries of one failed delivery at once: one is made
+	dlv := abuseSeedDelivery(at, "dlr_hostile", deliveryq.Target{Kind: deliveryq.KindSubscription, ID: sub})
+	retries := make(chan *response, 20)
+	for range 20 {
+		wg.Go(func() {
+			retries <- at.do("POST", "/v1/subscriptions/"+sub+"/deliveries/"+dlv+"/retry", hostile, nil)
+		})
+	}
+	wg.Wait()
+	close(retries)
+	got = map[int]int{}
+	var made string
+	var conflicts []string
+	for r := range retries {
+		got[r.status]++
+		switch r.status {
+		case http.StatusAccepted:
+			var acc struct{ DeliveryID string }
+			r.json(t, &acc)
+			made = acc.DeliveryID
+		case http.StatusConflict:
+			var p httpapi.Problem
+			r.json(t, &p)
+			conflicts = append(conflicts, p.Detail)
+		}
+	}
+	// one is made; the others meet it made (409) or the limit of 3 (429)
+	if got[http.StatusAccepted] != 1 || got[http.StatusConflict]+got[http.StatusTooManyRequests] != 19 || got[http.StatusConflict] < 1 {
+		t.Fatalf("20 retries of one delivery answered %v, want one 202, the others 409 or 429", got)
+	}
+	for _, d := range conflicts {
+		if !strings.Contains(d, "already retried") {
+			t.Errorf("409: %s", d)
+		}
+	}
+	// retries of other deliveries: within 3 in all, then 429 (a 409 read before the limit
+	// is not counted, so up to two more may still pass)
+	queued, limited := 1, false
+	for range 3 {
+		r := at.do("POST", "/v1/subscriptions/"+sub+"/deliveries/"+abuseSeedDelivery(at, "dlr_hostile", deliveryq.Target{Kind: deliveryq.KindSubscription, ID: sub})+"/retry", hostile, nil)
+		if r.status == http.StatusAccepted {
+			queued++
+			continue
+		}
+		if r.status != http.StatusTooManyRequests {
+			t.Fatalf("a retry of another delivery: %d %s", r.status, r.body)
+		}
+		limited = true
+		break
+	}
+	if !limited || queued > 3 {
+		t.Fatalf("%d retries made, the limit is 3", queued)
+	}
+
+	// what was queued: each message in its dealer's group
+	groups := map[string]int{}
+	deadline := time.Now().Add(10 * time.Second)
+	for n := 0; n < 6+queued && time.Now().Before(deadline); {
+		out, err := at.env.SQS.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(at.env.QueueURL(resources.DeliveriesQueue)), MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
+			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameMessageGroupId},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			d, err := deliveryq.Decode(aws.ToString(m.Body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g := m.Attributes["MessageGroupId"]; g != d.DealerID {
+				t.Errorf("delivery %s of %s in group %q", d.DeliveryID, d.DealerID, g)
+			}
+			groups[m.Attributes["MessageGroupId"]]++
+			n++
+		}
+	}
+	// 5 test sends and the retries made; the victim's test send
+	if groups["dlr_hostile"] != 5+queued || groups["dlr_victim"] != 1 || made == "" {
+		t.Fatalf("queued by group %v (the retry made %q), want %d of dlr_hostile and 1 of dlr_victim", groups, made, 5+queued)
+	}
+
+	// the per-host cap: 10 subscriptions to one host, the 11th refused naming url
+	for i := 1; i < 10; i++ {
+		at.create("dlr_hostile", map[string]any{"url": fmt.Sprintf("https://hooks.example.com/%d", i), "events": []string{"*"}})
+	}
+	if p := at.do("POST", "/v1/subscriptions", hostile, `{"url":"https://hooks.example.com/11","events":["*"]}`).problem(t, http.StatusUnprocessableEntity); !hasField(p, "url") {
+		t.Fatalf("11th subscription to one host: %+v", p)
 	}
 }

@@ -45,7 +45,7 @@ func (r *feedRun) request(maxRecords int) *changefeed.Request {
 		HTTP: &http.Client{}, Pushed: r.pushed, Seen: r.Seen, Now: r.now}
 }
 
-func newFeedFake(t *testing.T) *xtimefake.Server {
+func newFeedFake(t testing.TB) *xtimefake.Server {
 	return newFake(t, func(c *xtimefake.Config) { c.CancelRoute = "" })
 }
 
@@ -199,4 +199,24 @@ func TestFeedFailures(t *testing.T) {
 		p.RecordsRead != 2 || len(p.Changes) != 0 || p.More {
 		t.Fatalf("a refused VIN: %+v", p)
 	}
+}
+
+// BenchmarkFeedRotation: our side of a rotation over 100 VINs DealerAI booked, one appointment
+// each, nothing changed (as most rotations find), against the fake on loopback.
+func BenchmarkFeedRotation(b *testing.B) {
+	f := newFeedFake(b)
+	r := newFeedRun(b, f)
+	for i := range 100 {
+		vin := fmt.Sprintf("1HGCM82633A%06d", i)
+		f.BookDirect(xtimefake.Appointment{VIN: vin, DateTimeLocal: "2026-12-08T09:30-0600", FirstName: "Ana", Opcodes: []string{"OCTR"}})
+		r.pushed.Add(vin)
+	}
+	r.Rotation() // every appointment seen
+	b.ResetTimer()
+	for b.Loop() {
+		if got := r.Rotation(); len(got) != 0 {
+			b.Fatalf("%d changes", len(got))
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/VIN")
 }

@@ -36,7 +36,7 @@ var dealerServices = []xtimefake.Service{
 	{Opcode: "DAI01", ServiceName: "Customer concern"},
 }
 
-func newFake(t *testing.T, edit ...func(*xtimefake.Config)) *xtimefake.Server {
+func newFake(t testing.TB, edit ...func(*xtimefake.Config)) *xtimefake.Server {
 	cfg := xtimefake.Config{ClientID: "xt-client", ClientSecret: "xt-secret", APIKey: apiKey, DealerCode: dealerCode,
 		Services: dealerServices, CancelRoute: "POST " + cancelPath}
 	for _, e := range edit {

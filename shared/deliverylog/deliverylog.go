@@ -344,13 +344,7 @@ func (s *Store) CreatePending(ctx context.Context, rec *Record) error {
 // *AlreadyRetriedError (naming the retry) when it was retried already, ErrNotRetryable when
 // its status is another, ErrNotFound when it does not exist.
 func (s *Store) MarkRetried(ctx context.Context, dealerID string, target deliveryq.Target, deliveryID, retryID string) error {
-	key, err := s.key(dealerID, target, deliveryID)
-	if err != nil {
-		return err
-	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                           aws.String(s.table),
-		Key:                                 key,
+	err := s.updateItem(ctx, dealerID, target, deliveryID, &dynamodb.UpdateItemInput{
 		UpdateExpression:                    aws.String("SET #rb = :rb"),
 		ConditionExpression:                 aws.String("attribute_exists(#pk) AND attribute_not_exists(#rb) AND #s IN (:failed, :skipped)"),
 		ExpressionAttributeNames:            map[string]string{"#pk": attrPK, "#rb": attrRetriedBy, "#s": attrStatus},
@@ -377,13 +371,7 @@ func (s *Store) MarkRetried(ctx context.Context, dealerID string, target deliver
 // record or message not written), so that the delivery can be retried again. It removes
 // the mark only if it still names retryID.
 func (s *Store) UnmarkRetried(ctx context.Context, dealerID string, target deliveryq.Target, deliveryID, retryID string) error {
-	key, err := s.key(dealerID, target, deliveryID)
-	if err != nil {
-		return err
-	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.table),
-		Key:                       key,
+	err := s.updateItem(ctx, dealerID, target, deliveryID, &dynamodb.UpdateItemInput{
 		UpdateExpression:          aws.String("REMOVE #rb"),
 		ConditionExpression:       aws.String("#rb = :rb"),
 		ExpressionAttributeNames:  map[string]string{"#rb": attrRetriedBy},
@@ -393,6 +381,17 @@ func (s *Store) UnmarkRetried(ctx context.Context, dealerID string, target deliv
 		return fmt.Errorf("deliverylog: unmark %s retried: %w", deliveryID, err)
 	}
 	return nil
+}
+
+// updateItem runs in on the item of a delivery (setting its table and key).
+func (s *Store) updateItem(ctx context.Context, dealerID string, target deliveryq.Target, deliveryID string, in *dynamodb.UpdateItemInput) error {
+	key, err := s.key(dealerID, target, deliveryID)
+	if err != nil {
+		return err
+	}
+	in.TableName, in.Key = aws.String(s.table), key
+	_, err = s.db.UpdateItem(ctx, in)
+	return err
 }
 
 // RecordSuccess records a successful attempt: the delivery is succeeded. For a delivery not

@@ -13,6 +13,7 @@ import (
 	"github.com/dealerai/integrations/infra/local/localtest"
 	"github.com/dealerai/integrations/shared/agents/fortellis"
 	"github.com/dealerai/integrations/shared/agents/fortellis/fortellistest"
+	"github.com/dealerai/integrations/shared/agentsync"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/internal/agenttest"
 )
@@ -102,7 +103,12 @@ func TestFortellisSyncReadsBackChanges(t *testing.T) {
 	}
 	quiet("the walk-in came back twice")
 
-	st := s.syncStatus("fortellis", dealer)
+	// The worker keeps syncing (a short interval): read the state between two runs.
+	var st agentsync.Status
+	localtest.Eventually(t, 30*time.Second, "the sync idle between runs", func() bool {
+		st = s.syncStatus("fortellis", dealer)
+		return st.State != "running"
+	})
 	if !st.Supported || st.LastRun == nil || st.LastRun.Error != "" || st.CursorTime == nil || st.State != "idle" {
 		t.Errorf("GET .../sync: %+v", st)
 	}

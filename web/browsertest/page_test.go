@@ -190,6 +190,15 @@ func subscriptionSecretAndTestEvent(t *testing.T, s *suite) {
 	tb.waitText("The previous secret also signs deliveries until")
 	tb.click(button("Hide"))
 
+	// A leaked secret: rotating with "Revoke now" stops the old one at once.
+	tb.click(button("Revoke now…"))
+	tb.waitFor("the revocation dialog", root+`.querySelector("dialog[open]")?.textContent.includes("stops at once")`)
+	tb.click(q("[data-confirm]"))
+	tb.waitText("the previous one is revoked")
+	if third, previous := secretOf(); third == second || previous != "" {
+		t.Errorf("after revoking the API has secret %q previous %q (second %q)", third, previous, second)
+	}
+
 	// A test event goes through the pipeline to the endpoint and shows as succeeded.
 	tb.selectOption(q("#test-type"), "lead.created")
 	tb.click(button("Send test event"))

@@ -301,18 +301,30 @@ export class SubscriptionDetail extends Panel {
     this.ctx.announce(this.secretMsg);
   }
 
-  private async rotate() {
-    const ok = await this.ctx.confirm({
-      title: "Rotate the signing secret?",
-      body: "A new secret signs every delivery from now on. The current secret keeps signing deliveries too for 24 hours, so you have time to update your endpoint.",
-      confirm: "Rotate secret",
-    });
+  /** Rotates the secret; revokePrevious stops the current one at once (a leaked secret). */
+  private async rotate(revokePrevious = false) {
+    const ok = await this.ctx.confirm(
+      revokePrevious
+        ? {
+            title: "Revoke the signing secret now?",
+            body: "A new secret signs every delivery from now on and the current secret stops at once. Use this when the secret may have leaked: your endpoint rejects deliveries until it uses the new secret.",
+            confirm: "Revoke and rotate",
+            danger: true,
+          }
+        : {
+            title: "Rotate the signing secret?",
+            body: "A new secret signs every delivery from now on. The current secret keeps signing deliveries too for 24 hours, so you have time to update your endpoint.",
+            confirm: "Rotate secret",
+          },
+    );
     if (!ok) return;
     try {
-      const { data } = await this.ctx.api.call<Secret>("POST", path(this.subId) + "/rotate-secret");
+      const { data } = await this.ctx.api.call<Secret>("POST", path(this.subId) + "/rotate-secret", revokePrevious ? { body: { revokePrevious: true } } : {});
       this.secret = data;
       this.revealed = false;
-      this.secretMsg = "A new signing secret is created. The previous secret still signs deliveries for 24 hours; update your endpoint before then.";
+      this.secretMsg = revokePrevious
+        ? "A new signing secret is created and the previous one is revoked: deliveries are signed with the new secret only."
+        : "A new signing secret is created. The previous secret still signs deliveries for 24 hours; update your endpoint before then.";
       this.ctx.announce(this.secretMsg);
     } catch (e) {
       this.fail(e);
@@ -420,6 +432,7 @@ export class SubscriptionDetail extends Panel {
               <button type="button" @click=${() => (this.revealed = false)}>Hide</button>`
           : html`<button type="button" @click=${() => this.reveal()}>Reveal</button>`}
         <button type="button" @click=${() => this.rotate()}>Rotate secret</button>
+        <button type="button" class="danger" title="Rotate the secret and stop the current one at once (a leaked secret)" @click=${() => this.rotate(true)}>Revoke now…</button>
       </div>
       ${shown && this.secret!.previousSecretExpiresAt
         ? html`<p class="small muted">The previous secret also signs deliveries until ${fmtTime(this.secret!.previousSecretExpiresAt)}.</p>`

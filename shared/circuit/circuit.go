@@ -290,6 +290,39 @@ type entry struct {
 	failures int // consecutive failures this container saw while closed
 	state    State
 	known    time.Time // when state was last read or written here (zero: from a cache)
+	// inflight are the attempts to the target running in this container (Track).
+	inflight map[*context.CancelCauseFunc]bool
+}
+
+// ErrOpened is the cause of an attempt's context cancelled because its target's circuit
+// opened while it waited (Track).
+var ErrOpened = errors.New("circuit opened")
+
+// Track registers an attempt in flight to a target: when this container opens the target's
+// circuit, cancel is called with ErrOpened, so that attempts already waiting on a dead
+// endpoint stop waiting (and billing) too. The returned func ends the tracking.
+func (b *Breaker) Track(dealerID string, t deliveryq.Target, cancel context.CancelCauseFunc) func() {
+	e := b.entry(dealerID, t, true)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.inflight == nil {
+		e.inflight = map[*context.CancelCauseFunc]bool{}
+	}
+	tok := &cancel
+	e.inflight[tok] = true
+	return func() {
+		// An entry with nothing to remember is dropped, so that the map holds the targets
+		// failing or in flight, not every target the container ever served.
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		delete(e.inflight, tok)
+		k := key(dealerID, t)
+		if len(e.inflight) == 0 && e.failures == 0 && e.state.isClosed() && e.state.Version == 0 && b.entries[k] == e {
+			delete(b.entries, k)
+		}
+	}
 }
 
 func (b *Breaker) now() time.Time {
@@ -458,6 +491,11 @@ func (b *Breaker) write(ctx context.Context, dealerID string, t deliveryq.Target
 	e.state, e.known = next, now
 	if next.isClosed() {
 		e.failures = 0
+	}
+	if next.State == Open {
+		for cancel := range e.inflight {
+			(*cancel)(ErrOpened)
+		}
 	}
 	return Transition{From: from, To: next.State, State: next}, nil
 }

@@ -145,3 +145,31 @@ func TestDisableAfterSustainedFailure(t *testing.T) {
 		t.Fatalf("reset: %+v %v", tr, err)
 	}
 }
+
+// Opening a circuit cancels the attempts to its target still in flight in this container,
+// with ErrOpened; other targets' attempts go on.
+func TestOpeningCancelsAttemptsInFlight(t *testing.T) {
+	ctx := context.Background()
+	b := &circuit.Breaker{Store: &memStore{}, Settings: circuit.Settings{Threshold: 2}}
+	other := deliveryq.Target{Kind: deliveryq.KindSubscription, ID: "sub_2"}
+	waiting, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	untrack := b.Track("d", target, cancel)
+	defer untrack()
+	elsewhere, cancelOther := context.WithCancelCause(ctx)
+	defer cancelOther(nil)
+	defer b.Track("d", other, cancelOther)()
+	b.Record(ctx, "d", target, circuit.Allow, circuit.Down, "timeout")
+	if waiting.Err() != nil {
+		t.Fatal("cancelled before the circuit opened")
+	}
+	if tr, _ := b.Record(ctx, "d", target, circuit.Allow, circuit.Down, "timeout"); tr.To != circuit.Open {
+		t.Fatalf("not opened: %+v", tr)
+	}
+	if context.Cause(waiting) != circuit.ErrOpened {
+		t.Errorf("attempt in flight: cause %v, want ErrOpened", context.Cause(waiting))
+	}
+	if elsewhere.Err() != nil {
+		t.Error("another target's attempt was cancelled")
+	}
+}

@@ -381,7 +381,22 @@ func (h *Handler) attempt(ctx context.Context, msg *deliveryq.Message, attempt i
 			return Outcome{Result: Failed, Attempt: deliverylog.Attempt{ErrorClass: deliverylog.ClassCircuitOpen, Error: circuit.Describe(st)}}
 		}
 	}
-	out := h.attemptTarget(ctx, msg, attempt, rec, t)
+	if h.Circuit == nil {
+		return h.attemptTarget(ctx, msg, attempt, rec, t)
+	}
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	untrack := h.Circuit.Track(msg.DealerID, msg.Target, cancel)
+	out := h.attemptTarget(actx, msg, attempt, rec, t)
+	untrack()
+	if errors.Is(context.Cause(actx), circuit.ErrOpened) && out.Result != Succeeded {
+		// The circuit opened while this attempt waited: it stopped waiting. Not a failure of
+		// its own (the ones that opened the circuit were counted).
+		out = Outcome{Result: Failed, Requested: out.Requested, Attempt: deliverylog.Attempt{
+			DurationMs: out.Attempt.DurationMs, ErrorClass: deliverylog.ClassCircuitOpen,
+			Error: "the circuit opened while the attempt waited for an answer; it stopped waiting"}}
+		return out
+	}
 	h.recordCircuit(ctx, msg, t, permit, out)
 	return out
 }

@@ -713,6 +713,7 @@ func (s *suite) run(t *testing.T, sc *scenario) {
 	e.checkAPI()
 	e.scanSecrets()
 	r.took = time.Since(start)
+	r.deliveryBilled = e.billed()
 	t.Log(r.line())
 	printLine("%s", r.line())
 	s.mu.Lock()

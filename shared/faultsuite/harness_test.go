@@ -259,6 +259,18 @@ func (e *env) observe(h app.SQSHandler) app.SQSHandler {
 	}
 }
 
+// billed is the delivery function's billed duration: its invocations' durations, each rounded
+// up to the millisecond as Lambda bills them.
+func (e *env) billed() time.Duration {
+	e.invMu.Lock()
+	defer e.invMu.Unlock()
+	var d time.Duration
+	for _, inv := range e.invocations {
+		d += (inv.end.Sub(inv.start) + time.Millisecond - 1).Truncate(time.Millisecond)
+	}
+	return d
+}
+
 // concurrentCopies reports whether two different SQS messages of the delivery were being
 // handled at the same time (two copies in flight: each read the log before the other
 // recorded its success).
@@ -330,6 +342,11 @@ func (s *suite) newEnv(t *testing.T, sc *scenario) *env {
 	vars["ALLOW_HTTP_ENDPOINTS"] = "true"
 	vars["DELIVERY_BACKOFF"] = s.p.backoff
 	vars["DELIVERY_TIMEOUT"] = s.p.deliveryTimeout.String()
+	// CIRCUIT_THRESHOLD=1000 make test-faults compares the billed duration without the
+	// circuit breaker.
+	if v := os.Getenv("CIRCUIT_THRESHOLD"); v != "" {
+		vars["CIRCUIT_THRESHOLD"] = v
+	}
 	cfg, err := app.ConfigFromEnv(func(k string) string { return vars[k] })
 	if err != nil {
 		t.Fatal(err)

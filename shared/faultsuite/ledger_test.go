@@ -95,14 +95,16 @@ type result struct {
 	recovery                     int // events published after the fault (all delivered)
 	faultEvidence                string
 	took                         time.Duration
+	// deliveryBilled is the delivery function's billed duration over the scenario.
+	deliveryBilled time.Duration
 }
 
 func (r result) line() string {
 	return fmt.Sprintf("FAULTSUITE scenario=%s fault=%q sent=%d delivered=%d deadLettered=%d dupAfterSuccess=%d atLeastOnceWindow=%d concurrentCopies=%d answerLost=%d lost=%d"+
-		" inEventsDLQ=%d inDeliveriesDLQ=%d dlqUnlogged=%d loggedFailed=%d loggedSkipped=%d retried=%d requests=%d recoveryEvents=%d evidence=%q took=%s",
+		" inEventsDLQ=%d inDeliveriesDLQ=%d dlqUnlogged=%d loggedFailed=%d loggedSkipped=%d retried=%d requests=%d recoveryEvents=%d evidence=%q took=%s deliveryBilled=%s",
 		r.scenario, r.fault, r.sent, r.delivered, r.deadLettered, r.dupAfterSuccess, r.aloWindow, r.concurrentCopies, r.answerLost, r.lost,
 		r.inEventsDLQ, r.inDeliveriesDLQ, r.dlqUnlogged, r.loggedFailed, r.loggedSkipped, r.retried, r.requests, r.recovery,
-		r.faultEvidence, r.took.Round(time.Second))
+		r.faultEvidence, r.took.Round(time.Second), r.deliveryBilled.Round(100*time.Millisecond))
 }
 
 // logLine is a line of the handlers' captured stdout (JSON logs and EMF metrics).

@@ -219,22 +219,32 @@ func (a *API) retryAgentDelivery(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ag, err := a.agent(r.Context(), dealerOf(r), target.ID)
+	disabled, err := a.agentDeliverable(r, target)
 	if err != nil {
 		return err
 	}
+	return a.retryDelivery(w, r, orig, target, disabled)
+}
+
+// agentDeliverable checks that the agent may be sent deliveries again (a retry, a recovery):
+// its platform in the dealer's plan (403 otherwise); disabled, when not empty, says why it
+// cannot take them now (not configured, or disabled: the caller's 409).
+func (a *API) agentDeliverable(r *http.Request, target deliveryq.Target) (disabled string, err error) {
+	ag, err := a.agent(r.Context(), dealerOf(r), target.ID)
+	if err != nil {
+		return "", err
+	}
 	p, _ := a.opts.Platforms.Get(target.ID)
 	if err := a.requireInPlan(r, p); err != nil {
-		return err
+		return "", err
 	}
-	var disabled string
 	switch {
 	case ag.Version == 0:
-		disabled = "the agent is not configured; configure it first (PUT /v1/agents/" + target.ID + ")"
+		return "the agent is not configured; configure it first (PUT /v1/agents/" + target.ID + ")", nil
 	case !ag.Enabled:
-		disabled = "the agent is disabled; enable it first"
+		return "the agent is disabled; enable it first", nil
 	}
-	return a.retryDelivery(w, r, orig, target, disabled)
+	return "", nil
 }
 
 // agent reads the dealer's agent of a platform; one never configured is the zero agent

@@ -57,19 +57,12 @@ func (a *API) recoverAgent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ag, err := a.agent(r.Context(), dealerOf(r), target.ID)
+	disabled, err := a.agentDeliverable(r, target)
 	if err != nil {
 		return err
 	}
-	p, _ := a.opts.Platforms.Get(target.ID)
-	if err := a.requireInPlan(r, p); err != nil {
-		return err
-	}
-	switch {
-	case ag.Version == 0:
-		return NewProblem(http.StatusConflict, "the agent is not configured; configure it first (PUT /v1/agents/"+target.ID+")")
-	case !ag.Enabled:
-		return NewProblem(http.StatusConflict, "the agent is disabled; enable it first")
+	if disabled != "" {
+		return NewProblem(http.StatusConflict, disabled)
 	}
 	return a.recover(w, r, target, since, cursor)
 }

@@ -3,6 +3,7 @@ package pipelinetest
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -356,5 +357,38 @@ func TestSustainedFailureDisablesTheSubscription(t *testing.T) {
 	}
 	if st := s.circuit(sub); st.State != circuit.Closed {
 		t.Errorf("circuit after disabling = %+v", st)
+	}
+}
+
+// An attempt already waiting on the endpoint when its circuit opens stops waiting: of two
+// concurrent deliveries to one endpoint, one hangs and the other gets a 500, which opens the
+// circuit (threshold 1) and ends the hanging attempt as circuit_open, long before its timeout.
+func TestOpeningTheCircuitStopsAttemptsInFlight(t *testing.T) {
+	s := newStack(t, options{env: map[string]string{"DELIVERY_TIMEOUT": "20s", "CIRCUIT_THRESHOLD": "1"}, noDelivery: true})
+	h := s.newDeliveryHandler(nil)
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		if n == 1 {
+			<-r.Context().Done() // hangs until the client gives up
+			return
+		}
+		w.WriteHeader(http.StatusInternalServerError)
+	})
+	sub := s.subscribe(dealer, rc.URL, "*")
+	msgs := s.deliveries(sub, sub)
+	s.handleBatch(h, 2)
+	var classes []string
+	for _, m := range msgs {
+		a := s.lastAttempt(sub, m)
+		classes = append(classes, a.ErrorClass)
+		if a.ErrorClass == deliverylog.ClassCircuitOpen && a.DurationMs >= 20_000 {
+			t.Errorf("the waiting attempt ran %d ms, its whole timeout", a.DurationMs)
+		}
+	}
+	slices.Sort(classes)
+	if want := []string{deliverylog.ClassCircuitOpen, deliverylog.ClassHTTPStatus}; !slices.Equal(classes, want) {
+		t.Errorf("attempts %v, want %v", classes, want)
+	}
+	if st := s.circuit(sub); st.State != circuit.Open {
+		t.Errorf("circuit %+v", st)
 	}
 }

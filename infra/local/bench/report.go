@@ -14,13 +14,16 @@ import (
 
 // Targets the report checks (docs/performance.md).
 const (
-	TargetCostPerM        = 1.00 // dollars per million successful deliveries
-	TargetCPUms           = 0.2  // handler CPU per delivery
-	TargetP50             = 20 * time.Millisecond
-	TargetP99             = 60 * time.Millisecond
-	TargetBinaryBytes     = 10_000_000
-	TargetInit            = 30 * time.Millisecond
-	TargetLogBytes        = 150
+	TargetCostPerM    = 1.00 // dollars per million successful deliveries
+	TargetCPUms       = 0.2  // handler CPU per delivery
+	TargetP50         = 20 * time.Millisecond
+	TargetP99         = 60 * time.Millisecond
+	TargetBinaryBytes = 10_000_000
+	TargetInit        = 30 * time.Millisecond
+	TargetLogBytes    = 150
+	// TargetIsolationBilled bounds the delivery function's billed time with one endpoint
+	// hanging, as a multiple of the same run's without.
+	TargetIsolationBilled = 2.0
 	DefaultDeliveryTimout = 10 * time.Second
 )
 
@@ -170,6 +173,14 @@ func RunBench(ctx context.Context, o BenchOptions) error {
 	rise := pct(hang.Latencies, 0.99) - p99
 	fmt.Fprintf(w, "  others' p99: %s without, %s with the hanging endpoint (rise %s; the bound is one timeout, %v)\n", ms(p99), ms(pct(hang.Latencies, 0.99)), ms(rise), timeout)
 	sum.add("isolation: others' p99 rise with a hanging endpoint", ms(rise), "", rise <= timeout, fmt.Sprintf("%s → %s", ms(p99), ms(pct(hang.Latencies, 0.99))))
+	// What the hanging endpoint costs: the delivery function's billed time, which an open
+	// circuit (CIRCUIT_THRESHOLD consecutive timeouts) stops from growing with each attempt.
+	healthyMs, hangMs := paced.Function.Functions["delivery"].BilledMs, hang.Function.Functions["delivery"].BilledMs
+	ratio := hangMs / max(healthyMs, 1)
+	fmt.Fprintf(w, "  delivery billed:     %.1f s without, %.1f s with the hanging endpoint (%.1f×); cost per million $%.3f → $%.3f\n",
+		healthyMs/1000, hangMs/1000, ratio, Total(paced.cost()), Total(hang.cost()))
+	sum.add("isolation: delivery billed duration with a hanging endpoint", fmt.Sprintf("%.1f×", ratio), "", ratio <= TargetIsolationBilled,
+		fmt.Sprintf("%.1f s → %.1f s", healthyMs/1000, hangMs/1000))
 	h.Close()
 
 	if !o.SkipColdStart {

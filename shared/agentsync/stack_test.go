@@ -55,7 +55,14 @@ func newStack(t *testing.T) *stack {
 	}
 	cfg.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	cfg.DefaultAgentPlatforms = append(cfg.DefaultAgentPlatforms, testCRM.ID) // in every dealer's plan unless stored otherwise
-	cat := append(registry.Platforms(), testCRM)
+	// The registry's platforms without their change feeds (platforms without one, as the
+	// tick sees them), and the fake CRM with its feed.
+	var cat platform.Catalog
+	for _, p := range registry.Platforms() {
+		p.NewChangeFeed = nil
+		cat = append(cat, p)
+	}
+	cat = append(cat, testCRM)
 	// The fakes listen on 127.0.0.1 over http: a plain client stands in for the policy's.
 	h, err := app.NewSyncHandler(env.AWS, cfg, &http.Client{Timeout: 10 * time.Second}, cat)
 	if err != nil {

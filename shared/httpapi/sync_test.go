@@ -29,15 +29,20 @@ func (f funcFeed) Changes(ctx context.Context, req *changefeed.Request) (*change
 	return f(ctx, req)
 }
 
-// withFeed is the catalog with Fortellis's change feed replaced by a stand-in: one lead
-// sold, then whatever err says.
+// withFeed is the catalog with Fortellis's change feed replaced by a stand-in (one lead
+// sold, then whatever err says), and VinSolutions without one.
 func withFeed(catalog platform.Catalog, err *error) (platform.Catalog, platform.Platform) {
 	return withFeedOn(catalog, "fortellis", err)
 }
 
-// withFeedOn is withFeed for platform id.
+// withFeedOn is withFeed for platform id (VinSolutions keeps none unless it is id).
 func withFeedOn(catalog platform.Catalog, id string, err *error) (platform.Catalog, platform.Platform) {
 	out := append(platform.Catalog{}, catalog...)
+	for i := range out {
+		if out[i].ID == "vinsolutions" && id != "vinsolutions" {
+			out[i].NewChangeFeed = nil // a platform without a feed
+		}
+	}
 	for i := range out {
 		if out[i].ID != id {
 			continue

@@ -1,6 +1,9 @@
 package vinsolutions
 
 import (
+	"strconv"
+
+	"github.com/dealerai/integrations/shared/agents/changefeed"
 	"github.com/dealerai/integrations/shared/agents/connector"
 	"github.com/dealerai/integrations/shared/agents/platform"
 	"github.com/dealerai/integrations/shared/validation"
@@ -16,6 +19,7 @@ var Platform = platform.Platform{
 		"create the contact and lead of a sales appointment whose lead VinSolutions does not have",
 		"update contacts (names; an email or phone they lack is added)",
 		"add vehicles of interest to leads",
+		"two-way sync: pages the dealer's leads newest first and sends back leads entered in VinSolutions and changed lead statuses (of the leads created since the sync started, for syncDays days)",
 	},
 	Events: []string{"lead.created", "lead.received", "lead.update.disposition", "contact.basic.updated",
 		"contact.vehicleofinterest.updated", "appointment.*"},
@@ -27,6 +31,7 @@ var Platform = platform.Platform{
 		{Key: "leadSourceId", Required: true, Description: "VinSolutions lead source id for DealerAI leads (a number; GET /leadSources?dealerId= lists the dealer's)"},
 		{Key: "leadType", Default: "INTERNET", Description: "lead type of the leads created"},
 		{Key: "noticeHeader", Default: "X-DealerAI-Notice-Key", Description: "header VinSolutions' Connect Event Service subscriber sends noticeSecret in (its username), for push notices to POST /v1/notices/vinsolutions/{dealerId}"},
+		{Key: "syncDays", Default: DefaultSyncDays, Description: "days after its creation a lead's status changes are read back by the two-way sync (0 to 90; 0: new leads only)"},
 	},
 	Credentials: []platform.KeySpec{
 		{Key: "clientId", Required: true, Description: "OAuth 2.0 client id"},
@@ -35,9 +40,10 @@ var Platform = platform.Platform{
 		{Key: "noticeSecret", Description: "secret of push notices: the Connect Event Service subscriber's password, sent in noticeHeader (without it, notices are refused)"},
 	},
 	// The Lead Management API in production and sandbox, and the token server (docs/agents.md).
-	Hosts:        []string{"api.vinsolutions.com", "sandbox.api.vinsolutions.com", "authentication.vinsolutions.com"},
-	Check:        check,
-	NewConnector: func(deps platform.Deps) connector.Connector { return New(deps.Tokens) },
+	Hosts:         []string{"api.vinsolutions.com", "sandbox.api.vinsolutions.com", "authentication.vinsolutions.com"},
+	Check:         check,
+	NewConnector:  func(deps platform.Deps) connector.Connector { return New(deps.Tokens) },
+	NewChangeFeed: func(deps platform.Deps) changefeed.Feed { return NewFeed(deps.Tokens) },
 }
 
 // check: the ids VinSolutions takes as numbers are numbers.
@@ -46,6 +52,11 @@ func check(settings, _ map[string]string) []validation.FieldError {
 	for _, k := range []string{"dealerId", "userId", "leadSourceId"} {
 		if v, ok := settings[k]; ok && !isNumber(v) {
 			errs = append(errs, validation.FieldError{Field: "settings." + k, Message: "must be a number"})
+		}
+	}
+	if v, ok := settings["syncDays"]; ok {
+		if n, err := strconv.Atoi(v); err != nil || n < 0 || n > maxSyncDays {
+			errs = append(errs, validation.FieldError{Field: "settings.syncDays", Message: "must be a whole number from 0 to 90"})
 		}
 	}
 	return errs

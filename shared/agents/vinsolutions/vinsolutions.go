@@ -60,13 +60,7 @@ func (c *Connector) Deliver(ctx context.Context, d *connector.Delivery) (connect
 		d:        d,
 		settings: d.Settings,
 		progress: map[string]string{},
-		grant: oauth.Grant{
-			Platform:     "VinSolutions",
-			TokenURL:     d.Settings["tokenUrl"],
-			ClientID:     d.Credentials["clientId"],
-			ClientSecret: d.Credentials["clientSecret"],
-			Scope:        Scope,
-		},
+		grant:    grantOf(d.Settings, d.Credentials),
 	}
 	maps.Copy(s.progress, d.Progress)
 	var res connector.Result
@@ -106,6 +100,8 @@ type session struct {
 	status   int
 	// createdLead: this attempt created the lead, so it has no vehicles or notes yet.
 	createdLead bool
+	// leadState is the lead's status as the last read of it answered (nil: not read).
+	leadState map[string]string
 }
 
 // person is who a contact is created for.
@@ -171,7 +167,13 @@ func (s *session) pushLead(ctx context.Context) (connector.Result, error) {
 		}
 		summary += ", note " + added
 	}
-	return connector.Result{Correlation: s.leadIDs(), Summary: summary}, nil
+	res := connector.Result{Correlation: s.leadIDs(), Summary: summary}
+	if s.progress["leadRequested"] != "" && s.leadState != nil {
+		// A lead DealerAI created, as VinSolutions read it back for the note: its first
+		// state is not sent back by the two-way sync.
+		res.Pushed = s.leadState
+	}
+	return res, nil
 }
 
 // noteAppointment: an appointment is a note on its lead (Lead Management has no appointment
@@ -638,10 +640,15 @@ func (s *session) appendNote(ctx context.Context, text, key string) (string, err
 			Message: "VinSolutions lead read: the lead is larger than we read, so its notes cannot be appended to without losing some"}
 	}
 	var lead struct {
-		Notes *string `json:"notes"`
+		Notes          *string `json:"notes"`
+		LeadStatus     string  `json:"leadStatus"`
+		LeadStatusType string  `json:"leadStatusType"`
 	}
 	if err := json.Unmarshal(resp.Body, &lead); err != nil {
 		return "", unreadable(resp, "VinSolutions lead read", "a lead")
+	}
+	if lead.LeadStatusType != "" || lead.LeadStatus != "" {
+		s.leadState = map[string]string{connector.PushedStatus: lead.LeadStatusType, connector.PushedSubStatus: lead.LeadStatus}
 	}
 	notes := ""
 	if lead.Notes != nil {

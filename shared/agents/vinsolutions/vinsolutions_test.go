@@ -128,6 +128,10 @@ func TestLeadCreated(t *testing.T) {
 	if got := res.Correlation; len(got) != 2 || got["contactId"] != "1001" || got["leadId"] != "1002" {
 		t.Errorf("correlation = %v", got)
 	}
+	// the lead as read for the note: the state the two-way sync is not to send back
+	if got := res.Pushed; len(got) != 2 || got["status"] != "ACTIVE" || got["subStatus"] != "ACTIVE_NEW_LEAD" {
+		t.Errorf("pushed = %v", got)
+	}
 	if res.Skipped || res.StatusCode != http.StatusOK || res.Progress["vehicleInterest"] != "added" || res.Progress["leadNote"] != "added" {
 		t.Errorf("result = %+v", res)
 	}

@@ -11,6 +11,14 @@
 //
 // While it runs, POST /fake/fail?status=500 makes every API call answer 500, and
 // POST /fake/fail?status=0 heals it (the state is kept).
+//
+// It serves the two-way sync's change feed too (GET /leads?sortby=date, newest first), and
+// a person changes the CRM as the dealership would:
+//
+//	curl -X POST 'http://127.0.0.1:9400/fake/leads/1002/status?type=SOLD&status=SOLD_DELIVERED'  # a lead sold
+//	curl -X POST 'http://127.0.0.1:9400/fake/leads?firstName=Mia&lastName=Chen'                  # a walk-in entered
+//
+// and watches the inbound event arrive (go run ./infra/local/cmd/stack inbound).
 package main
 
 import (
@@ -100,6 +108,9 @@ func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(f.out, "%s fake: every API call answers %s from now on\n\n", now, map[bool]string{true: "normally", false: strconv.Itoa(status)}[status == 0])
 		w.WriteHeader(http.StatusNoContent)
 		return
+	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/fake/leads"):
+		f.change(w, r, now)
+		return
 	}
 	mediaType := r.Header.Get("Accept")
 	if len(body) > 0 {
@@ -111,6 +122,38 @@ func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	tee := &teeWriter{ResponseWriter: w}
 	f.crm.ServeHTTP(tee, r)
 	fmt.Fprintf(f.out, "  → %d %s\n\n", tee.status, strings.TrimSpace(tee.body.String()))
+}
+
+// change is a change made in the CRM as the dealership would: POST /fake/leads/{id}/status
+// ?type&status sets a lead's leadStatusType and leadStatus; POST /fake/leads?firstName&lastName
+// enters a lead (and its contact) of the configured lead source.
+func (f *fake) change(w http.ResponseWriter, r *http.Request, now string) {
+	q := r.URL.Query()
+	if r.URL.Path == "/fake/leads" {
+		first, last := q.Get("firstName"), q.Get("lastName")
+		if first == "" || last == "" {
+			writeJSON(w, http.StatusBadRequest, `{"message":"firstName and lastName are required"}`)
+			return
+		}
+		contact := f.crm.AddContact(first, last, q.Get("email"), q.Get("phone"))
+		lead := f.crm.AddLead(contact, f.crm.LeadSourceIDs[0], "")
+		fmt.Fprintf(f.out, "%s fake: lead %d (contact %d, %s %s) entered in the CRM\n\n", now, lead, contact, first, last)
+		writeJSON(w, http.StatusCreated, fmt.Sprintf(`{"leadId":%d,"contactId":%d}`, lead, contact))
+		return
+	}
+	rest, ok := strings.CutPrefix(r.URL.Path, "/fake/leads/")
+	idText, found := strings.CutSuffix(rest, "/status")
+	id, err := strconv.ParseInt(idText, 10, 64)
+	if !ok || !found || err != nil || q.Get("type") == "" || q.Get("status") == "" {
+		writeJSON(w, http.StatusBadRequest, `{"message":"POST /fake/leads/{id}/status?type=SOLD&status=SOLD_DELIVERED, or POST /fake/leads?firstName=&lastName="}`)
+		return
+	}
+	if !f.crm.SetStatus(id, q.Get("type"), q.Get("status")) {
+		writeJSON(w, http.StatusNotFound, `{"message":"no such lead"}`)
+		return
+	}
+	fmt.Fprintf(f.out, "%s fake: lead %d is %s / %s\n\n", now, id, q.Get("type"), q.Get("status"))
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // token is the client-credentials grant: client_id and client_secret in the form, scope

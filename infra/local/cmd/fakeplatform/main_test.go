@@ -8,8 +8,10 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dealerai/integrations/events"
+	"github.com/dealerai/integrations/shared/agents/changefeed"
 	"github.com/dealerai/integrations/shared/agents/connector"
 	"github.com/dealerai/integrations/shared/agents/oauth"
 	"github.com/dealerai/integrations/shared/agents/vinsolutions"
@@ -99,4 +101,72 @@ func example(t *testing.T, eventType string) *events.Event {
 		t.Fatal(err)
 	}
 	return ev
+}
+
+// TestAChangeInTheFakeIsReadByTheFeed: a person sells a lead and enters a walk-in through the
+// fake's /fake routes; VinSolutions' change feed reads both.
+func TestAChangeInTheFakeIsReadByTheFeed(t *testing.T) {
+	var out bytes.Buffer
+	f := newFake("demo-client", "demo-secret", "demo-api-key", 5001, 7001, 9001, &out)
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	at := time.Date(2026, 11, 27, 15, 0, 0, 0, time.UTC)
+	f.crm.Now = func() time.Time { return at }
+	req := &changefeed.Request{DealerID: "dlr_42", MaxRecords: 100, HTTP: srv.Client(), Seen: seen{}, Now: at,
+		Settings: vinsolutions.Platform.WithDefaults(map[string]string{"baseUrl": srv.URL, "tokenUrl": srv.URL + "/connect/token",
+			"dealerId": "5001", "userId": "7001", "leadSourceId": "9001"}),
+		Credentials: map[string]string{"clientId": "demo-client", "clientSecret": "demo-secret", "apiKey": "demo-api-key"}}
+	feed := vinsolutions.NewFeed(oauth.NewCache())
+	pass := func() []changefeed.Change {
+		t.Helper()
+		req.Now = req.Now.Add(time.Minute)
+		p, err := feed.Changes(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range p.Changes {
+			req.Seen.(seen)[c.RecordID] = c.Remember
+		}
+		req.Cursor = p.Next
+		return p.Changes
+	}
+	pass() // the first sync
+	post := func(path string, want int) {
+		t.Helper()
+		resp, err := srv.Client().Post(srv.URL+path, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("POST %s: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+	at = req.Now.Add(10 * time.Second) // after the first sync
+	post("/fake/leads?firstName=Mia&lastName=Chen", http.StatusCreated)
+	if got := pass(); len(got) != 1 || !got[0].Created || got[0].RecordID != "1002" {
+		t.Fatalf("the walk-in: %+v", got)
+	}
+	post("/fake/leads/1002/status?type=SOLD&status=SOLD_DELIVERED", http.StatusNoContent)
+	if got := pass(); len(got) != 1 || got[0].State.Status != "SOLD" || got[0].State.SubStatus != "SOLD_DELIVERED" {
+		t.Fatalf("the sale: %+v", got)
+	}
+	post("/fake/leads/999/status?type=SOLD&status=SOLD_DELIVERED", http.StatusNotFound)
+	post("/fake/leads/1002/status", http.StatusBadRequest)
+	if !strings.Contains(out.String(), "lead 1002 is SOLD / SOLD_DELIVERED") || !strings.Contains(out.String(), "GET /leads?dealerId=5001&limit=100&pagenumber=1&sortby=date") {
+		t.Errorf("the output:\n%s", out.String())
+	}
+}
+
+// seen is what the sync remembers of the leads (one kind of record).
+type seen map[string]string
+
+func (m seen) Remembered(_ context.Context, _ string, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, id := range ids {
+		if v, ok := m[id]; ok {
+			out[id] = v
+		}
+	}
+	return out, nil
 }

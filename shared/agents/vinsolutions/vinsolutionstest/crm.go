@@ -7,6 +7,14 @@
 // The connector's tests, the end-to-end tests (shared/agentstest) and the local demo
 // (infra/local/cmd/fakeplatform) all run against it. It serves the API only: the token
 // endpoint and the bearer check are the caller's (CRM.Authorized).
+//
+// The change feed: GET /leads?dealerId&limit&pagenumber&sortby=date answers the dealer's
+// leads newest first (sortby=date; in the order made otherwise), a page of limit at a time,
+// as {count (all of them), next, previous (hrefs, null at the ends), items[{href, leadId,
+// contact, leadSource, leadType, leadStatus, leadStatusType, createdUtc}]} [CODE S12, S16]; no
+// modified-since filter and no assignee [NOTE S13]. A test (or a person) changes a lead as the
+// dealership would with SetStatus (leadStatusType and leadStatus) and adds one with AddLead;
+// Fail answers chosen requests with a status and headers (a 429 with Retry-After).
 package vinsolutionstest
 
 import (
@@ -16,6 +24,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -75,7 +84,16 @@ type Lead struct {
 	LeadType                    string
 	Notes                       string
 	Created                     time.Time
+	// Status and StatusType are its leadStatus and leadStatusType (ACTIVE_NEW_LEAD and
+	// ACTIVE for a new lead).
+	Status, StatusType string
 }
+
+// The leadStatus and leadStatusType of a new lead.
+const (
+	NewLeadStatus     = "ACTIVE_NEW_LEAD"
+	NewLeadStatusType = "ACTIVE"
+)
 
 // Vehicle is a vehicle of interest as the fake keeps it.
 type Vehicle struct {
@@ -96,6 +114,8 @@ type Fault struct {
 	Drop bool
 	// Times is how many requests fail; a negative number: until ClearFaults.
 	Times int
+	// Header is set on the answer (e.g. Retry-After).
+	Header map[string]string
 }
 
 // Fail adds a fault.
@@ -150,9 +170,24 @@ func (c *CRM) AddContact(first, last, email, phone string) int64 {
 func (c *CRM) AddLead(contactID, leadSourceID int64, notes string) int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	l := &Lead{ID: c.id(), ContactID: contactID, LeadSourceID: leadSourceID, LeadType: "INTERNET", Notes: notes, Created: c.now()}
+	l := &Lead{ID: c.id(), ContactID: contactID, LeadSourceID: leadSourceID, LeadType: "INTERNET", Notes: notes, Created: c.now(),
+		Status: NewLeadStatus, StatusType: NewLeadStatusType}
 	c.leads = append(c.leads, l)
 	return l.ID
+}
+
+// SetStatus sets a lead's leadStatusType and leadStatus, as a salesperson working it in
+// VinSolutions (e.g. "SOLD", "SOLD_DELIVERED"); false when there is no such lead.
+func (c *CRM) SetStatus(leadID int64, statusType, status string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, l := range c.leads {
+		if l.ID == leadID {
+			l.StatusType, l.Status = statusType, status
+			return true
+		}
+	}
+	return false
 }
 
 // SetNotes replaces a lead's notes, as a salesperson editing them in VinSolutions; false when
@@ -241,6 +276,9 @@ func (c *CRM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case !f.After && f.Drop:
 		drop(w)
 	case !f.After:
+		for k, v := range f.Header {
+			w.Header().Set(k, v)
+		}
 		answer(w, f.Status, msg("internal error"))
 	default:
 		c.mux.ServeHTTP(httptest.NewRecorder(), r) // carried out, the answer lost
@@ -552,7 +590,8 @@ func (c *CRM) createLead(w http.ResponseWriter, r *http.Request, body map[string
 		answer(w, http.StatusBadRequest, msg(fmt.Sprintf("contact %d does not exist", contactID)))
 		return
 	}
-	l := &Lead{ID: c.id(), ContactID: contactID, LeadSourceID: source, LeadType: leadType, Created: c.now()}
+	l := &Lead{ID: c.id(), ContactID: contactID, LeadSourceID: source, LeadType: leadType, Created: c.now(),
+		Status: NewLeadStatus, StatusType: NewLeadStatusType}
 	c.leads = append(c.leads, l)
 	answer(w, http.StatusCreated, map[string]any{"leadId": l.ID, "href": fmt.Sprintf("%s/leads/id/%d", HrefBase, l.ID)})
 }
@@ -571,14 +610,14 @@ func (c *CRM) leadView(l *Lead) map[string]any {
 		"contact":        fmt.Sprintf("%s/contacts/id/%d?dealerid=%d", HrefBase, l.ContactID, c.DealerID),
 		"leadSource":     fmt.Sprintf("%s/leadSources/id/%d?dealerId=%d", HrefBase, l.LeadSourceID, c.DealerID),
 		"leadType":       l.LeadType,
-		"leadStatus":     "ACTIVE_NEW_LEAD",
-		"leadStatusType": "ACTIVE",
+		"leadStatus":     l.Status,
+		"leadStatusType": l.StatusType,
 		"createdUtc":     l.Created.UTC().Format("2006-01-02T15:04:05.0000000Z"),
 	}
 }
 
-// searchLeads: ?dealerId* [&contactId][&limit] → {count, items}; a userId filter is 404
-// [NOTE S15].
+// searchLeads: ?dealerId* [&contactId][&limit][&pagenumber][&sortby=date] → {count, next,
+// previous, items}, newest first with sortby=date; a userId filter is 404 [NOTE S15].
 func (c *CRM) searchLeads(w http.ResponseWriter, r *http.Request, _ map[string]any) {
 	if !c.dealerQuery(w, r) {
 		return
@@ -588,15 +627,49 @@ func (c *CRM) searchLeads(w http.ResponseWriter, r *http.Request, _ map[string]a
 		answer(w, http.StatusNotFound, msg("Not Found"))
 		return
 	}
+	limit, pageNumber := 25, 1
+	for name, v := range map[string]*int{"limit": &limit, "pagenumber": &pageNumber} {
+		if !q.Has(name) {
+			continue
+		}
+		n, err := strconv.Atoi(q.Get(name))
+		if err != nil || n < 1 {
+			answer(w, http.StatusBadRequest, msg(name+" must be a positive number"))
+			return
+		}
+		*v = n
+	}
+	if sort := q.Get("sortby"); sort != "" && sort != "date" {
+		answer(w, http.StatusBadRequest, msg("sortby must be date"))
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	items := []any{}
+	var matched []*Lead
 	for _, l := range c.leads {
 		if !q.Has("contactId") || q.Get("contactId") == strconv.FormatInt(l.ContactID, 10) {
-			items = append(items, c.leadView(l))
+			matched = append(matched, l)
 		}
 	}
-	answer(w, http.StatusOK, map[string]any{"count": len(items), "items": items})
+	if q.Get("sortby") == "date" {
+		slices.SortStableFunc(matched, func(a, b *Lead) int { return b.Created.Compare(a.Created) })
+	}
+	items := []any{}
+	for _, l := range matched[min((pageNumber-1)*limit, len(matched)):min(pageNumber*limit, len(matched))] {
+		items = append(items, c.leadView(l))
+	}
+	link := func(n int) any {
+		if n < 1 || (n-1)*limit >= len(matched) {
+			return nil
+		}
+		p := url.Values{}
+		for k, v := range q {
+			p[k] = v
+		}
+		p.Set("pagenumber", strconv.Itoa(n))
+		return HrefBase + "/leads?" + p.Encode()
+	}
+	answer(w, http.StatusOK, map[string]any{"count": len(matched), "next": link(pageNumber + 1), "previous": link(pageNumber - 1), "items": items})
 }
 
 func (c *CRM) lead(id string) *Lead {

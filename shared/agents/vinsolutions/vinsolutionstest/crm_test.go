@@ -2,11 +2,13 @@ package vinsolutionstest_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dealerai/integrations/shared/agents/vinsolutions/vinsolutionstest"
 )
@@ -179,5 +181,49 @@ func TestFaults(t *testing.T) {
 	crm.ClearFaults()
 	if code, _ := do(request{method: "POST", path: "/gateway/v1/contact", mediaType: gateway, body: goodContact}); code != 201 || len(crm.Contacts()) != 2 {
 		t.Fatalf("cleared: %d, %d contacts", code, len(crm.Contacts()))
+	}
+}
+
+// TestTheLeadPaging: GET /leads?sortby=date pages the dealer's leads newest first, with next
+// and previous hrefs, and the status a salesperson set.
+func TestTheLeadPaging(t *testing.T) {
+	crm, do := serve(t)
+	at := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	crm.Now = func() time.Time { at = at.Add(time.Minute); return at }
+	contact := crm.AddContact("Ana", "Diaz", "", "")
+	var leads []int64
+	for range 3 {
+		leads = append(leads, crm.AddLead(contact, 9001, ""))
+	}
+	crm.SetStatus(leads[0], "SOLD", "SOLD_DELIVERED")
+	var page struct {
+		Count          int
+		Next, Previous *string
+		Items          []struct {
+			LeadID                     int64
+			LeadStatus, LeadStatusType string
+		}
+	}
+	for i, want := range [][]int64{{leads[2], leads[1]}, {leads[0]}} {
+		code, body := do(request{method: "GET", path: fmt.Sprintf("/leads?dealerId=5001&limit=2&pagenumber=%d&sortby=date", i+1), mediaType: leadsV3})
+		if code != http.StatusOK || json.Unmarshal([]byte(body), &page) != nil || page.Count != 3 || len(page.Items) != len(want) {
+			t.Fatalf("page %d: %d %s", i+1, code, body)
+		}
+		for j, id := range want {
+			if page.Items[j].LeadID != id {
+				t.Errorf("page %d item %d: lead %d, want %d", i+1, j, page.Items[j].LeadID, id)
+			}
+		}
+		if (page.Next != nil) != (i == 0) || (page.Previous != nil) != (i == 1) {
+			t.Errorf("page %d: next %v, previous %v", i+1, page.Next, page.Previous)
+		}
+	}
+	if it := page.Items[0]; it.LeadStatusType != "SOLD" || it.LeadStatus != "SOLD_DELIVERED" {
+		t.Errorf("the sold lead: %+v", it)
+	}
+	for _, q := range []string{"limit=0", "pagenumber=x", "sortby=name"} {
+		if code, body := do(request{method: "GET", path: "/leads?dealerId=5001&" + q, mediaType: leadsV3}); code != http.StatusBadRequest {
+			t.Errorf("%s: %d %s", q, code, body)
+		}
 	}
 }

@@ -208,26 +208,9 @@ func TestDealerSocketSyncRateLimited(t *testing.T) {
 		f.ChangeEvent(f.Events()[0].EventID, func(e *dealersockettest.Event) { e.Status = dealersockettest.StatusSold })
 	}
 	got := s.awaitInbound(2, 60*time.Second)
-	var mine, theirs *inbound.Event
-	for _, e := range got {
-		switch e.DealerID {
-		case dealer:
-			mine = e
-		case other:
-			theirs = e
-		}
-	}
-	if mine == nil || theirs == nil || mine.Status != "Sold" || theirs.Status != "Sold" {
-		t.Fatalf("events %+v", got)
-	}
+	_, theirs := mineAndTheirs(t, got, other, "Sold")
 	reqs := limited.Requests(dealersockettest.EventSearchPath)[max(before-1, 0):]
-	limitedAt, retriedAt := longestGap(reqs)
-	if retriedAt.Sub(limitedAt) < 4*time.Second {
-		t.Fatalf("no wait of Retry-After (4 s) between two searches after the 429: gaps %v", gaps(reqs))
-	}
-	if !theirs.ObservedAt.Before(retriedAt) {
-		t.Errorf("the other dealer's change was read at %v, after the limited dealer's retry at %v", theirs.ObservedAt, retriedAt)
-	}
+	waitedOut(t, reqs, 4*time.Second, theirs)
 }
 
 // syncJob is the sync-jobs message of the test dealer's agent of platform.

@@ -158,33 +158,22 @@ func TestFortellisSyncKilledMidPage(t *testing.T) {
 // before it reads searchDelta again, while another dealer's sync goes on; then the change
 // comes back.
 func TestFortellisSyncRateLimited(t *testing.T) {
-	const other = "dlr_43"
 	s := newStack(t)
-	limited, healthy := newFakeFortellis(t, ftCreds), newFakeFortellis(t, ftCreds)
-	s.enable("fortellis", limited.settings(), ftCreds)
-	s.enableFor(other, "fortellis", healthy.settings(), ftCreds)
-	s.runSync(s.syncHandler(syncEvery), syncEvery)
-	s.synced("fortellis", dealer)
-	s.synced("fortellis", other)
-	lead, leadEv := example(t, "lead.created", nil) // DealerAI's own: not sent back
-	s.publish(lead)
-	s.waitRecord("fortellis", leadEv, 30*time.Second, status(deliverylog.StatusSucceeded))
-	var opps []string
-	for _, f := range []*fakeFortellis{limited, healthy} {
-		c := f.Add(fortellistest.Customers, map[string]any{"firstName": "Ana", "lastName": "Diaz"})
-		opps = append(opps, f.Add(fortellistest.Opportunities, map[string]any{"customerId": c, "source": "Walk-in", "upType": "Showroom"}))
-	}
-	s.awaitInbound(2, 30*time.Second) // each walk-in, as created in the CRM
-
-	before := deltas(limited)
-	limited.Faults.Add(fortellis.SearchDeltaPath, agenttest.Fault{Status: http.StatusTooManyRequests, Header: map[string]string{"Retry-After": "4"},
-		Body: `{"code":"QUOTA-EXCEEDED","message":"quota exceeded"}`})
-	for i, f := range []*fakeFortellis{limited, healthy} {
-		f.ChangeOpportunity(opps[i], func(o map[string]any) { o["status"], o["subStatus"] = "Sold", "CRM Sold" })
-	}
-	got := s.awaitInbound(2, 60*time.Second)
-	_, theirs := mineAndTheirs(t, got, other, "Sold")
-	reqs := limited.Requests(fortellis.SearchDeltaPath)[max(before-1, 0):]
-	waitedOut(t, reqs, 4*time.Second, theirs)
-	localtest.Eventually(t, 30*time.Second, "the limited dealer's sync idle again", func() bool { return s.syncStatus("fortellis", dealer).State == "idle" })
+	fakes := []*fakeFortellis{newFakeFortellis(t, ftCreds), newFakeFortellis(t, ftCreds)}
+	opps := make([]string, 2)
+	s.rateLimitedSync(t, rateLimitedCase{platform: "fortellis", settings: [2]map[string]string{fakes[0].settings(), fakes[1].settings()}, creds: ftCreds,
+		enter: func(i int) {
+			c := fakes[i].Add(fortellistest.Customers, map[string]any{"firstName": "Ana", "lastName": "Diaz"})
+			opps[i] = fakes[i].Add(fortellistest.Opportunities, map[string]any{"customerId": c, "source": "Walk-in", "upType": "Showroom"})
+		},
+		change: func(i int) {
+			fakes[i].ChangeOpportunity(opps[i], func(o map[string]any) { o["status"], o["subStatus"] = "Sold", "CRM Sold" })
+		},
+		status: "Sold",
+		limit: func() {
+			fakes[0].Faults.Add(fortellis.SearchDeltaPath, agenttest.Fault{Status: http.StatusTooManyRequests, Header: map[string]string{"Retry-After": "4"},
+				Body: `{"code":"QUOTA-EXCEEDED","message":"quota exceeded"}`})
+		},
+		reads: func() []agenttest.Request { return fakes[0].Requests(fortellis.SearchDeltaPath) },
+	})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/dealerai/integrations/infra/local/localtest"
 	"github.com/dealerai/integrations/shared/agentsync"
 	"github.com/dealerai/integrations/shared/app"
+	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/internal/agenttest"
 	"github.com/dealerai/integrations/shared/resources"
 )
@@ -168,4 +169,46 @@ func waitedOut(t *testing.T, reqs []agenttest.Request, retryAfter time.Duration,
 	if !theirs.ObservedAt.Before(retriedAt) {
 		t.Errorf("the other dealer's change was read at %v, after the limited dealer's retry at %v", theirs.ObservedAt, retriedAt)
 	}
+}
+
+// rateLimitedCase is a platform's rate-limited sync: the test dealer's agent on one fake (the
+// limited one, 0) and another dealer's on another (1).
+type rateLimitedCase struct {
+	platform string
+	settings [2]map[string]string
+	creds    map[string]string
+	// enter enters a record in fake i as the dealership would; change changes it so that its
+	// status becomes status.
+	enter, change func(i int)
+	status        string
+	// limit makes the limited fake answer its next feed read 429 with Retry-After: 4; reads
+	// are the limited fake's feed reads so far.
+	limit func()
+	reads func() []agenttest.Request
+}
+
+// rateLimitedSync: the limited platform answering 429 with Retry-After, that dealer's sync
+// waits at least that long before it reads again, while the other dealer's sync goes on; then
+// the change comes back. DealerAI's own lead, pushed first, is not sent back.
+func (s *stack) rateLimitedSync(t *testing.T, c rateLimitedCase) {
+	const other = "dlr_43"
+	s.enable(c.platform, c.settings[0], c.creds)
+	s.enableFor(other, c.platform, c.settings[1], c.creds)
+	s.runSync(s.syncHandler(syncEvery), syncEvery)
+	s.synced(c.platform, dealer)
+	s.synced(c.platform, other)
+	lead, leadEv := example(t, "lead.created", nil)
+	s.publish(lead)
+	s.waitRecord(c.platform, leadEv, 30*time.Second, status(deliverylog.StatusSucceeded))
+	c.enter(0)
+	c.enter(1)
+	s.awaitInbound(2, 30*time.Second) // each record, as created in the CRM
+
+	before := len(c.reads())
+	c.limit()
+	c.change(0)
+	c.change(1)
+	_, theirs := mineAndTheirs(t, s.awaitInbound(2, 60*time.Second), other, c.status)
+	waitedOut(t, c.reads()[max(before-1, 0):], 4*time.Second, theirs)
+	localtest.Eventually(t, 30*time.Second, "the limited dealer's sync idle again", func() bool { return s.syncStatus(c.platform, dealer).State == "idle" })
 }

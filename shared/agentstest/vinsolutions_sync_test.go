@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/dealerai/integrations/events"
-	"github.com/dealerai/integrations/infra/local/localtest"
 	"github.com/dealerai/integrations/shared/agents/vinsolutions/vinsolutionstest"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/internal/agenttest"
@@ -127,38 +126,24 @@ func TestVinSolutionsSyncKilledMidPass(t *testing.T) {
 // before it reads the leads again, while another dealer's sync goes on; then the change comes
 // back.
 func TestVinSolutionsSyncRateLimited(t *testing.T) {
-	const other = "dlr_43"
 	s := newStack(t)
-	limited, healthy := newFakeVinSolutions(t, vsCreds), newFakeVinSolutions(t, vsCreds)
-	s.enable("vinsolutions", limited.settings(), vsCreds)
-	if r := s.call("PUT", "/v1/agents/vinsolutions", other, map[string]any{"enabled": true, "settings": healthy.settings(), "credentials": vsCreds}); r.status != http.StatusOK {
-		t.Fatalf("%d %s", r.status, r.body)
-	}
-	s.runSync(s.syncHandler(syncEvery), syncEvery)
-	s.synced("vinsolutions", dealer)
-	s.synced("vinsolutions", other)
-	lead, leadEv := example(t, "lead.created", nil) // DealerAI's own: not sent back
-	s.publish(lead)
-	s.waitRecord("vinsolutions", leadEv, 30*time.Second, status(deliverylog.StatusSucceeded))
-	var leads []int64
-	for _, f := range []*fakeVinSolutions{limited, healthy} {
-		leads = append(leads, f.AddLead(f.AddContact("Ana", "Diaz", "", ""), 9001, ""))
-	}
-	s.awaitInbound(2, 30*time.Second) // each lead, as created in the CRM
-
-	before := leadPages(limited)
-	limited.Fail(vinsolutionstest.Fault{Method: http.MethodGet, Path: "/leads", Status: http.StatusTooManyRequests, Header: map[string]string{"Retry-After": "4"}, Times: 1})
-	for i, f := range []*fakeVinSolutions{limited, healthy} {
-		f.SetStatus(leads[i], "SOLD", "SOLD_DELIVERED")
-	}
-	got := s.awaitInbound(2, 60*time.Second)
-	_, theirs := mineAndTheirs(t, got, other, "SOLD")
-	var reqs []agenttest.Request
-	for _, r := range limited.Requests("/leads") {
-		if r.Method == http.MethodGet {
-			reqs = append(reqs, r)
-		}
-	}
-	waitedOut(t, reqs[max(before-1, 0):], 4*time.Second, theirs)
-	localtest.Eventually(t, 30*time.Second, "the limited dealer's sync idle again", func() bool { return s.syncStatus("vinsolutions", dealer).State == "idle" })
+	fakes := []*fakeVinSolutions{newFakeVinSolutions(t, vsCreds), newFakeVinSolutions(t, vsCreds)}
+	leads := make([]int64, 2)
+	s.rateLimitedSync(t, rateLimitedCase{platform: "vinsolutions", settings: [2]map[string]string{fakes[0].settings(), fakes[1].settings()}, creds: vsCreds,
+		enter:  func(i int) { leads[i] = fakes[i].AddLead(fakes[i].AddContact("Ana", "Diaz", "", ""), 9001, "") },
+		change: func(i int) { fakes[i].SetStatus(leads[i], "SOLD", "SOLD_DELIVERED") },
+		status: "SOLD",
+		limit: func() {
+			fakes[0].Fail(vinsolutionstest.Fault{Method: http.MethodGet, Path: "/leads", Status: http.StatusTooManyRequests, Header: map[string]string{"Retry-After": "4"}, Times: 1})
+		},
+		reads: func() []agenttest.Request {
+			var out []agenttest.Request
+			for _, r := range fakes[0].Requests("/leads") {
+				if r.Method == http.MethodGet {
+					out = append(out, r)
+				}
+			}
+			return out
+		},
+	})
 }

@@ -311,3 +311,10 @@ func ParseTime(v string) time.Time {
 	}
 	return time.Time{}
 }
+
+// FirstSync is the page of a feed's first sync when the feed reads nothing of what came
+// before it: Next is value (the feed's cursor at now), and the note says what is read from
+// now on ("first sync: <what> from <now> on").
+func FirstSync(now time.Time, value, what string) *Page {
+	return &Page{Next: Cursor{Value: value, Time: now}, Notes: []string{"first sync: " + what + " from " + now.Format(time.RFC3339) + " on"}}
+}

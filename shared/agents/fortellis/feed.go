@@ -111,14 +111,11 @@ func (f *Feed) Changes(ctx context.Context, req *changefeed.Request) (*changefee
 	if req.Seen == nil {
 		return nil, changefeed.Errorf(changefeed.Transient, "Elead's feed needs what the sync remembered")
 	}
-	page := &changefeed.Page{}
 	cur, ok := parseDeltaCursor(req.Cursor.Value)
-	if !ok {
-		// The first sync: changes from now on (what came before is not sent back).
-		page.Next = changefeed.Cursor{Value: deltaCursor{from: req.Now}.String(), Time: req.Now}
-		page.Notes = append(page.Notes, "first sync: Elead's changes are read from "+req.Now.Format(time.RFC3339)+" on")
-		return page, nil
+	if !ok { // what came before the first sync is not sent back
+		return changefeed.FirstSync(req.Now, deltaCursor{from: req.Now}.String(), "Elead's changes are read"), nil
 	}
+	page := &changefeed.Page{}
 	if cur.started.IsZero() {
 		cur.started, cur.page, cur.done = req.Now, 1, 0
 		if oldest := req.Now.Add(-DeltaWindow + windowMargin); cur.from.Before(oldest) {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,92 +21,52 @@ import (
 	"github.com/dealerai/integrations/shared/internal/agenttest"
 )
 
-// clock is the time of the fake and of the feed's runs.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// deltaRun is an agent's sync as the sync drives the feed: pages from the stored cursor,
-// remembering each page's changes and storing its cursor.
+// deltaRun is an agent's sync as the sync drives the feed (agenttest.FeedRun), on a clock it
+// shares with the fake; a pass lets SYNC_INTERVAL go by after it.
 type deltaRun struct {
-	t      testing.TB
-	f      *fortellistest.Fake
-	feed   *fortellis.Feed
-	clock  *clock
-	seen   agenttest.Memory
-	cursor changefeed.Cursor
-	creds  map[string]string
+	*agenttest.FeedRun
+	f     *fortellistest.Fake
+	feed  *fortellis.Feed
+	clock *agenttest.Clock
+	creds map[string]string
+	seen  agenttest.Memory
 }
 
 // newDeltaRun is a feed past its first sync (which reads nothing) on a fake whose clock it
 // shares.
 func newDeltaRun(t testing.TB, f *fortellistest.Fake) *deltaRun {
-	r := &deltaRun{t: t, f: f, feed: fortellis.NewFeed(oauth.NewCache()), seen: agenttest.Memory{},
-		clock: &clock{t: time.Date(2026, 11, 27, 15, 0, 0, 0, time.UTC)}, creds: map[string]string{"apiKey": apiKey, "apiSecret": apiSecret}}
-	f.SetClock(r.clock.now)
-	first := r.page(100)
+	r := &deltaRun{f: f, feed: fortellis.NewFeed(oauth.NewCache()), seen: agenttest.Memory{},
+		clock: agenttest.NewClock(time.Date(2026, 11, 27, 15, 0, 0, 0, time.UTC)), creds: map[string]string{"apiKey": apiKey, "apiSecret": apiSecret}}
+	r.FeedRun = &agenttest.FeedRun{T: t, Feed: r.feed, Seen: r.seen, Request: func(maxRecords int) *changefeed.Request {
+		return r.request(r.Cursor, maxRecords)
+	}}
+	f.SetClock(r.clock.Now)
+	first := r.Page(100)
 	if len(f.Requests(fortellis.SearchDeltaPath)) != 0 || first.More || len(first.Notes) != 1 || !strings.Contains(first.Notes[0], "first sync") {
 		t.Fatalf("the first sync: %+v", first)
 	}
-	r.clock.advance(time.Second)
+	r.clock.Advance(time.Second)
 	return r
 }
 
-func (r *deltaRun) request(maxRecords int) *changefeed.Request {
+func (r *deltaRun) request(c changefeed.Cursor, maxRecords int) *changefeed.Request {
 	return &changefeed.Request{DealerID: "dlr_42", Settings: fortellis.Platform.WithDefaults(r.f.Settings()), Credentials: r.creds,
-		Cursor: r.cursor, MaxRecords: maxRecords, HTTP: &http.Client{}, Seen: r.seen, Now: r.clock.now()}
+		Cursor: c, MaxRecords: maxRecords, HTTP: &http.Client{}, Seen: r.seen, Now: r.clock.Now()}
 }
 
-// page reads one page and, as the sync does once its events are published, remembers its
-// changes and stores its cursor.
-func (r *deltaRun) page(maxRecords int) *changefeed.Page {
-	r.t.Helper()
-	p, err := r.feed.Changes(context.Background(), r.request(maxRecords))
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.seen.Keep(p)
-	r.cursor = p.Next
-	return p
-}
-
-// pass reads pages until the pass ends, and returns their changes.
+// pass reads a whole pass, then lets SYNC_INTERVAL go by.
 func (r *deltaRun) pass(maxRecords int) []changefeed.Change {
-	r.t.Helper()
-	var out []changefeed.Change
-	for range 1000 {
-		p := r.page(maxRecords)
-		if p.RecordsRead > maxRecords {
-			r.t.Fatalf("%d records read, bound %d", p.RecordsRead, maxRecords)
-		}
-		out = append(out, p.Changes...)
-		if !p.More {
-			r.clock.advance(time.Minute) // SYNC_INTERVAL
-			return out
-		}
-	}
-	r.t.Fatal("the pass never ends")
-	return nil
+	r.T.Helper()
+	out := r.Pass(maxRecords)
+	r.clock.Advance(time.Minute)
+	return out
 }
 
 // opportunity adds a customer and an opportunity Elead has (entered by the dealership).
 func (r *deltaRun) opportunity(first string) (customerID, opportunityID string) {
 	customerID = r.f.Add(fortellistest.Customers, map[string]any{"firstName": first, "lastName": "Diaz"})
 	opportunityID = r.f.Add(fortellistest.Opportunities, map[string]any{"customerId": customerID, "source": "Walk-in", "upType": "Showroom",
-		"dateIn": r.clock.now().Format(time.RFC3339)})
+		"dateIn": r.clock.Now().Format(time.RFC3339)})
 	return customerID, opportunityID
 }
 
@@ -185,12 +144,12 @@ func TestDeltaFeedPagesWithinBoundsAndMissesNothing(t *testing.T) {
 	for i := range 230 {
 		_, opp := r.opportunity(fmt.Sprint("Ana", i))
 		want[opp] = true
-		r.clock.advance(time.Millisecond)
+		r.clock.Advance(time.Millisecond)
 	}
 	seen := map[string]int{}
 	calls, changed := 0, ""
 	for range 1000 {
-		p := r.page(40)
+		p := r.Page(40)
 		calls++
 		if p.RecordsRead > 40 {
 			t.Fatalf("%d records read, bound 40", p.RecordsRead)
@@ -227,7 +186,7 @@ func TestDeltaFeedPagesWithinBoundsAndMissesNothing(t *testing.T) {
 		}
 	}
 	// the next pass starts where this one started: the change is read again, and not sent
-	r.clock.advance(time.Minute)
+	r.clock.Advance(time.Minute)
 	if next := r.pass(100); len(next) != 0 {
 		t.Errorf("the next pass: %+v", next)
 	}
@@ -239,12 +198,12 @@ func TestDeltaFeedRereadGivesTheSameVersions(t *testing.T) {
 	_, opp := r.opportunity("Ana")
 	act := f.AddActivity(opp, 7, "Test drive", time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC))
 	// a crash after the publish: nothing remembered, the cursor not stored
-	first, err := r.feed.Changes(context.Background(), r.request(100))
+	first, err := r.feed.Changes(context.Background(), r.request(r.Cursor, 100))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.clock.advance(30 * time.Second)
-	second := r.page(100)
+	r.clock.Advance(30 * time.Second)
+	second := r.Page(100)
 	if len(first.Changes) != 2 || len(second.Changes) != 2 {
 		t.Fatalf("%d then %d changes", len(first.Changes), len(second.Changes))
 	}
@@ -259,19 +218,19 @@ func TestDeltaFeedRereadGivesTheSameVersions(t *testing.T) {
 func TestDeltaFeedEmptyWindowAndOldCursor(t *testing.T) {
 	f := newFake(t)
 	r := newDeltaRun(t, f)
-	p := r.page(100)
-	if len(p.Changes) != 0 || p.More || p.RecordsRead != 1 || !p.Next.Time.Equal(r.clock.now()) {
+	p := r.Page(100)
+	if len(p.Changes) != 0 || p.More || p.RecordsRead != 1 || !p.Next.Time.Equal(r.clock.Now()) {
 		t.Errorf("an empty window (404): %+v", p)
 	}
 	// the agent was off for 10 days: the window is read again, and the notes say so
 	_, opp := r.opportunity("Ana")
-	r.clock.advance(10 * 24 * time.Hour)
-	p = r.page(100)
+	r.clock.Advance(10 * 24 * time.Hour)
+	p = r.Page(100)
 	if len(p.Changes) != 0 || len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "7-day") {
 		t.Errorf("an old cursor: %+v", p)
 	}
 	from, _ := time.Parse(time.RFC3339, f.Requests(fortellis.SearchDeltaPath)[1].Query.Get("dateFrom"))
-	if age := r.clock.now().Sub(from); age > fortellis.DeltaWindow || age < fortellis.DeltaWindow-time.Hour {
+	if age := r.clock.Now().Sub(from); age > fortellis.DeltaWindow || age < fortellis.DeltaWindow-time.Hour {
 		t.Errorf("dateFrom %v is %v back", from, age)
 	}
 	f.ChangeOpportunity(opp, func(o map[string]any) { o["subStatus"] = "Working" })
@@ -286,7 +245,7 @@ func TestDeltaFeedFailures(t *testing.T) {
 	r.opportunity("Ana")
 	changes := func(mutate func(*changefeed.Request)) *changefeed.Error {
 		t.Helper()
-		req := r.request(100)
+		req := r.request(r.Cursor, 100)
 		if mutate != nil {
 			mutate(req)
 		}
@@ -317,8 +276,8 @@ func TestDeltaFeedFailures(t *testing.T) {
 	if e := changes(func(req *changefeed.Request) { req.Settings["subscriptionId"] = "sub-other" }); e.Failure != changefeed.CredentialsRefused {
 		t.Errorf("another subscription: %+v", e)
 	}
-	if r.cursor.Value == "" || len(r.seen) != 0 {
-		t.Errorf("a failed page moved something: %+v %v", r.cursor, r.seen)
+	if r.Cursor.Value == "" || len(r.seen) != 0 {
+		t.Errorf("a failed page moved something: %+v %v", r.Cursor, r.seen)
 	}
 	// an expired token is fetched again within the page
 	grants := f.Issuer.Grants()

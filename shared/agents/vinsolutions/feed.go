@@ -113,14 +113,11 @@ func (f *Feed) Changes(ctx context.Context, req *changefeed.Request) (*changefee
 	if req.Seen == nil {
 		return nil, changefeed.Errorf(changefeed.Transient, "VinSolutions' feed needs what the sync remembered")
 	}
-	page := &changefeed.Page{}
 	cur, ok := parseLeadsCursor(req.Cursor.Value)
-	if !ok {
-		// The first sync: the leads created from now on are followed.
-		page.Next = changefeed.Cursor{Value: leadsCursor{since: req.Now}.String(), Time: req.Now}
-		page.Notes = append(page.Notes, "first sync: VinSolutions leads created from "+req.Now.Format(time.RFC3339)+" on are followed")
-		return page, nil
+	if !ok { // the leads created from now on are followed
+		return changefeed.FirstSync(req.Now, leadsCursor{since: req.Now}.String(), "the leads created in VinSolutions are followed"), nil
 	}
+	page := &changefeed.Page{}
 	if cur.started.IsZero() {
 		cur.started, cur.page, cur.size = req.Now, 1, min(max(req.MaxRecords, 1), LeadsPageSize)
 	}

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,87 +20,53 @@ import (
 	"github.com/dealerai/integrations/shared/internal/agenttest"
 )
 
-// leadsRun is an agent's sync as the sync drives the feed: pages from the stored cursor,
-// remembering each page's changes and storing its cursor, on a clock it shares with the fake.
+// leadsRun is an agent's sync as the sync drives the feed (agenttest.FeedRun), on a clock it
+// shares with the fake; a pass lets SYNC_INTERVAL go by after it.
 type leadsRun struct {
-	t        testing.TB
+	*agenttest.FeedRun
 	f        *fake
 	feed     *vinsolutions.Feed
 	seen     agenttest.Memory
-	cursor   changefeed.Cursor
 	settings map[string]string
 	creds    map[string]string
-
-	mu  sync.Mutex
-	now time.Time
+	clock    *agenttest.Clock
 }
 
 // newLeadsRun is a feed past its first sync (which reads nothing).
 func newLeadsRun(t testing.TB, f *fake, syncDays string) *leadsRun {
-	r := &leadsRun{t: t, f: f, feed: vinsolutions.NewFeed(oauth.NewCache()), seen: agenttest.Memory{}, now: time.Date(2026, 11, 27, 15, 0, 0, 0, time.UTC),
+	r := &leadsRun{f: f, feed: vinsolutions.NewFeed(oauth.NewCache()), seen: agenttest.Memory{}, clock: agenttest.NewClock(time.Date(2026, 11, 27, 15, 0, 0, 0, time.UTC)),
 		settings: vinsolutions.Platform.WithDefaults(map[string]string{"baseUrl": f.URL, "tokenUrl": f.URL + "/connect/token",
 			"dealerId": "5001", "userId": "7001", "leadSourceId": "9001", "syncDays": syncDays}),
 		creds: map[string]string{"clientId": "vs-client", "clientSecret": "vs-secret", "apiKey": apiKey}}
-	f.Now = r.clock
-	if first := r.page(100); len(f.rec.Requests("/leads")) != 0 || first.More || len(first.Notes) != 1 || !strings.Contains(first.Notes[0], "first sync") {
+	r.FeedRun = &agenttest.FeedRun{T: t, Feed: r.feed, Seen: r.seen, Request: func(maxRecords int) *changefeed.Request {
+		return r.request(r.Cursor, maxRecords)
+	}}
+	f.Now = r.clock.Now
+	if first := r.Page(100); len(f.rec.Requests("/leads")) != 0 || first.More || len(first.Notes) != 1 || !strings.Contains(first.Notes[0], "first sync") {
 		t.Fatalf("the first sync: %+v", first)
 	}
-	r.advance(time.Second)
+	r.clock.Advance(time.Second)
 	return r
 }
 
-func (r *leadsRun) clock() time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.now
+func (r *leadsRun) request(c changefeed.Cursor, maxRecords int) *changefeed.Request {
+	return &changefeed.Request{DealerID: "dlr_42", Settings: r.settings, Credentials: r.creds, Cursor: c,
+		MaxRecords: maxRecords, HTTP: &http.Client{}, Seen: r.seen, Now: r.clock.Now()}
 }
 
-func (r *leadsRun) advance(d time.Duration) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.now = r.now.Add(d)
-}
-
-func (r *leadsRun) request(maxRecords int) *changefeed.Request {
-	return &changefeed.Request{DealerID: "dlr_42", Settings: r.settings, Credentials: r.creds, Cursor: r.cursor,
-		MaxRecords: maxRecords, HTTP: &http.Client{}, Seen: r.seen, Now: r.clock()}
-}
-
-func (r *leadsRun) page(maxRecords int) *changefeed.Page {
-	r.t.Helper()
-	p, err := r.feed.Changes(context.Background(), r.request(maxRecords))
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.seen.Keep(p)
-	r.cursor = p.Next
-	return p
-}
-
-// pass reads pages until the pass ends, then lets the interval go by.
+// pass reads a whole pass, then lets SYNC_INTERVAL go by.
 func (r *leadsRun) pass(maxRecords int) []changefeed.Change {
-	r.t.Helper()
-	var out []changefeed.Change
-	for range 1000 {
-		p := r.page(maxRecords)
-		if p.RecordsRead > maxRecords {
-			r.t.Fatalf("%d records read, bound %d", p.RecordsRead, maxRecords)
-		}
-		out = append(out, p.Changes...)
-		if !p.More {
-			r.advance(5 * time.Minute)
-			return out
-		}
-	}
-	r.t.Fatal("the pass never ends")
-	return nil
+	r.T.Helper()
+	out := r.Pass(maxRecords)
+	r.clock.Advance(5 * time.Minute)
+	return out
 }
 
 // lead adds a lead entered in VinSolutions (not by DealerAI), a second later than the last.
 func (r *leadsRun) lead(first string) (leadID, contactID int64) {
 	contactID = r.f.AddContact(first, "Diaz", "", "")
 	leadID = r.f.AddLead(contactID, 9001, "")
-	r.advance(20 * time.Second) // past the settle time of a new lead
+	r.clock.Advance(20 * time.Second) // past the settle time of a new lead
 	return leadID, contactID
 }
 
@@ -135,7 +100,7 @@ func TestLeadsFeedReportsNewLeadsAndStatusChanges(t *testing.T) {
 		t.Errorf("sold: %+v", sold)
 	}
 	// a lead older than syncDays is no longer followed
-	r.advance(8 * 24 * time.Hour)
+	r.clock.Advance(8 * 24 * time.Hour)
 	f.SetStatus(lead, "LOST", "LOST_BOUGHT_ELSEWHERE")
 	if late := r.pass(100); len(late) != 0 {
 		t.Errorf("a lead 8 days old, syncDays 7: %+v", late)
@@ -155,7 +120,7 @@ func TestLeadsFeedPagesNewestFirstWithinBounds(t *testing.T) {
 	seen := map[string]int{}
 	calls := 0
 	for range 100 {
-		p := r.page(10)
+		p := r.Page(10)
 		calls++
 		if p.RecordsRead > 10 {
 			t.Fatalf("%d records read, bound 10", p.RecordsRead)
@@ -214,12 +179,12 @@ func TestLeadsFeedRereadGivesTheSameVersions(t *testing.T) {
 	f := newFake(t)
 	r := newLeadsRun(t, f, "7")
 	r.lead("Ana")
-	first, err := r.feed.Changes(context.Background(), r.request(100))
+	first, err := r.feed.Changes(context.Background(), r.request(r.Cursor, 100))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.advance(30 * time.Second)
-	second := r.page(100)
+	r.clock.Advance(30 * time.Second)
+	second := r.Page(100)
 	if len(first.Changes) != 1 || len(second.Changes) != 1 || first.Changes[0].Version != second.Changes[0].Version {
 		t.Errorf("%+v then %+v", first.Changes, second.Changes)
 	}
@@ -231,7 +196,7 @@ func TestLeadsFeedFailures(t *testing.T) {
 	r.lead("Ana")
 	changes := func(mutate func(*changefeed.Request)) *changefeed.Error {
 		t.Helper()
-		req := r.request(100)
+		req := r.request(r.Cursor, 100)
 		if mutate != nil {
 			mutate(req)
 		}
@@ -281,11 +246,37 @@ func TestLeadsFeedLeavesAJustCreatedLeadForTheNextPass(t *testing.T) {
 	f := newFake(t)
 	r := newLeadsRun(t, f, "7")
 	lead := f.AddLead(f.AddContact("Ana", "Diaz", "", ""), 9001, "")
-	r.advance(2 * time.Second)
+	r.clock.Advance(2 * time.Second)
 	if got := r.pass(100); len(got) != 0 {
 		t.Errorf("a lead 2 s old: %+v", got)
 	}
 	if got := r.pass(100); len(got) != 1 || got[0].RecordID != id(lead) {
 		t.Errorf("the next pass: %+v", got)
 	}
+}
+
+// BenchmarkLeadsFeed is our side of a pass over 100 leads followed, each with a changed
+// status, against the fake on loopback (no VinSolutions latency): ns/lead — the page read,
+// parsing, comparing — beside which VinSolutions' answer time is what a real pass takes
+// (docs/agents.md#vinsolutions).
+func BenchmarkLeadsFeed(b *testing.B) {
+	f := newFake(b)
+	r := newLeadsRun(b, f, "7")
+	var leads []int64
+	for range 100 {
+		lead, _ := r.lead("Ana")
+		leads = append(leads, lead)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		for _, l := range leads {
+			f.SetStatus(l, "ACTIVE", "ACTIVE_WORKING_"+strconv.Itoa(i))
+		}
+		b.StartTimer()
+		if got := r.pass(100); len(got) != 100 {
+			b.Fatalf("%d changes", len(got))
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/lead")
 }

@@ -36,7 +36,7 @@ type fake struct {
 	rec    agenttest.Recorder
 }
 
-func newFake(t *testing.T) *fake {
+func newFake(t testing.TB) *fake {
 	f := &fake{issuer: &agenttest.Issuer{ClientID: "vs-client", ClientSecret: "vs-secret", Scope: "PublicAPI"}}
 	f.CRM = &vinsolutionstest.CRM{APIKey: apiKey, DealerID: 5001, UserID: 7001, Authorized: f.issuer.Authorized}
 	mux := http.NewServeMux()

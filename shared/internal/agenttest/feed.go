@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/dealerai/integrations/shared/agents/changefeed"
 )
@@ -93,4 +95,46 @@ func (r *FeedRun) Rotation() []changefeed.Change {
 	}
 	r.T.Fatal("the rotation never ends")
 	return nil
+}
+
+// Pass reads pages of at most maxRecords records until the feed has no more, failing the
+// test when a page reads more, and returns their changes.
+func (r *FeedRun) Pass(maxRecords int) []changefeed.Change {
+	r.T.Helper()
+	var out []changefeed.Change
+	for range 1000 {
+		p := r.Page(maxRecords)
+		if p.RecordsRead > maxRecords {
+			r.T.Fatalf("%d records read, bound %d", p.RecordsRead, maxRecords)
+		}
+		out = append(out, p.Changes...)
+		if !p.More {
+			return out
+		}
+	}
+	r.T.Fatal("the feed never ends its pass")
+	return nil
+}
+
+// Clock is a time a test moves, shared by a fake platform and the feed's runs.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock is a clock at t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now is the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }

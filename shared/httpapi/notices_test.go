@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/dealerai/integrations/infra/local/localtest"
 	"github.com/dealerai/integrations/shared/httpapi"
 	"github.com/dealerai/integrations/shared/resources"
 )
@@ -209,8 +210,14 @@ func TestFortellisNotices(t *testing.T) {
 		t.Fatalf("the data owner dlr_1 let go: %d %s", r.status, r.body)
 	}
 	at.do("POST", path, at.fortellisToken(), event, owner, header{"X-Request-Id", "req-5"})
-	if jobs := at.syncJobs(); len(jobs) != 1 || !strings.Contains(jobs[0], `"dealerId":"dlr_2"`) {
-		t.Errorf("after the move: %v", jobs)
+	// The emulator's message count can lag a send by a moment: wait for the job.
+	var moved []string
+	localtest.Eventually(t, 10*time.Second, "the sync job after the move", func() bool {
+		moved = append(moved, at.syncJobs()...)
+		return len(moved) > 0
+	})
+	if len(moved) != 1 || !strings.Contains(moved[0], `"dealerId":"dlr_2"`) {
+		t.Errorf("after the move: %v", moved)
 	}
 }
 

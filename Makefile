@@ -76,9 +76,10 @@ synth: node
 deploy: node
 	$(CDK) deploy --no-notices -o $(CDK_OUTDIR) $(CDK_ARGS)
 
-## test-faults: the long form of the fault suite on private emulators (make test runs the short form)
+## test-faults: the long form of the fault suite on private emulators (make test runs the short form),
+## and the two-way sync under DynamoDB and SQS outages
 test-faults: node
-	FAULTS=long FAULTS_REPORT=$(CURDIR)/.local/faults-long.md $(STACK) emulators -- $(GO) test -count=1 -v -run Fault -timeout 30m ./shared/faultsuite/
+	FAULTS=long FAULTS_REPORT=$(CURDIR)/.local/faults-long.md $(STACK) emulators -- $(GO) test -count=1 -v -run Fault -timeout 30m ./shared/faultsuite/ ./shared/agentsync/
 
 ## bench: the performance report (local figures): cost, CPU beside a bare POST, latency, cold start;
 ## then the two-way sync of 1,000 dealers × 20 changed records

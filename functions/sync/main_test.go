@@ -42,7 +42,7 @@ func TestNewSync(t *testing.T) {
 }
 
 func TestNewSyncRequiresItsQueues(t *testing.T) {
-	cfg, _ := app.ConfigFromEnv(func(k string) string { return map[string]string{"CONFIG_TABLE": "t"}[k] })
+	cfg, _ := app.ConfigFromEnv(func(k string) string { return map[string]string{"CONFIG_TABLE": "t", "INVENTORY_TABLE": "i"}[k] })
 	if _, err := app.NewSync(context.Background(), aws.Config{}, cfg); err == nil || !strings.Contains(err.Error(), "INBOUND_QUEUE_URL") {
 		t.Fatalf("err = %v", err)
 	}

@@ -38,15 +38,28 @@ func TableInput(prefix string, t resources.Table) *dynamodb.CreateTableInput {
 			KeySchema:  []ddbtypes.KeySchemaElement{{AttributeName: aws.String(ix.PartitionKey.Name), KeyType: ddbtypes.KeyTypeHash}},
 			Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeKeysOnly},
 		}
-		attrs = append(attrs, ddbtypes.AttributeDefinition{AttributeName: aws.String(ix.PartitionKey.Name), AttributeType: ddbtypes.ScalarAttributeType(ix.PartitionKey.Type)})
+		if ix.ProjectAll {
+			gsi.Projection.ProjectionType = ddbtypes.ProjectionTypeAll
+		}
+		attrs = addAttr(attrs, ix.PartitionKey)
 		if ix.SortKey.Name != "" {
 			gsi.KeySchema = append(gsi.KeySchema, ddbtypes.KeySchemaElement{AttributeName: aws.String(ix.SortKey.Name), KeyType: ddbtypes.KeyTypeRange})
-			attrs = append(attrs, ddbtypes.AttributeDefinition{AttributeName: aws.String(ix.SortKey.Name), AttributeType: ddbtypes.ScalarAttributeType(ix.SortKey.Type)})
+			attrs = addAttr(attrs, ix.SortKey)
 		}
 		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, gsi)
 	}
 	in.AttributeDefinitions = attrs
 	return in
+}
+
+// addAttr defines a key attribute once (an index may share the table's partition key).
+func addAttr(attrs []ddbtypes.AttributeDefinition, k resources.KeyAttr) []ddbtypes.AttributeDefinition {
+	for _, a := range attrs {
+		if aws.ToString(a.AttributeName) == k.Name {
+			return attrs
+		}
+	}
+	return append(attrs, ddbtypes.AttributeDefinition{AttributeName: aws.String(k.Name), AttributeType: ddbtypes.ScalarAttributeType(k.Type)})
 }
 
 // QueueInput renders a queue definition as the CreateQueue call the local stack makes;

@@ -18,12 +18,12 @@ func TestFunctions(t *testing.T) {
 		env     []string
 	}{
 		FuncAPI: {256, resources.APITimeout, []string{"ADMIN_SCOPE", "ADMIN_SCOPE_CLAIM", "CONFIG_TABLE", "DEALER_ID_CLAIM",
-			"DEFAULT_AGENT_PLATFORMS", "DELIVERIES_QUEUE_URL", "DELIVERY_LOG_TABLE", "SYNC_JOBS_QUEUE_URL"}},
+			"DEFAULT_AGENT_PLATFORMS", "DELIVERIES_QUEUE_URL", "DELIVERY_LOG_TABLE", "INVENTORY_TABLE", "SYNC_JOBS_QUEUE_URL"}},
 		FuncRouter: {256, resources.RouterTimeout, []string{"CONFIG_TABLE", "DEFAULT_AGENT_PLATFORMS", "DELIVERIES_QUEUE_URL", "EVENTS_DLQ_URL", "GOMAXPROCS"}},
 		FuncDelivery: {512, resources.DeliveryTimeout, []string{"CONFIG_TABLE", "DEFAULT_AGENT_PLATFORMS", "DELIVERIES_QUEUE_URL", "DELIVERY_BACKOFF",
 			"DELIVERY_LOG_TABLE", "DELIVERY_TIMEOUT", "GOMAXPROCS"}},
 		FuncSync: {256, resources.SyncTimeout, []string{"CONFIG_TABLE", "DEFAULT_AGENT_PLATFORMS", "DELIVERY_TIMEOUT", "GOMAXPROCS", "INBOUND_QUEUE_URL",
-			"SYNC_INTERVAL", "SYNC_JOBS_QUEUE_URL"}},
+			"INVENTORY_TABLE", "SYNC_INTERVAL", "SYNC_JOBS_QUEUE_URL"}},
 	}
 	if n := len(s.ofType("AWS::Lambda::Function")); n != len(want) {
 		t.Errorf("%d functions, want %d", n, len(want))
@@ -207,6 +207,8 @@ func TestLeastPrivilege(t *testing.T) {
 	// a grant on a table with an index covers <table ARN>/index/* as well
 	cfgIndexes := `{"Fn::Join":["",[{"Fn::GetAtt":["` + cfgTable + `","Arn"]},"/index/*"]]}`
 	logTable := s.logicalID(s.st.Tables[resources.DeliveryLogTable.ID])
+	invTable := s.logicalID(s.st.Tables[resources.InventoryTable.ID])
+	invIndexes := `{"Fn::Join":["",[{"Fn::GetAtt":["` + invTable + `","Arn"]},"/index/*"]]}`
 	key := s.logicalID(s.st.TablesKey)
 	events := s.logicalID(s.st.Queues[resources.EventsQueue.ID])
 	eventsDLQ := s.logicalID(s.st.Queues[resources.EventsDLQ.ID])
@@ -239,6 +241,9 @@ func TestLeastPrivilege(t *testing.T) {
 			key:        {keyRW, set("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*")},
 			deliveries: {send, set("sqs:SendMessage")},
 			syncJobs:   {send, set("sqs:SendMessage")},
+			// the inventory: read only (a vehicle, a list through an index)
+			invTable:   {set("dynamodb:GetItem", "dynamodb:Query"), set("dynamodb:GetItem", "dynamodb:Query")},
+			invIndexes: {set("dynamodb:GetItem", "dynamodb:Query"), set("dynamodb:Query")},
 		},
 		FuncRouter: {
 			cfgTable:   {set("dynamodb:Query"), set("dynamodb:Query")},
@@ -264,6 +269,9 @@ func TestLeastPrivilege(t *testing.T) {
 			key:        {keyRW, set("kms:Decrypt")},
 			inboundQ:   {send, set("sqs:SendMessage")},
 			syncJobs:   {union(send, consume), set("sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage")},
+			// the inventory: what it stored, and the changes (no Query, no Scan)
+			invTable:   {set("dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"), set("dynamodb:BatchGetItem", "dynamodb:BatchWriteItem")},
+			invIndexes: {set("dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"), nil},
 		},
 	}
 	for fn, want := range cases {

@@ -167,6 +167,9 @@ func (s *Stack) data() {
 				PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String(ix.PartitionKey.Name), Type: attrType(ix.PartitionKey.Type)},
 				ProjectionType: awsdynamodb.ProjectionType_KEYS_ONLY,
 			}
+			if ix.ProjectAll {
+				gsi.ProjectionType = awsdynamodb.ProjectionType_ALL
+			}
 			if ix.SortKey.Name != "" {
 				gsi.SortKey = &awsdynamodb.Attribute{Name: jsii.String(ix.SortKey.Name), Type: attrType(ix.SortKey.Type)}
 			}
@@ -241,7 +244,7 @@ func (s *Stack) functions(codeDir func(string) string) {
 		{
 			name: FuncAPI, memory: 256, timeout: resources.APITimeout,
 			desc:   "REST API: subscriptions, agents, delivery log, sync status (behind API Gateway)",
-			tables: []resources.Table{resources.ConfigTable, resources.DeliveryLogTable},
+			tables: []resources.Table{resources.ConfigTable, resources.DeliveryLogTable, resources.InventoryTable},
 			queues: []resources.Queue{resources.DeliveriesQueue, resources.SyncJobsQueue},
 			env: map[string]string{"DEALER_ID_CLAIM": cfg.DealerIDClaim, "ADMIN_SCOPE_CLAIM": cfg.AdminScopeClaim,
 				"ADMIN_SCOPE": cfg.AdminScope, "DEFAULT_AGENT_PLATFORMS": cfg.DefaultAgentPlatforms},
@@ -264,7 +267,7 @@ func (s *Stack) functions(codeDir func(string) string) {
 		{
 			name: FuncSync, memory: 256, timeout: resources.SyncTimeout,
 			desc:   "Sync: reads the agents' platforms' changes and publishes inbound events (ticks and jobs of the sync-jobs queue)",
-			tables: []resources.Table{resources.ConfigTable},
+			tables: []resources.Table{resources.ConfigTable, resources.InventoryTable},
 			queues: []resources.Queue{resources.InboundQueue, resources.SyncJobsQueue},
 			// DELIVERY_TIMEOUT bounds each platform request, as it does a delivery's
 			env: map[string]string{"SYNC_INTERVAL": cfg.SyncInterval, "DELIVERY_TIMEOUT": cfg.DeliveryTimeout,
@@ -349,6 +352,7 @@ func (s *Stack) functions(codeDir func(string) string) {
 
 	cfgTable := s.Tables[resources.ConfigTable.ID]
 	logTable := s.Tables[resources.DeliveryLogTable.ID]
+	invTable := s.Tables[resources.InventoryTable.ID]
 	api, router, delivery, sync := s.Functions[FuncAPI], s.Functions[FuncRouter], s.Functions[FuncDelivery], s.Functions[FuncSync]
 
 	// api: subscriptions, agents and counters (transactions are Put/Update/ConditionCheck
@@ -358,6 +362,9 @@ func (s *Stack) functions(codeDir func(string) string) {
 	logTable.GrantReadWriteData(api)
 	s.Queues[resources.DeliveriesQueue.ID].GrantSendMessages(api)
 	s.Queues[resources.SyncJobsQueue.ID].GrantSendMessages(api)
+	// api: the dealers' inventories, read only (GetItem, Query of the table and its indexes).
+	invTable.Grant(api, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:Query"))
+	invTable.GrantOnKey(api, jsii.String("kms:Decrypt"), jsii.String("kms:DescribeKey"))
 
 	// sync: reads agents (with their credentials) and reverse pointers, queries the SyncDue
 	// index, writes only the sync state, the agents' due time and their claims (UpdateItem);
@@ -365,6 +372,10 @@ func (s *Stack) functions(codeDir func(string) string) {
 	cfgTable.Grant(sync, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:BatchGetItem"), jsii.String("dynamodb:Query"), jsii.String("dynamodb:UpdateItem"))
 	cfgTable.GrantOnKey(sync, jsii.String("kms:Decrypt"), jsii.String("kms:DescribeKey"), jsii.String("kms:Encrypt"), jsii.String("kms:GenerateDataKey*"), jsii.String("kms:ReEncrypt*"))
 	s.Queues[resources.InboundQueue.ID].GrantSendMessages(sync)
+	// sync: the inventories it keeps: read what it stored (BatchGetItem), write what changed
+	// (BatchWriteItem puts and deletes). No scan, no query.
+	invTable.Grant(sync, jsii.String("dynamodb:BatchGetItem"), jsii.String("dynamodb:BatchWriteItem"))
+	invTable.GrantOnKey(sync, jsii.String("kms:Decrypt"), jsii.String("kms:DescribeKey"), jsii.String("kms:Encrypt"), jsii.String("kms:GenerateDataKey*"), jsii.String("kms:ReEncrypt*"))
 	s.Queues[resources.SyncJobsQueue.ID].GrantSendMessages(sync)
 
 	// router: one Query per dealer (pk = dealer, begins_with(sk, "T#")) and nothing else on

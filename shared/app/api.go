@@ -17,6 +17,7 @@ import (
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/httpapi"
 	"github.com/dealerai/integrations/shared/notices"
+	"github.com/dealerai/integrations/shared/inventory"
 	"github.com/dealerai/integrations/shared/plans"
 	"github.com/dealerai/integrations/shared/ratelimit"
 	"github.com/dealerai/integrations/shared/subscriptions"
@@ -30,7 +31,7 @@ type APIHandler = func(context.Context, events.APIGatewayV2HTTPRequest) (events.
 // deliveries queue and the sync-jobs queue (a sync run asked for), behind the API Gateway
 // payload v2 adapter. Clients are built once here (once per cold start).
 func NewAPI(ctx context.Context, awsCfg aws.Config, cfg Config) (APIHandler, error) {
-	if err := cfg.Require("CONFIG_TABLE", "DELIVERY_LOG_TABLE", "DELIVERIES_QUEUE_URL", "SYNC_JOBS_QUEUE_URL"); err != nil {
+	if err := cfg.Require("CONFIG_TABLE", "DELIVERY_LOG_TABLE", "INVENTORY_TABLE", "DELIVERIES_QUEUE_URL", "SYNC_JOBS_QUEUE_URL"); err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	policy, err := cfg.EndpointPolicy()
@@ -60,6 +61,7 @@ func NewAPI(ctx context.Context, awsCfg aws.Config, cfg Config) (APIHandler, err
 		MaxSubscriptionsPerHost: cfg.MaxSubscriptionsPerHost,
 		Sync:                    &agentsync.Service{States: &agentsync.StateStore{DB: ddb, Table: cfg.ConfigTable}, Jobs: queue, JobsQueueURL: cfg.SyncJobsQueueURL},
 		Circuits:                &circuit.Store{DB: ddb, Table: cfg.ConfigTable},
+		Inventory:               inventory.NewStore(ddb, cfg.InventoryTable),
 		URLs:                    policy,
 		DealerIDClaim:           cfg.DealerIDClaim,
 		AdminScopeClaim:         cfg.AdminScopeClaim,

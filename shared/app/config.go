@@ -24,6 +24,7 @@ import (
 type Config struct {
 	ConfigTable        string
 	DeliveryLogTable   string
+	InventoryTable     string
 	EventsQueueURL     string
 	EventsDLQURL       string
 	DeliveriesQueueURL string
@@ -108,6 +109,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
 		ConfigTable:        getenv("CONFIG_TABLE"),
 		DeliveryLogTable:   getenv("DELIVERY_LOG_TABLE"),
+		InventoryTable:     getenv("INVENTORY_TABLE"),
 		EventsQueueURL:     getenv("EVENTS_QUEUE_URL"),
 		EventsDLQURL:       getenv("EVENTS_DLQ_URL"),
 		DeliveriesQueueURL: getenv("DELIVERIES_QUEUE_URL"),
@@ -239,7 +241,7 @@ func (c Config) planPolicy() *plans.Policy {
 // Require reports the first of the named settings that is empty.
 func (c Config) Require(names ...string) error {
 	values := map[string]string{
-		"CONFIG_TABLE": c.ConfigTable, "DELIVERY_LOG_TABLE": c.DeliveryLogTable,
+		"CONFIG_TABLE": c.ConfigTable, "DELIVERY_LOG_TABLE": c.DeliveryLogTable, "INVENTORY_TABLE": c.InventoryTable,
 		"EVENTS_QUEUE_URL": c.EventsQueueURL, "EVENTS_DLQ_URL": c.EventsDLQURL,
 		"DELIVERIES_QUEUE_URL": c.DeliveriesQueueURL, "DELIVERIES_DLQ_URL": c.DeliveriesDLQURL,
 		"INBOUND_QUEUE_URL": c.InboundQueueURL, "SYNC_JOBS_QUEUE_URL": c.SyncJobsQueueURL,

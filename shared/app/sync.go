@@ -15,6 +15,7 @@ import (
 	"github.com/dealerai/integrations/shared/agents/oauth"
 	"github.com/dealerai/integrations/shared/agents/platform"
 	"github.com/dealerai/integrations/shared/agentsync"
+	"github.com/dealerai/integrations/shared/inventory"
 	"github.com/dealerai/integrations/shared/plans"
 )
 
@@ -40,7 +41,7 @@ func NewSync(ctx context.Context, awsCfg aws.Config, cfg Config) (SQSHandler, er
 // give platforms with change feeds of their own). The SDK clients, the feeds and their token
 // cache are built here, once per container.
 func NewSyncHandler(awsCfg aws.Config, cfg Config, client *http.Client, platforms platform.Catalog) (*agentsync.Handler, error) {
-	if err := cfg.Require("CONFIG_TABLE", "INBOUND_QUEUE_URL", "SYNC_JOBS_QUEUE_URL"); err != nil {
+	if err := cfg.Require("CONFIG_TABLE", "INVENTORY_TABLE", "INBOUND_QUEUE_URL", "SYNC_JOBS_QUEUE_URL"); err != nil {
 		return nil, fmt.Errorf("sync: %w", err)
 	}
 	db := dynamodb.NewFromConfig(awsCfg)
@@ -52,7 +53,10 @@ func NewSyncHandler(awsCfg aws.Config, cfg Config, client *http.Client, platform
 	s.Agents = store
 	s.Records = agents.NewCorrelationStore(db, cfg.ConfigTable)
 	s.States = &agentsync.StateStore{DB: db, Table: cfg.ConfigTable}
-	s.Seen = &agentsync.SeenStore{DB: db, Table: cfg.ConfigTable}
+	// The inventory's vehicles are kept in the inventory table, what other feeds remember in
+	// the config table.
+	s.Seen = agentsync.SeenByKind{Default: &agentsync.SeenStore{DB: db, Table: cfg.ConfigTable},
+		Kinds: map[string]agentsync.Seen{inventory.RecordKind: inventory.NewStore(db, cfg.InventoryTable)}}
 	s.HTTP = client
 	s.Inbound, s.InboundQueueURL = queue, cfg.InboundQueueURL
 	s.Jobs, s.JobsQueueURL = queue, cfg.SyncJobsQueueURL

@@ -356,6 +356,10 @@ func TestEveryOperationValidated(t *testing.T) {
 	agentDlv := at.seedTargetDelivery("dlr_1", deliveryq.Target{Kind: deliveryq.KindAgent, ID: "xtime"}, "failed", "auth")
 	xtime, _ := json.Marshal(validAgentPut("xtime"))
 	fortellis, _ := json.Marshal(validAgentPut("fortellis"))
+	inv := validAgentPut("fortellis")
+	inv["settings"].(map[string]string)["dealerCode"] = "D1"
+	withInventory, _ := json.Marshal(inv)
+	vin := stockOf(t, at, "dlr_1", 1, 9)[0].VIN
 	for _, req := range []struct{ method, path, body string }{
 		{"GET", "/healthz", ""},
 		{"GET", "/v1/openapi.json", ""},
@@ -380,6 +384,9 @@ func TestEveryOperationValidated(t *testing.T) {
 		{"POST", "/v1/agents/xtime/deliveries/" + agentDlv + "/retry", ""}, {"POST", "/v1/agents/fortellis/deliveries/" + agentDlv + "/retry", ""},
 		{"POST", "/v1/agents/xtime/recover", `{"since":"2020-01-01T00:00:00Z"}`}, {"POST", "/v1/agents/crm/recover", `{"since":"2020-01-01T00:00:00Z"}`},
 		{"PUT", "/v1/agents/fortellis", string(fortellis)},
+		{"GET", "/v1/inventory", ""}, {"GET", "/v1/inventory?color=red", ""},
+		{"PUT", "/v1/agents/fortellis", string(withInventory)},
+		{"GET", "/v1/inventory/" + vin, ""}, {"GET", "/v1/inventory/NOSUCHVIN", ""},
 		{"GET", "/v1/agents/fortellis/sync", ""}, {"GET", "/v1/agents/crm/sync", ""},
 		{"POST", "/v1/agents/fortellis/sync", ""}, {"POST", "/v1/agents/nosuch/sync", ""},
 		{"DELETE", "/v1/agents/xtime", ""}, {"DELETE", "/v1/agents/crm", ""},

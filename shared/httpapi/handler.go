@@ -115,6 +115,9 @@ type Options struct {
 	// FortellisNotices verifies Fortellis Event Relay's bearer tokens (a *notices.Verifier
 	// on the deployment's JWKS URL and audience); nil: the Fortellis notice route answers 501.
 	FortellisNotices TokenVerifier
+	// Inventory reads the dealers' vehicle inventories (an *inventory.Store); nil: the
+	// inventory routes answer 501.
+	Inventory InventoryStore
 	// URLs checks webhook URLs and the URLs of agent settings (a safeurl.Policy: the
 	// delivery client's own checker).
 	URLs subscriptions.URLChecker
@@ -214,6 +217,10 @@ func (a *API) operations() map[string]http.Handler {
 		"runAgentSync":               handlerFunc(a.runAgentSync),
 		"receiveVinSolutionsNotice":  handlerFunc(a.receiveVinSolutionsNotice),
 		"receiveFortellisNotice":     handlerFunc(a.receiveFortellisNotice),
+	}
+	if a.opts.Inventory != nil {
+		ops["listInventory"] = handlerFunc(a.listInventory)
+		ops["getInventoryVehicle"] = handlerFunc(a.getInventoryVehicle)
 	}
 	if a.opts.Entitlements != nil {
 		ops["getDealerEntitlements"] = handlerFunc(a.getDealerEntitlements)

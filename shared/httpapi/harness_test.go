@@ -30,6 +30,7 @@ import (
 	"github.com/dealerai/integrations/shared/httpapi"
 	"github.com/dealerai/integrations/shared/notices"
 	"github.com/dealerai/integrations/shared/notices/noticestest"
+	"github.com/dealerai/integrations/shared/inventory"
 	"github.com/dealerai/integrations/shared/plans"
 	"github.com/dealerai/integrations/shared/resources"
 	"github.com/dealerai/integrations/shared/safeurl"
@@ -89,6 +90,7 @@ type apiTest struct {
 	log      *deliverylog.Store
 	states   *agentsync.StateStore
 	circuits *circuit.Store
+	stock    *inventory.Store
 	logs     *localtest.Buffer
 	openapi  *openapiChecker
 	// fortellis issues Fortellis Event Relay's tokens, for the Fortellis notice route.
@@ -112,6 +114,7 @@ func newAPITest(t testing.TB, options ...func(*httpapi.Options)) *apiTest {
 		log:      deliverylog.NewStore(env.DynamoDB, env.Table(resources.DeliveryLogTable)),
 		states:   &agentsync.StateStore{DB: env.DynamoDB, Table: env.Table(resources.ConfigTable)},
 		circuits: &circuit.Store{DB: env.DynamoDB, Table: env.Table(resources.ConfigTable)},
+		stock:    inventory.NewStore(env.DynamoDB, env.Table(resources.InventoryTable)),
 		openapi:  newOpenAPIChecker(t),
 	}
 	at.fortellis = noticestest.NewIssuer(t, fortellisAudience)
@@ -125,6 +128,7 @@ func newAPITest(t testing.TB, options ...func(*httpapi.Options)) *apiTest {
 		DeliveriesQueueURL: env.QueueURL(resources.DeliveriesQueue),
 		Sync:               &agentsync.Service{States: at.states, Jobs: env.SQS, JobsQueueURL: env.QueueURL(resources.SyncJobsQueue)},
 		Circuits:           at.circuits,
+		Inventory:          at.stock,
 		URLs:               safeurl.Policy{Resolver: resolver},
 		Logger:             slog.New(slog.NewJSONHandler(logs, nil)),
 		Notices:            &notices.Store{DB: env.DynamoDB, Table: env.Table(resources.ConfigTable)},

@@ -76,6 +76,9 @@ var Routes = []Route{
 	{"POST", "/v1/notices/vinsolutions/{dealerId}", Public, "receiveVinSolutionsNotice"},
 	{"POST", "/v1/notices/fortellis", Public, "receiveFortellisNotice"},
 
+	{"GET", "/v1/inventory", Dealer, "listInventory"},
+	{"GET", "/v1/inventory/{vin}", Dealer, "getInventoryVehicle"},
+
 	{"GET", "/v1/admin/dealers/{dealerId}/entitlements", Admin, "getDealerEntitlements"},
 	{"PUT", "/v1/admin/dealers/{dealerId}/entitlements", Admin, "putDealerEntitlements"},
 }

@@ -83,6 +83,17 @@ func ParseBatchingWindow(v string) (time.Duration, error) {
 	return d, nil
 }
 
+// The inventory table's keys and indexes (docs/design.md#data-model).
+const (
+	InventoryVehicleKeyPrefix = "VIN#"
+	InventoryByPriceIndex     = "ByPrice"
+	InventoryByYearIndex      = "ByYear"
+	// InventoryPriceKeyAttr is "<price in cents, 12 digits>#<VIN>" (a vehicle without a price
+	// sorts last); InventoryYearKeyAttr "<year, 4 digits>#<price key>".
+	InventoryPriceKeyAttr = "priceKey"
+	InventoryYearKeyAttr  = "yearKey"
+)
+
 // DealerKey is the config-table partition key of a dealer's items.
 func DealerKey(dealerID string) string { return DealerKeyPrefix + dealerID }
 
@@ -113,11 +124,13 @@ type Table struct {
 }
 
 // Index is a global secondary index. It projects the keys only (the table's and its own):
-// readers get the items' keys and read what else they need.
+// readers get the items' keys and read what else they need; with ProjectAll, every attribute
+// (readers filter and answer from the index alone).
 type Index struct {
 	Name         string
 	PartitionKey KeyAttr
 	SortKey      KeyAttr
+	ProjectAll   bool
 }
 
 // Queue is an SQS queue definition. A queue with a DeadLetter has a redrive policy into it.
@@ -191,6 +204,19 @@ var (
 			SortKey:      KeyAttr{Name: SyncDueAttr, Type: "N"},
 		}},
 		EnvVar: "CONFIG_TABLE",
+	}
+	// InventoryTable holds the dealers' vehicle inventories, read by the two-way sync from
+	// Fortellis (package inventory): pk DealerKey, sk InventoryVehicleKeyPrefix + VIN, and two
+	// indexes over the same partition that order a dealer's vehicles by price and by year.
+	InventoryTable = Table{
+		ID:           "Inventory",
+		PartitionKey: KeyAttr{Name: "pk", Type: "S"},
+		SortKey:      KeyAttr{Name: "sk", Type: "S"},
+		Indexes: []Index{
+			{Name: InventoryByPriceIndex, PartitionKey: KeyAttr{Name: "pk", Type: "S"}, SortKey: KeyAttr{Name: InventoryPriceKeyAttr, Type: "S"}, ProjectAll: true},
+			{Name: InventoryByYearIndex, PartitionKey: KeyAttr{Name: "pk", Type: "S"}, SortKey: KeyAttr{Name: InventoryYearKeyAttr, Type: "S"}, ProjectAll: true},
+		},
+		EnvVar: "INVENTORY_TABLE",
 	}
 	DeliveryLogTable = Table{
 		ID:           "DeliveryLog",
@@ -278,7 +304,7 @@ var (
 )
 
 // Tables lists every table.
-func Tables() []Table { return []Table{ConfigTable, DeliveryLogTable} }
+func Tables() []Table { return []Table{ConfigTable, DeliveryLogTable, InventoryTable} }
 
 // Queues lists every queue, dead-letter queues before the queues that redrive into them.
 func Queues() []Queue {

@@ -108,6 +108,8 @@ type Page struct {
 // answers from then on.
 type Memory struct {
 	RecordKind, RecordID, Value string
+	// Forget: the record is gone; what was kept of it is dropped (Value is empty).
+	Forget bool
 }
 
 // Memories are the memories a page asks the sync to keep: its changes' Remember values and
@@ -115,8 +117,8 @@ type Memory struct {
 func (p *Page) Memories() []Memory {
 	var out []Memory
 	for _, c := range p.Changes {
-		if c.Remember != "" {
-			out = append(out, Memory{RecordKind: c.RecordKind, RecordID: c.RecordID, Value: c.Remember})
+		if c.Remember != "" || c.Forget {
+			out = append(out, Memory{RecordKind: c.RecordKind, RecordID: c.RecordID, Value: c.Remember, Forget: c.Forget})
 		}
 	}
 	return append(out, p.Remember...)
@@ -151,6 +153,9 @@ type Change struct {
 	// answers it from then on. A feed that reads current states remembers what it compares
 	// the next read with (e.g. a digest of the state).
 	Remember string
+	// Forget: the record is gone from the platform (a vehicle sold); the sync drops what it
+	// remembered of it once the page's events are on the queue.
+	Forget bool
 }
 
 // StateVersion is a Version for a platform that gives a record neither a version nor a change

@@ -35,12 +35,13 @@ var Platform = platform.Platform{
 		"sales, test-drive, trade-in and lease-return appointments: scheduled Elead activities, cancellations as comments; the customer and opportunity are created first when Elead has none",
 		"service appointments: booked, updated and cancelled through the Appointments v3 API",
 		"two-way sync: reads Elead's searchDelta (opportunities changed in the past 7 days) and the activity history of each, and sends back opportunities entered in Elead, changed statuses, sub-statuses and salespeople, and appointments completed, missed, moved or cancelled",
+		"the dealer's vehicle inventory (CDK Merchandisable Vehicles v2, with dealerCode or webId set): kept in DealerAI by the two-way sync for GET /v1/inventory, arrivals, changes and sales published as inventory events",
 	},
 	Events: []string{
 		"lead.created", "lead.received", "lead.update.disposition",
 		"contact.basic.updated", "contact.vehicleofinterest.updated", "appointment.*",
 	},
-	Settings: []platform.KeySpec{
+	Settings: append([]platform.KeySpec{
 		{Key: "baseUrl", Default: "https://api.fortellis.io", URL: true, Description: "Fortellis API base URL (append /cdk-test for CDK's test environment)"},
 		{Key: "tokenUrl", Default: DefaultTokenURL, URL: true, Description: "Fortellis token endpoint"},
 		{Key: "subscriptionId", Required: true, Description: "the dealer's Fortellis subscription id (Subscription-Id header)"},
@@ -53,17 +54,24 @@ var Platform = platform.Platform{
 		{Key: "vehicleHrefTemplate", Description: "link to the dealer's service vehicle record with {vin} in place of the VIN, sent as vehicleHref of service appointments (none when empty)"},
 		{Key: "appointmentUpdatePath", Default: DefaultAppointmentUpdatePath, Description: "path of the service appointment update call (POST), relative to baseUrl, with {appointmentId}"},
 		{Key: "appointmentCancelPath", Default: DefaultAppointmentCancelPath, Description: "path of the service appointment cancel call (DELETE), relative to baseUrl, with {appointmentId}"},
-	},
+	}, inventorySettings...),
 	Credentials: []platform.KeySpec{
 		{Key: "apiKey", Required: true, Description: "Fortellis API key (client id)"},
 		{Key: "apiSecret", Required: true, Description: "Fortellis API secret"},
 	},
 	// The API gateway (production and the /cdk-test paths), the identity server, the
 	// subscriptions API and Event Relay (docs/agents.md).
-	Hosts:         []string{"api.fortellis.io", "identity.fortellis.io", "subscriptions.fortellis.io", "event-relay.fortellis.io"},
-	Check:         check,
-	NewConnector:  func(deps platform.Deps) connector.Connector { return New(deps.Tokens) },
-	NewChangeFeed: func(deps platform.Deps) changefeed.Feed { return NewFeed(deps.Tokens) },
+	Hosts:        []string{"api.fortellis.io", "identity.fortellis.io", "subscriptions.fortellis.io", "event-relay.fortellis.io"},
+	Check:        check,
+	NewConnector: func(deps platform.Deps) connector.Connector { return New(deps.Tokens) },
+	// Elead's changes (feed.go) and the dealer's vehicle inventory (inventory.go), each with
+	// its own cursor.
+	NewChangeFeed: func(deps platform.Deps) changefeed.Feed {
+		return changefeed.Join(
+			changefeed.Part{Name: "elead", Feed: NewFeed(deps.Tokens)},
+			changefeed.Part{Name: "inventory", Feed: &InventoryFeed{Tokens: deps.Tokens}},
+		)
+	},
 }
 
 // check: a known up type, a disposition map that is a JSON object of strings, paths with the
@@ -86,7 +94,7 @@ func check(settings, _ map[string]string) []validation.FieldError {
 	if v := settings["vehicleHrefTemplate"]; v != "" && !strings.Contains(v, "{vin}") {
 		errs = append(errs, validation.FieldError{Field: "settings.vehicleHrefTemplate", Message: "must contain {vin}"})
 	}
-	return errs
+	return append(errs, checkInventory(settings)...)
 }
 
 // parseDispositionMap reads the dispositionMap setting: a JSON object of strings, keys

@@ -87,6 +87,7 @@ type Fake struct {
 	next       int
 	records    map[string][]map[string]any
 	mux        *http.ServeMux
+	inventory  *Inventory
 }
 
 type after struct {
@@ -402,6 +403,9 @@ func (f *Fake) routes() {
 	m.HandleFunc("GET /service/v3/appointments", f.listAppointments)
 	m.HandleFunc("POST /service/v3/appointments/{id}", f.updateAppointment)
 	m.HandleFunc("DELETE /service/v3/appointments/{id}", f.cancelAppointment)
+	// Merchandisable Vehicles v2 [NOTE S9] (inventory.go)
+	m.HandleFunc("GET "+InventoryPath+"{$}", f.merchandisableVehicles)
+	m.HandleFunc("GET "+TestInventoryPath+"{$}", f.merchandisableVehicles)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		gatewayError(w, http.StatusNotFound, "API-DOES-NOT-EXIST", "no API at "+r.Method+" "+r.URL.Path)
 	})

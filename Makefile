@@ -82,11 +82,13 @@ test-faults: node
 	FAULTS=long FAULTS_REPORT=$(CURDIR)/.local/faults-long.md $(STACK) emulators -- $(GO) test -count=1 -v -run Fault -timeout 30m ./shared/faultsuite/ ./shared/agentsync/
 
 ## bench: the performance report (local figures): cost, CPU beside a bare POST, latency, cold start;
-## then the two-way sync of 1,000 dealers × 20 changed records
+## then the two-way sync of 1,000 dealers × 20 changed records, and a Fortellis inventory of
+## 5,000 vehicles (first load, unchanged and 1 %-changed runs, the list's latency)
 bench: node web-node
 	@cd web && node build.mjs --size
 	$(STACK) emulators -- $(GO) run ./infra/local/cmd/bench $(BENCH_ARGS)
 	$(STACK) emulators -- $(GO) test -count=1 -run '^$$' -bench BenchmarkSyncDealers -benchtime 1x -timeout 30m ./shared/agentsync/
+	$(STACK) emulators -- $(GO) test -count=1 -run '^$$' -bench BenchmarkInventory -benchtime 1x -timeout 30m ./shared/inventory/
 
 ## bench-load: 20,000 events × fan-out 3 over 50 dealers through the local stack
 bench-load: node

@@ -42,7 +42,7 @@ type syncStack struct {
 	fake  *fortellistest.Fake
 	inv   *fortellistest.Inventory
 	store *inventory.Store
-	mu sync.Mutex
+	mu    sync.Mutex
 	// offset is how far the platform's and the sync's clock is ahead of the real one: the
 	// real clock runs on (a job's deadline is the sync's clock plus its budget), and tests
 	// move it ahead.

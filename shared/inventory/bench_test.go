@@ -115,7 +115,7 @@ func BenchmarkInventory(b *testing.B) {
 		counted.APIOptions = append(counted.APIOptions, calls.Option)
 		store := inventory.NewStore(dynamodb.NewFromConfig(counted), s.env.Table(resources.InventoryTable))
 		calls.Reset()
-		for i := range 350 {
+		for i := range 140 {
 			v, _ := url.ParseQuery(queries[i%len(queries)])
 			q, _ := inventory.ParseQuery(v)
 			t0 := time.Now()

@@ -29,9 +29,13 @@ var ErrBadCursor = errors.New("not a cursor this list returned")
 // maxPrice bounds prices (a price key holds 12 digits of cents).
 const maxPrice = 10_000_000
 
-// maxReads bounds the Query calls of one list page (each reads up to 1 MB): a page with
-// selective filters may come back short, with a cursor to continue.
-const maxReads = 6
+// maxReads bounds the Query calls of one list page, maxEvaluate the vehicles one call
+// evaluates (each reads up to 1 MB): a page with selective filters may come back short, with a
+// cursor to continue.
+const (
+	maxReads    = 6
+	maxEvaluate = 3200
+)
 
 // DB is the part of the DynamoDB client the store uses; *dynamodb.Client has it.
 type DB interface {
@@ -177,7 +181,7 @@ type cursor struct {
 // List returns a page of the dealer's vehicles that pass q's filters, in q's order: one
 // Query of the ByPrice or ByYear index over the dealer's partition (the price or year range
 // in its key condition, the other filters in its filter expression), continued while the page
-// is short, at most maxReads calls.
+// is short, at most maxReads calls, each evaluating twice as many vehicles as the one before.
 func (s *Store) List(ctx context.Context, dealerID string, q Query) (*Page, error) {
 	index, keyAttr := resources.InventoryByPriceIndex, resources.InventoryPriceKeyAttr
 	if q.Sort == SortYear || q.Sort == SortYearDesc {
@@ -263,10 +267,13 @@ func (s *Store) List(ctx context.Context, dealerID string, q Query) (*Page, erro
 	if len(names) > 0 {
 		in.ExpressionAttributeNames = names
 	}
+	// Each call evaluates a bounded number of vehicles: the page itself without filters;
+	// with filters 4 pages' worth, doubled at each further call (a selective filter reads on,
+	// a loose one stops early), at most 1 MB a call.
+	evaluate := limit
 	if len(filters) > 0 {
 		in.FilterExpression = aws.String(strings.Join(filters, " AND "))
-	} else {
-		in.Limit = aws.Int32(int32(limit))
+		evaluate = max(4*limit, 100)
 	}
 	if q.Cursor != "" {
 		c, err := decodeCursor(q.Cursor, q.Sort)
@@ -279,6 +286,8 @@ func (s *Store) List(ctx context.Context, dealerID string, q Query) (*Page, erro
 	}
 	page := &Page{Vehicles: []Vehicle{}}
 	for range maxReads {
+		in.Limit = aws.Int32(int32(min(evaluate, maxEvaluate)))
+		evaluate *= 2
 		out, err := s.DB.Query(ctx, in)
 		if err != nil {
 			return nil, fmt.Errorf("list vehicles: %w", err)

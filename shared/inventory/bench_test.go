@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"os"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -49,7 +48,7 @@ func BenchmarkInventory(b *testing.B) {
 				t0 := time.Now()
 				st := s.job()
 				billed += time.Since(t0) + time.Millisecond
-				if st.State != "idle" || !isIdle(st.Cursor.Value) {
+				if st.State != "idle" || !inventoryIdle(st.Cursor.Value) {
 					continue
 				}
 				jobs++
@@ -133,8 +132,6 @@ func BenchmarkInventory(b *testing.B) {
 		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "ms-p99-list")
 	}
 }
-
-func isIdle(cursor string) bool { return strings.Contains(cursor, `"p":"idle"`) }
 
 func envInt(tb testing.TB, name string, def int) int {
 	v := os.Getenv(name)

@@ -2,6 +2,7 @@ package inventory_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"maps"
@@ -121,12 +122,27 @@ func (s *syncStack) job() *agentsync.State {
 func (s *syncStack) settle(n int) int {
 	s.t.Helper()
 	for i := 1; i <= n; i++ {
-		if st := s.job(); strings.Contains(st.Cursor.Value, `"p":"idle"`) && st.State == agentsync.StateIdle {
+		if st := s.job(); inventoryIdle(st.Cursor.Value) && st.State == agentsync.StateIdle {
 			return i
 		}
 	}
 	s.t.Fatalf("the inventory was not synced in %d jobs", n)
 	return 0
+}
+
+// inventoryIdle reads Fortellis's joint cursor (changefeed.Join): whether its inventory part
+// has synced the inventory (its phase idle).
+func inventoryIdle(cursor string) bool {
+	var joint struct {
+		C map[string]struct{ Value string } `json:"c"`
+	}
+	if json.Unmarshal([]byte(cursor), &joint) != nil {
+		return false
+	}
+	var inv struct {
+		Phase string `json:"p"`
+	}
+	return json.Unmarshal([]byte(joint.C["inventory"].Value), &inv) == nil && inv.Phase == "idle"
 }
 
 // inbound drains the inbound queue, each message validated.

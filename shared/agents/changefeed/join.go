@@ -53,6 +53,7 @@ func (j joint) Changes(ctx context.Context, req *Request) (*Page, error) {
 		out.Changes = append(out.Changes, page.Changes...)
 		out.RecordsRead += page.RecordsRead
 		out.Notes = append(out.Notes, page.Notes...)
+		out.Remember = append(out.Remember, page.Remember...)
 		if page.More {
 			out.More = true
 			break

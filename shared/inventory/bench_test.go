@@ -74,7 +74,7 @@ func BenchmarkInventory(b *testing.B) {
 		}
 		fmt.Fprintf(w, "inventory of %d vehicles (fake MVS2, DynamoDB Local, SQS emulator):\n", n)
 		full := run("first load", n)
-		s.inbound()
+		s.inbound(n)
 		s.advance(5 * time.Minute)
 		idle := run("unchanged run", 0)
 		// 1 %: price changes, arrivals and sales.
@@ -95,7 +95,7 @@ func BenchmarkInventory(b *testing.B) {
 		}
 		s.advance(4 * time.Minute)
 		incr := run(fmt.Sprintf("run with %d changes (1 %%)", changes), changes)
-		published := len(s.inbound())
+		published := len(s.inbound(changes))
 		fmt.Fprintf(w, "  %d inbound events from the %d changes (a vehicle sold after a price change counts once)\n", published, changes)
 		runsPerMonth := 30 * 24 * 60 / 5
 		fmt.Fprintf(w, "cost per dealer per month, 5-minute interval (%d runs): $%.4f unchanged, $%.4f if every run had 1 %% changed; plus $%.4f once for the first load\n",

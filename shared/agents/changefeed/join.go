@@ -59,7 +59,7 @@ func (j joint) Changes(ctx context.Context, req *Request) (*Page, error) {
 			break
 		}
 		st.At++
-		if out.RecordsRead > 0 && st.At < len(j) {
+		if out.RecordsRead >= req.MaxRecords && st.At < len(j) {
 			out.More = true // the next part in the next call
 			break
 		}

@@ -36,7 +36,7 @@ func TestJoin(t *testing.T) {
 		var ids []string
 		memories := 0
 		for range 20 {
-			p, err := f.Changes(context.Background(), &changefeed.Request{Cursor: c})
+			p, err := f.Changes(context.Background(), &changefeed.Request{Cursor: c, MaxRecords: 1})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -226,81 +226,20 @@ var (
 		EnvVar:       "DELIVERY_LOG_TABLE",
 	}
 
-	EventsDLQ = Queue{
-		ID:              "EventsDLQ",
-		RetentionPeriod: dlqRetention,
-		MaxMessageBytes: MaxMessageBytes,
-		// a DLQ is inspected and redriven, not consumed; its visibility timeout only matters
-		// to someone polling it in the console
-		VisibilityTimeout: 30 * time.Second,
-		EnvVar:            "EVENTS_DLQ_URL",
-	}
-	EventsQueue = Queue{
-		ID:                "Events",
-		VisibilityTimeout: 6*RouterTimeout + MaxBatchingWindow,
-		RetentionPeriod:   queueRetention,
-		MaxMessageBytes:   MaxMessageBytes,
-		ReceiveWaitTime:   20 * time.Second,
-		DeadLetter:        &EventsDLQ,
-		MaxReceiveCount:   EventsMaxReceiveCount,
-		EnvVar:            "EVENTS_QUEUE_URL",
-	}
-	DeliveriesDLQ = Queue{
-		ID:                "DeliveriesDLQ",
-		RetentionPeriod:   dlqRetention,
-		MaxMessageBytes:   MaxMessageBytes,
-		VisibilityTimeout: 30 * time.Second,
-		EnvVar:            "DELIVERIES_DLQ_URL",
-	}
-	DeliveriesQueue = Queue{
-		ID:                "Deliveries",
-		VisibilityTimeout: 6*DeliveryTimeout + MaxBatchingWindow,
-		RetentionPeriod:   queueRetention,
-		MaxMessageBytes:   MaxMessageBytes,
-		ReceiveWaitTime:   20 * time.Second,
-		DeadLetter:        &DeliveriesDLQ,
-		MaxReceiveCount:   DeliveriesMaxReceiveCount,
-		EnvVar:            "DELIVERIES_QUEUE_URL",
-	}
+	EventsDLQ       = deadLetterQueue("EventsDLQ", "EVENTS_DLQ_URL")
+	EventsQueue     = workQueue("Events", "EVENTS_QUEUE_URL", 6*RouterTimeout+MaxBatchingWindow, &EventsDLQ, EventsMaxReceiveCount)
+	DeliveriesDLQ   = deadLetterQueue("DeliveriesDLQ", "DELIVERIES_DLQ_URL")
+	DeliveriesQueue = workQueue("Deliveries", "DELIVERIES_QUEUE_URL", 6*DeliveryTimeout+MaxBatchingWindow,
+		&DeliveriesDLQ, DeliveriesMaxReceiveCount)
 
-	InboundDLQ = Queue{
-		ID:                "InboundDLQ",
-		RetentionPeriod:   dlqRetention,
-		MaxMessageBytes:   MaxMessageBytes,
-		VisibilityTimeout: 30 * time.Second,
-		EnvVar:            "INBOUND_DLQ_URL",
-	}
+	InboundDLQ = deadLetterQueue("InboundDLQ", "INBOUND_DLQ_URL")
 	// InboundQueue holds the inbound events (events.InboundCatalog) the two-way sync
 	// publishes, for DealerAI's services to consume; its visibility timeout is theirs.
-	InboundQueue = Queue{
-		ID:                "Inbound",
-		VisibilityTimeout: 2 * time.Minute,
-		RetentionPeriod:   queueRetention,
-		MaxMessageBytes:   MaxMessageBytes,
-		ReceiveWaitTime:   20 * time.Second,
-		DeadLetter:        &InboundDLQ,
-		MaxReceiveCount:   InboundMaxReceiveCount,
-		EnvVar:            "INBOUND_QUEUE_URL",
-	}
-	SyncJobsDLQ = Queue{
-		ID:                "SyncJobsDLQ",
-		RetentionPeriod:   dlqRetention,
-		MaxMessageBytes:   MaxMessageBytes,
-		VisibilityTimeout: 30 * time.Second,
-		EnvVar:            "SYNC_JOBS_DLQ_URL",
-	}
+	InboundQueue = workQueue("Inbound", "INBOUND_QUEUE_URL", 2*time.Minute, &InboundDLQ, InboundMaxReceiveCount)
+	SyncJobsDLQ  = deadLetterQueue("SyncJobsDLQ", "SYNC_JOBS_DLQ_URL")
 	// SyncJobsQueue holds the schedule's ticks and one job per agent to sync; the sync
 	// function consumes it.
-	SyncJobsQueue = Queue{
-		ID:                "SyncJobs",
-		VisibilityTimeout: 6 * SyncTimeout,
-		RetentionPeriod:   queueRetention,
-		MaxMessageBytes:   MaxMessageBytes,
-		ReceiveWaitTime:   20 * time.Second,
-		DeadLetter:        &SyncJobsDLQ,
-		MaxReceiveCount:   SyncJobsMaxReceiveCount,
-		EnvVar:            "SYNC_JOBS_QUEUE_URL",
-	}
+	SyncJobsQueue = workQueue("SyncJobs", "SYNC_JOBS_QUEUE_URL", 6*SyncTimeout, &SyncJobsDLQ, SyncJobsMaxReceiveCount)
 )
 
 // Tables lists every table.
@@ -339,4 +278,17 @@ func (q Queue) Attributes(deadLetterARN string) map[string]string {
 		attrs["RedrivePolicy"] = fmt.Sprintf(`{"deadLetterTargetArn":%q,"maxReceiveCount":%d}`, deadLetterARN, q.MaxReceiveCount)
 	}
 	return attrs
+}
+
+// deadLetterQueue is a DLQ: kept 14 days, inspected and redriven rather than consumed (its
+// visibility timeout only matters to someone polling it in the console).
+func deadLetterQueue(id, envVar string) Queue {
+	return Queue{ID: id, RetentionPeriod: dlqRetention, MaxMessageBytes: MaxMessageBytes, VisibilityTimeout: 30 * time.Second, EnvVar: envVar}
+}
+
+// workQueue is a queue a function consumes (long polling), redriven to dlq after
+// maxReceive receives.
+func workQueue(id, envVar string, visibility time.Duration, dlq *Queue, maxReceive int) Queue {
+	return Queue{ID: id, VisibilityTimeout: visibility, RetentionPeriod: queueRetention, MaxMessageBytes: MaxMessageBytes,
+		ReceiveWaitTime: 20 * time.Second, DeadLetter: dlq, MaxReceiveCount: maxReceive, EnvVar: envVar}
 }

@@ -42,6 +42,7 @@ func (j joint) Changes(ctx context.Context, req *Request) (*Page, error) {
 		p := j[st.At]
 		sub := *req
 		sub.Cursor = st.Cursors[p.Name]
+		sub.MaxRecords = req.MaxRecords - out.RecordsRead // what the earlier parts left of the call's bound
 		page, err := p.Feed.Changes(ctx, &sub)
 		if err != nil {
 			if len(out.Changes) > 0 || out.RecordsRead > 0 {

@@ -75,3 +75,31 @@ func join(ids []string) string {
 	}
 	return out
 }
+
+// bounded is a feed that reads as many records as the call allows and records that bound.
+type bounded struct {
+	records int
+	asked   *[]int
+}
+
+func (b bounded) Changes(_ context.Context, req *changefeed.Request) (*changefeed.Page, error) {
+	*b.asked = append(*b.asked, req.MaxRecords)
+	return &changefeed.Page{RecordsRead: min(b.records, req.MaxRecords), Next: req.Cursor}, nil
+}
+
+// A part after another in the same call is given what the earlier parts left of the call's
+// record bound, not the whole bound again.
+func TestJoinSharesTheRecordBound(t *testing.T) {
+	var crm, inv []int
+	f := changefeed.Join(changefeed.Part{Name: "crm", Feed: bounded{30, &crm}}, changefeed.Part{Name: "inventory", Feed: bounded{500, &inv}})
+	p, err := f.Changes(context.Background(), &changefeed.Request{MaxRecords: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(crm) != 1 || crm[0] != 100 || len(inv) != 1 || inv[0] != 70 {
+		t.Errorf("bounds given: crm %v, inventory %v; want [100] and [70]", crm, inv)
+	}
+	if p.RecordsRead != 100 {
+		t.Errorf("the call read %d records, bound 100", p.RecordsRead)
+	}
+}

@@ -67,7 +67,7 @@ func (s *stack) inbound() []*inbound.Event {
 	var out []*inbound.Event
 	for s.env.Visible(s.t, resources.InboundQueue) > 0 {
 		res, err := s.env.SQS.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(s.env.QueueURL(resources.InboundQueue)), MaxNumberOfMessages: 10, VisibilityTimeout: 60,
+			QueueUrl: aws.String(s.env.QueueURL(resources.InboundQueue)), MaxNumberOfMessages: 10, VisibilityTimeout: localtest.ReceiveVisibility,
 			MessageAttributeNames: []string{"All"},
 		})
 		if err != nil {

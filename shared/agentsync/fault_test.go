@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	catalog "github.com/dealerai/integrations/events"
 	"github.com/dealerai/integrations/events/inbound"
@@ -141,31 +140,21 @@ func TestFaultSyncOutages(t *testing.T) {
 	published := map[string]map[string]bool{} // dealer -> eventIds
 	idsOf := map[string]map[string]bool{}     // dealer/record -> eventIds
 	messages := 0
-	for {
-		out, err := env.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(env.QueueURL(resources.InboundQueue)),
-			MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60})
+	for _, m := range localtest.ReceiveAll(t, env.SQS, env.QueueURL(resources.InboundQueue)) {
+		messages++
+		ev, err := inbound.Parse([]byte(aws.ToString(m.Body)))
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("an inbound message does not validate: %v", err)
 		}
-		if len(out.Messages) == 0 {
-			break
+		if published[ev.DealerID] == nil {
+			published[ev.DealerID] = map[string]bool{}
 		}
-		for _, m := range out.Messages {
-			messages++
-			ev, err := inbound.Parse([]byte(aws.ToString(m.Body)))
-			if err != nil {
-				t.Fatalf("an inbound message does not validate: %v", err)
-			}
-			if published[ev.DealerID] == nil {
-				published[ev.DealerID] = map[string]bool{}
-			}
-			published[ev.DealerID][ev.ID] = true
-			key := ev.DealerID + "/" + ev.PlatformIDs["leadId"]
-			if idsOf[key] == nil {
-				idsOf[key] = map[string]bool{}
-			}
-			idsOf[key][ev.ID] = true
+		published[ev.DealerID][ev.ID] = true
+		key := ev.DealerID + "/" + ev.PlatformIDs["leadId"]
+		if idsOf[key] == nil {
+			idsOf[key] = map[string]bool{}
 		}
+		idsOf[key][ev.ID] = true
 	}
 	lost := 0
 	for _, d := range ids {

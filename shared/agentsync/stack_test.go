@@ -161,7 +161,7 @@ func (s *stack) receive(q resources.Queue) []sqstypes.Message {
 		return nil
 	}
 	out, err := s.env.SQS.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
-		QueueUrl: aws.String(s.env.QueueURL(q)), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60,
+		QueueUrl: aws.String(s.env.QueueURL(q)), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: localtest.ReceiveVisibility,
 		MessageAttributeNames: []string{"All"},
 	})
 	if err != nil {

@@ -300,6 +300,34 @@ func (e *env) concurrentCopies(deliveryID string) bool {
 	return false
 }
 
+// history tells what happened to a delivery, for a report of it: whether the router
+// enqueued it, the invocations that handled its messages (start, message, receive count) and
+// what the handlers logged about it.
+func (e *env) history(deliveryID string) string {
+	var parts []string
+	e.ledger.mu.Lock()
+	_, routed := e.ledger.routed[deliveryID]
+	e.ledger.mu.Unlock()
+	parts = append(parts, fmt.Sprintf("routed=%v", routed))
+	e.invMu.Lock()
+	for _, inv := range e.invocations {
+		for _, r := range inv.records {
+			if r.deliveryID == deliveryID {
+				parts = append(parts, fmt.Sprintf("invoked %s-%s message %s receive %s with %d records",
+					inv.start.Format("15:04:05.000"), inv.end.Format("15:04:05.000"), r.messageID, r.receiveCount, len(inv.records)))
+			}
+		}
+	}
+	e.invMu.Unlock()
+	lines, _ := e.capturedLines()
+	for _, l := range lines {
+		if l.str("deliveryId") == deliveryID {
+			parts = append(parts, fmt.Sprintf("logged %s %q (error %q, logError %q)", l.str("time"), l.str("msg"), l.str("error"), l.str("logError")))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
 // target is one subscription with its receiver.
 type target struct {
 	name       string
@@ -676,29 +704,10 @@ func (e *env) settle() {
 	})
 }
 
-// drain receives every message of a dead-letter queue.
+// drain receives every message of a dead-letter queue (none is deleted).
 func (e *env) drain(q resources.Queue) []sqstypes.Message {
 	e.t.Helper()
-	var msgs []sqstypes.Message
-	empty := 0
-	deadline := time.Now().Add(60 * time.Second)
-	for empty < 2 {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("draining %s: still receiving after 60 s", q.ID)
-		}
-		out, err := e.c.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(e.names.QueueURLs[q.ID]), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 600,
-			MessageAttributeNames: []string{"All"},
-		})
-		if err != nil {
-			e.t.Fatalf("drain %s: %v", q.ID, err)
-		}
-		if len(out.Messages) == 0 {
-			empty++
-		}
-		msgs = append(msgs, out.Messages...)
-	}
-	return msgs
+	return localtest.ReceiveAll(e.t, e.c.sqs, e.names.QueueURLs[q.ID])
 }
 
 // ---- the API ----

@@ -51,20 +51,69 @@ func (e *Env) Depth(t testing.TB, q resources.Queue) int {
 	return n
 }
 
-// Drain receives messages of a (dead-letter) queue until it has want of them or 20 s passed.
+// Drain receives messages of a (dead-letter) queue until it has want distinct ones or 20 s
+// passed. They stay on the queue, hidden for ReceiveVisibility.
 func (e *Env) Drain(t testing.TB, q resources.Queue, want int) []sqstypes.Message {
 	t.Helper()
+	return receiveDistinct(t, e.SQS, e.QueueURL(q), want, 20*time.Second)
+}
+
+// ReceiveAll receives every message a queue holds now, deleting none: it counts the queue
+// first, when none may be in flight (nothing else receives from it), then receives until it
+// has seen that many distinct messages (60 s at most). The messages stay on the queue, hidden
+// for ReceiveVisibility.
+func ReceiveAll(t testing.TB, client *sqs.Client, queueURL string) []sqstypes.Message {
+	t.Helper()
+	out, err := client.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(queueURL),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages,
+			sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible, sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed},
+	})
+	if err != nil {
+		t.Fatalf("count %s: %v", queueURL, err)
+	}
+	count := func(a sqstypes.QueueAttributeName) int {
+		n, _ := strconv.Atoi(out.Attributes[string(a)])
+		return n
+	}
+	if n := count(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible); n > 0 {
+		t.Fatalf("%s: %d messages in flight before the test reads it: something else receives from it", queueURL, n)
+	}
+	want := count(sqstypes.QueueAttributeNameApproximateNumberOfMessages) + count(sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed)
+	msgs := receiveDistinct(t, client, queueURL, want, 60*time.Second)
+	if len(msgs) < want {
+		t.Fatalf("%s: %d of its %d messages received in 60 s", queueURL, len(msgs), want)
+	}
+	return msgs
+}
+
+// ReceiveVisibility is how long the test helpers' receives hide a message: long enough for
+// them to see the others, short enough that a message whose receive was lost on the way (the
+// SDK retries the call; the messages the lost answer carried stay hidden) comes back to a
+// later receive within the helpers' waits.
+const ReceiveVisibility = 5
+
+// receiveDistinct receives until it has want distinct messages (by message id) or timeout
+// passed.
+func receiveDistinct(t testing.TB, client *sqs.Client, queueURL string, want int, timeout time.Duration) []sqstypes.Message {
+	t.Helper()
+	seen := map[string]bool{}
 	var msgs []sqstypes.Message
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(timeout)
 	for len(msgs) < want && time.Now().Before(deadline) {
-		out, err := e.SQS.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(e.QueueURL(q)), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60,
+		out, err := client.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: ReceiveVisibility,
 			MessageAttributeNames: []string{"All"}, MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		msgs = append(msgs, out.Messages...)
+		for _, m := range out.Messages {
+			if id := aws.ToString(m.MessageId); !seen[id] {
+				seen[id] = true
+				msgs = append(msgs, m)
+			}
+		}
 	}
 	return msgs
 }

@@ -53,8 +53,8 @@ type Config struct {
 	// DeliveryTimeout bounds one delivery attempt, and each platform request of a sync.
 	DeliveryTimeout time.Duration
 	// Circuit are the delivery function's circuit-breaker settings (CIRCUIT_THRESHOLD,
-	// CIRCUIT_COOLDOWN, CIRCUIT_MAX_COOLDOWN, CIRCUIT_DISABLE_AFTER; package circuit's
-	// defaults when unset).
+	// CIRCUIT_COOLDOWN, CIRCUIT_MAX_COOLDOWN, CIRCUIT_DISABLE_AFTER, CIRCUIT_STALL_AFTER;
+	// package circuit's defaults when unset).
 	Circuit circuit.Settings
 	// SyncInterval is the time between two syncs of an agent (SYNC_INTERVAL, default 5m).
 	SyncInterval time.Duration
@@ -202,6 +202,17 @@ func circuitSettings(getenv func(string) string) (circuit.Settings, error) {
 				return s, fmt.Errorf("%s: %q is not a duration of at least 1s", d.name, v)
 			}
 			*d.to = x
+		}
+	}
+	if v := getenv("CIRCUIT_STALL_AFTER"); v != "" {
+		x, err := time.ParseDuration(v)
+		switch {
+		case v == "off":
+			s.StallAfter = -1
+		case err != nil || x < 100*time.Millisecond:
+			return s, fmt.Errorf("CIRCUIT_STALL_AFTER: %q is neither a duration of at least 100ms nor off", v)
+		default:
+			s.StallAfter = x
 		}
 	}
 	return s.WithDefaults(), nil

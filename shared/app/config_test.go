@@ -88,21 +88,25 @@ func TestCircuitSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := cfg.Circuit; c.Threshold != 5 || c.Cooldown != time.Minute || c.MaxCooldown != 20*time.Minute || c.DisableAfter != 120*time.Hour {
+	if c := cfg.Circuit; c.Threshold != 5 || c.Cooldown != time.Minute || c.MaxCooldown != 20*time.Minute || c.DisableAfter != 120*time.Hour || c.StallAfter != 3*time.Second {
 		t.Errorf("defaults: %+v", c)
 	}
-	env = map[string]string{"CIRCUIT_THRESHOLD": "3", "CIRCUIT_COOLDOWN": "10s", "CIRCUIT_MAX_COOLDOWN": "5m", "CIRCUIT_DISABLE_AFTER": "48h"}
+	env = map[string]string{"CIRCUIT_THRESHOLD": "3", "CIRCUIT_COOLDOWN": "10s", "CIRCUIT_MAX_COOLDOWN": "5m", "CIRCUIT_DISABLE_AFTER": "48h", "CIRCUIT_STALL_AFTER": "2s"}
 	if cfg, err = ConfigFromEnv(get); err != nil {
 		t.Fatal(err)
 	}
-	if c := cfg.Circuit; c.Threshold != 3 || c.Cooldown != 10*time.Second || c.MaxCooldown != 5*time.Minute || c.DisableAfter != 48*time.Hour {
+	if c := cfg.Circuit; c.Threshold != 3 || c.Cooldown != 10*time.Second || c.MaxCooldown != 5*time.Minute || c.DisableAfter != 48*time.Hour || c.StallAfter != 2*time.Second {
 		t.Errorf("set: %+v", c)
 	}
-	for name, v := range map[string]string{"CIRCUIT_THRESHOLD": "0", "CIRCUIT_COOLDOWN": "soon", "CIRCUIT_MAX_COOLDOWN": "10ms", "CIRCUIT_DISABLE_AFTER": "-1h"} {
+	for name, v := range map[string]string{"CIRCUIT_THRESHOLD": "0", "CIRCUIT_COOLDOWN": "soon", "CIRCUIT_MAX_COOLDOWN": "10ms", "CIRCUIT_DISABLE_AFTER": "-1h", "CIRCUIT_STALL_AFTER": "10ms"} {
 		env = map[string]string{name: v}
 		if _, err := ConfigFromEnv(get); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s=%s: %v", name, v, err)
 		}
+	}
+	env = map[string]string{"CIRCUIT_STALL_AFTER": "off"}
+	if cfg, err = ConfigFromEnv(get); err != nil || cfg.Circuit.StallAfter >= 0 {
+		t.Errorf("CIRCUIT_STALL_AFTER=off: %v %v", cfg.Circuit.StallAfter, err)
 	}
 	env = map[string]string{"CONFIG_TABLE": "c", "DELIVERY_LOG_TABLE": "l", "DELIVERIES_QUEUE_URL": "q", "DELIVERY_BACKOFF": "1s,1s,10s"}
 	if cfg, err = ConfigFromEnv(get); err != nil {

@@ -51,6 +51,7 @@ const (
 	DefaultDisableAfter = 5 * 24 * time.Hour
 	DefaultCacheTTL     = 5 * time.Second
 	DefaultProbeLease   = 30 * time.Second
+	DefaultStallAfter   = 3 * time.Second
 )
 
 // Settings of the breaker; a zero field takes its default.
@@ -70,6 +71,11 @@ type Settings struct {
 	// ProbeLease is how long a claimed probe holds the half-open state: past it another
 	// container may probe (a container that died mid-probe). At least the attempt's timeout.
 	ProbeLease time.Duration
+	// StallAfter: an attempt tracked with a timeout longer than this that is still unanswered
+	// after it counts as a failure then, without waiting for its timeout (3 s; negative: never).
+	// An endpoint that hangs thus opens its circuit after Threshold such attempts, a few
+	// seconds in, and the attempts still waiting on it stop (Track).
+	StallAfter time.Duration
 }
 
 // WithDefaults fills the zero fields.
@@ -92,6 +98,9 @@ func (s Settings) WithDefaults() Settings {
 	}
 	if s.ProbeLease <= 0 {
 		s.ProbeLease = DefaultProbeLease
+	}
+	if s.StallAfter == 0 {
+		s.StallAfter = DefaultStallAfter
 	}
 	return s
 }
@@ -291,7 +300,26 @@ type entry struct {
 	state    State
 	known    time.Time // when state was last read or written here (zero: from a cache)
 	// inflight are the attempts to the target running in this container (Track).
-	inflight map[*context.CancelCauseFunc]bool
+	inflight map[*tracked]bool
+}
+
+// tracked is one attempt in flight.
+type tracked struct {
+	cancel context.CancelCauseFunc
+	stall  *time.Timer // nil: not armed
+	// stalled: it counted as a failure when it stalled; opened: the circuit that stall opened.
+	stalled bool
+	opened  Transition
+}
+
+// Tracked is what happened to a tracked attempt while it ran.
+type Tracked struct {
+	// Stalled: it went unanswered for StallAfter and counted as a failure then, so its
+	// outcome must not count again if it fails (Record with Neutral).
+	Stalled bool
+	// Opened is the transition its stall made, when that stall opened the circuit (the
+	// caller logs it as it logs Record's).
+	Opened Transition
 }
 
 // ErrOpened is the cause of an attempt's context cancelled because its target's circuit
@@ -300,17 +328,25 @@ var ErrOpened = errors.New("circuit opened")
 
 // Track registers an attempt in flight to a target: when this container opens the target's
 // circuit, cancel is called with ErrOpened, so that attempts already waiting on a dead
-// endpoint stop waiting (and billing) too. The returned func ends the tracking.
-func (b *Breaker) Track(dealerID string, t deliveryq.Target, cancel context.CancelCauseFunc) func() {
+// endpoint stop waiting (and billing) too. With a timeout longer than StallAfter, an attempt
+// still running after StallAfter counts as a failure of a closed circuit then (and may open
+// it). The returned func ends the tracking and tells what happened meanwhile.
+func (b *Breaker) Track(dealerID string, t deliveryq.Target, timeout time.Duration, cancel context.CancelCauseFunc) func() Tracked {
 	e := b.entry(dealerID, t, true)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.inflight == nil {
-		e.inflight = map[*context.CancelCauseFunc]bool{}
+		e.inflight = map[*tracked]bool{}
 	}
-	tok := &cancel
+	tok := &tracked{cancel: cancel}
+	if stall := b.Settings.WithDefaults().StallAfter; stall > 0 && stall < timeout {
+		tok.stall = time.AfterFunc(stall, func() { b.stalled(dealerID, t, e, tok) })
+	}
 	e.inflight[tok] = true
-	return func() {
+	return func() Tracked {
+		if tok.stall != nil {
+			tok.stall.Stop()
+		}
 		// An entry with nothing to remember is dropped, so that the map holds the targets
 		// failing or in flight, not every target the container ever served.
 		b.mu.Lock()
@@ -322,6 +358,36 @@ func (b *Breaker) Track(dealerID string, t deliveryq.Target, cancel context.Canc
 		if len(e.inflight) == 0 && e.failures == 0 && e.state.isClosed() && e.state.Version == 0 && b.entries[k] == e {
 			delete(b.entries, k)
 		}
+		return Tracked{Stalled: tok.stalled, Opened: tok.opened}
+	}
+}
+
+// stallWriteTimeout bounds the write of a circuit a stall opens.
+const stallWriteTimeout = 5 * time.Second
+
+// stalled counts an attempt unanswered for StallAfter as a failure of a closed circuit, and
+// opens the circuit at the threshold.
+func (b *Breaker) stalled(dealerID string, t deliveryq.Target, e *entry, tok *tracked) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.inflight[tok] || !e.state.isClosed() {
+		return
+	}
+	tok.stalled = true
+	e.failures++
+	set := b.Settings.WithDefaults()
+	if e.failures < set.Threshold {
+		return
+	}
+	now := b.now()
+	next := State{State: Open, Failures: e.failures, OpenedAt: ptr(now), RetryAt: ptr(now.Add(set.Cooldown)),
+		Cooldown: set.Cooldown, LastError: "no answer within " + set.StallAfter.String(), UpdatedAt: now}
+	ctx, cancel := context.WithTimeout(context.Background(), stallWriteTimeout)
+	defer cancel()
+	// A write that fails leaves the circuit closed, the failures counted: the next failure
+	// tries again.
+	if tr, err := b.write(ctx, dealerID, t, e, next, now); err == nil && tr.To != "" {
+		tok.opened = tr
 	}
 }
 
@@ -493,8 +559,8 @@ func (b *Breaker) write(ctx context.Context, dealerID string, t deliveryq.Target
 		e.failures = 0
 	}
 	if next.State == Open {
-		for cancel := range e.inflight {
-			(*cancel)(ErrOpened)
+		for tok := range e.inflight {
+			tok.cancel(ErrOpened)
 		}
 	}
 	return Transition{From: from, To: next.State, State: next}, nil

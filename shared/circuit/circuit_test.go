@@ -154,11 +154,11 @@ func TestOpeningCancelsAttemptsInFlight(t *testing.T) {
 	other := deliveryq.Target{Kind: deliveryq.KindSubscription, ID: "sub_2"}
 	waiting, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	untrack := b.Track("d", target, cancel)
+	untrack := b.Track("d", target, 0, cancel)
 	defer untrack()
 	elsewhere, cancelOther := context.WithCancelCause(ctx)
 	defer cancelOther(nil)
-	defer b.Track("d", other, cancelOther)()
+	defer b.Track("d", other, 0, cancelOther)()
 	b.Record(ctx, "d", target, circuit.Allow, circuit.Down, "timeout")
 	if waiting.Err() != nil {
 		t.Fatal("cancelled before the circuit opened")
@@ -171,5 +171,93 @@ func TestOpeningCancelsAttemptsInFlight(t *testing.T) {
 	}
 	if elsewhere.Err() != nil {
 		t.Error("another target's attempt was cancelled")
+	}
+}
+
+// An attempt unanswered for StallAfter counts as a failure then: Threshold such attempts open
+// the circuit without waiting for their timeouts, and stop waiting.
+func TestStalledAttemptsOpenTheCircuit(t *testing.T) {
+	ctx := context.Background()
+	store := &memStore{}
+	b := &circuit.Breaker{Store: store, Settings: circuit.Settings{Threshold: 2, StallAfter: 20 * time.Millisecond}}
+	var attempts []context.Context
+	var untracks []func() circuit.Tracked
+	for range 2 {
+		actx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		attempts = append(attempts, actx)
+		untracks = append(untracks, b.Track("d", target, time.Minute, cancel))
+	}
+	for i, actx := range attempts {
+		select {
+		case <-actx.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("attempt %d still waits 10 s after the stall", i+1)
+		}
+		if context.Cause(actx) != circuit.ErrOpened {
+			t.Fatalf("attempt %d: cause %v, want ErrOpened", i+1, context.Cause(actx))
+		}
+	}
+	opened := 0
+	for i, untrack := range untracks {
+		tr := untrack()
+		if !tr.Stalled {
+			t.Errorf("attempt %d: not marked stalled", i+1)
+		}
+		if tr.Opened.To == circuit.Open {
+			opened++
+			if tr.Opened.State.LastError != "no answer within 20ms" || tr.Opened.State.Failures != 2 {
+				t.Errorf("opened as %+v", tr.Opened.State)
+			}
+		}
+	}
+	if opened != 1 || store.puts != 1 {
+		t.Fatalf("%d transitions reported, %d writes; want 1 and 1", opened, store.puts)
+	}
+	if p, st := b.Allow(ctx, "d", target, nil); p != circuit.Reject || st.State != circuit.Open {
+		t.Fatalf("after the stalls: %v %+v", p, st)
+	}
+}
+
+// A stall is one failure among consecutive ones: an answer in between starts the count again,
+// and an attempt whose timeout is not longer than StallAfter (or a breaker without stalls)
+// never stalls.
+func TestStallsCountAsConsecutiveFailures(t *testing.T) {
+	ctx := context.Background()
+	store := &memStore{}
+	b := &circuit.Breaker{Store: store, Settings: circuit.Settings{Threshold: 2, StallAfter: 10 * time.Millisecond}}
+	stall := func(timeout time.Duration, b *circuit.Breaker) circuit.Tracked {
+		actx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		untrack := b.Track("d", target, timeout, cancel)
+		time.Sleep(60 * time.Millisecond)
+		if actx.Err() != nil {
+			t.Fatalf("attempt cancelled: %v", context.Cause(actx))
+		}
+		return untrack()
+	}
+	if tr := stall(time.Minute, b); !tr.Stalled || tr.Opened.To != "" {
+		t.Fatalf("first stall: %+v", tr)
+	}
+	// It then answered: the count starts again.
+	if _, err := b.Record(ctx, "d", target, circuit.Allow, circuit.Up, ""); err != nil {
+		t.Fatal(err)
+	}
+	if tr := stall(time.Minute, b); !tr.Stalled || tr.Opened.To != "" {
+		t.Fatalf("stall after an answer: %+v", tr)
+	}
+	// Its failure was counted when it stalled: recording it as Neutral adds nothing.
+	if tr, _ := b.Record(ctx, "d", target, circuit.Allow, circuit.Neutral, "timeout"); tr.To != "" {
+		t.Fatalf("a stalled attempt's failure counted twice: %+v", tr)
+	}
+	if tr := stall(5*time.Millisecond, b); tr.Stalled {
+		t.Fatal("an attempt with a timeout under StallAfter stalled")
+	}
+	off := &circuit.Breaker{Store: store, Settings: circuit.Settings{Threshold: 1, StallAfter: -1}}
+	if tr := stall(time.Minute, off); tr.Stalled {
+		t.Fatal("a breaker without stalls counted one")
+	}
+	if store.puts != 0 {
+		t.Fatalf("%d writes, want none: the circuit never opened", store.puts)
 	}
 }

@@ -28,23 +28,33 @@ func health(out Outcome) circuit.Health {
 
 // recordCircuit tells the breaker what the attempt found, and logs (with a metric) what
 // changed: a circuit opened or closed, a subscription disabled after its circuit stayed open
-// for the breaker's DisableAfter.
-func (h *Handler) recordCircuit(ctx context.Context, msg *deliveryq.Message, t *targets.Target, permit circuit.Permit, out Outcome) {
+// for the breaker's DisableAfter. stalled: the attempt already counted as a failure when it
+// went unanswered for the breaker's StallAfter; its failure does not count again.
+func (h *Handler) recordCircuit(ctx context.Context, msg *deliveryq.Message, t *targets.Target, permit circuit.Permit, out Outcome, stalled bool) {
 	if h.Circuit == nil {
 		return
 	}
+	hl := health(out)
+	if stalled && hl == circuit.Down {
+		hl = circuit.Neutral
+	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	tr, err := h.Circuit.Record(wctx, msg.DealerID, msg.Target, permit, health(out), out.Attempt.Error)
-	attrs := map[string]any{"dealerId": msg.DealerID, "target": msg.Target.String()}
+	tr, err := h.Circuit.Record(wctx, msg.DealerID, msg.Target, permit, hl, out.Attempt.Error)
 	if err != nil {
-		attrs["error"] = err.Error()
-		h.event("ERROR", "circuit state could not be written", "", attrs)
+		h.event("ERROR", "circuit state could not be written", "", map[string]any{"dealerId": msg.DealerID, "target": msg.Target.String(), "error": err.Error()})
 		return
 	}
+	h.logTransition(ctx, msg, t, tr)
+}
+
+// logTransition logs (with a metric) a change of a target's circuit, and disables the
+// subscription whose circuit stayed open for the breaker's DisableAfter.
+func (h *Handler) logTransition(ctx context.Context, msg *deliveryq.Message, t *targets.Target, tr circuit.Transition) {
 	if tr.To == "" {
 		return
 	}
+	attrs := map[string]any{"dealerId": msg.DealerID, "target": msg.Target.String()}
 	attrs["from"], attrs["to"], attrs["failures"] = tr.From, tr.To, tr.State.Failures
 	if tr.State.OpenedAt != nil {
 		attrs["openedAt"] = tr.State.OpenedAt.Format(time.RFC3339)
@@ -72,6 +82,8 @@ func (h *Handler) recordCircuit(ctx context.Context, msg *deliveryq.Message, t *
 		attrs["reason"] = reason
 		h.event("WARN", "endpoint disabled", "EndpointsDisabled", attrs)
 		// Enabled again later, the subscription starts with a closed circuit.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+		defer cancel()
 		if _, err := h.Circuit.Reset(wctx, msg.DealerID, msg.Target); err != nil {
 			h.logger().Error("circuit state could not be written", "dealerId", msg.DealerID, "target", msg.Target.String(), "error", err.Error())
 		}

@@ -386,9 +386,16 @@ func (h *Handler) attempt(ctx context.Context, msg *deliveryq.Message, attempt i
 	}
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	untrack := h.Circuit.Track(msg.DealerID, msg.Target, cancel)
+	// A webhook POST unanswered for the breaker's StallAfter counts as a failure then; an
+	// agent's attempt (several calls to a platform) only when it ends.
+	var stallTimeout time.Duration
+	if msg.Target.Kind == deliveryq.KindSubscription {
+		stallTimeout = h.Timeout
+	}
+	untrack := h.Circuit.Track(msg.DealerID, msg.Target, stallTimeout, cancel)
 	out := h.attemptTarget(actx, msg, attempt, rec, t)
-	untrack()
+	tracked := untrack()
+	h.logTransition(ctx, msg, t, tracked.Opened)
 	if errors.Is(context.Cause(actx), circuit.ErrOpened) && out.Result != Succeeded {
 		// The circuit opened while this attempt waited: it stopped waiting. Not a failure of
 		// its own (the ones that opened the circuit were counted).
@@ -397,7 +404,7 @@ func (h *Handler) attempt(ctx context.Context, msg *deliveryq.Message, attempt i
 			Error: "the circuit opened while the attempt waited for an answer; it stopped waiting"}}
 		return out
 	}
-	h.recordCircuit(ctx, msg, t, permit, out)
+	h.recordCircuit(ctx, msg, t, permit, out, tracked.Stalled)
 	return out
 }
 

@@ -392,3 +392,32 @@ func TestOpeningTheCircuitStopsAttemptsInFlight(t *testing.T) {
 		t.Errorf("circuit %+v", st)
 	}
 }
+
+// An endpoint that accepts requests and never answers opens its circuit before any attempt
+// times out: each attempt still unanswered after CIRCUIT_STALL_AFTER counts as a failure,
+// the second one (threshold 2) opens the circuit, and both stop waiting as circuit_open; the
+// opening is logged with its metric.
+func TestStalledAttemptsOpenTheCircuitBeforeTheTimeout(t *testing.T) {
+	s := newStack(t, options{env: map[string]string{"DELIVERY_TIMEOUT": "20s", "CIRCUIT_THRESHOLD": "2", "CIRCUIT_STALL_AFTER": "200ms"}, noDelivery: true})
+	h := s.newDeliveryHandler(nil)
+	metrics := &localtest.Buffer{}
+	h.Metrics = metrics
+	rc := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // hangs until the client gives up
+	})
+	sub := s.subscribe(dealer, rc.URL, "*")
+	msgs := s.deliveries(sub, sub)
+	s.handleBatch(h, 2)
+	for _, m := range msgs {
+		a := s.lastAttempt(sub, m)
+		if a.ErrorClass != deliverylog.ClassCircuitOpen || a.DurationMs >= 20_000 {
+			t.Errorf("attempt %s after %d ms, want circuit_open before the 20 s timeout", a.ErrorClass, a.DurationMs)
+		}
+	}
+	if st := s.circuit(sub); st.State != circuit.Open || st.LastError != "no answer within 200ms" || st.Failures != 2 {
+		t.Errorf("circuit %+v", st)
+	}
+	if !strings.Contains(metrics.String(), `"msg":"circuit open"`) || !strings.Contains(metrics.String(), `"CircuitsOpened":1`) {
+		t.Errorf("no circuit-open line with its metric: %s", metrics.String())
+	}
+}

@@ -81,8 +81,12 @@ func (a *API) getAgent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	v := agentViewOf(p, ag, plan)
+	if v.Circuit, err = a.circuitOf(r.Context(), dealerOf(r), deliveryq.Target{Kind: deliveryq.KindAgent, ID: p.ID}); err != nil {
+		return err
+	}
 	w.Header().Set("ETag", etag(int64(ag.Version)))
-	writeJSON(w, http.StatusOK, agentViewOf(p, ag, plan))
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 

@@ -60,3 +60,41 @@ func TestSubscriptionShowsItsCircuit(t *testing.T) {
 		t.Fatalf("other dealer: %d", r.status)
 	}
 }
+
+// GET /v1/agents/{platform} shows the circuit breaker of the agent's deliveries to its
+// platform, the dealer's own, checked against the OpenAPI document.
+func TestAgentShowsItsCircuit(t *testing.T) {
+	at := newAPITest(t)
+	tok := at.token("dlr_1")
+	path := "/v1/agents/vinsolutions"
+	type view struct {
+		Circuit *struct {
+			State     string
+			Failures  int
+			LastError *string
+		}
+	}
+	var v view
+	r := at.do("GET", path, tok, nil)
+	r.json(t, &v)
+	if r.status != http.StatusOK || v.Circuit == nil || v.Circuit.State != circuit.Closed {
+		t.Fatalf("closed circuit: %d %s", r.status, r.body)
+	}
+	opened := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	retry := opened.Add(time.Minute)
+	target := deliveryq.Target{Kind: deliveryq.KindAgent, ID: "vinsolutions"}
+	if err := at.circuits.Put(context.Background(), "dlr_2", target, circuit.State{State: circuit.Open, Failures: 9, Version: 1}, 0); err != nil {
+		t.Fatal(err)
+	}
+	st := circuit.State{State: circuit.Open, Failures: 5, OpenedAt: &opened, RetryAt: &retry, LastError: "503 from the platform", UpdatedAt: opened, Version: 1}
+	if err := at.circuits.Put(context.Background(), "dlr_1", target, st, 0); err != nil {
+		t.Fatal(err)
+	}
+	v = view{}
+	r = at.do("GET", path, tok, nil)
+	r.json(t, &v)
+	if r.status != http.StatusOK || v.Circuit == nil || v.Circuit.State != circuit.Open || v.Circuit.Failures != 5 ||
+		v.Circuit.LastError == nil || *v.Circuit.LastError != "503 from the platform" {
+		t.Fatalf("open circuit: %d %s", r.status, r.body)
+	}
+}

@@ -49,6 +49,9 @@ type agentView struct {
 	Available bool `json:"available"`
 	// UnavailableReason says why, when not available.
 	UnavailableReason string `json:"unavailableReason,omitempty"`
+	// Circuit is the circuit breaker of the agent's deliveries to its platform (GET of one
+	// agent only).
+	Circuit *circuitView `json:"circuit,omitempty"`
 }
 
 func agentViewOf(p platform.Platform, ag *agents.Agent, plan *plans.Entitlement) agentView {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -49,6 +50,22 @@ type SQSPoller struct {
 	// invoked. 0: invoke at once.
 	BatchingWindow time.Duration
 	Log            *slog.Logger
+
+	// window, once SetBatchingWindow is called, replaces BatchingWindow.
+	window atomic.Pointer[time.Duration]
+}
+
+// SetBatchingWindow changes the batching window of a running poller, from its next batch on.
+// (Stopping a poller to start another cancels its long polls, and a receive the emulator
+// completes after its client went away leaves its messages invisible for the visibility
+// timeout.)
+func (p *SQSPoller) SetBatchingWindow(d time.Duration) { p.window.Store(&d) }
+
+func (p *SQSPoller) batchingWindow() time.Duration {
+	if w := p.window.Load(); w != nil {
+		return *w
+	}
+	return p.BatchingWindow
 }
 
 func (p *SQSPoller) defaults() {
@@ -87,8 +104,8 @@ func (p *SQSPoller) Run(ctx context.Context) {
 					return
 				}
 				msgs, err := p.receive(ctx)
-				if len(msgs) > 0 && p.BatchingWindow > 0 {
-					msgs = p.fill(ctx, msgs)
+				if window := p.batchingWindow(); len(msgs) > 0 && window > 0 {
+					msgs = p.fill(ctx, msgs, window)
 				}
 				if len(msgs) == 0 {
 					<-slots
@@ -130,9 +147,9 @@ func (p *SQSPoller) receive(ctx context.Context) ([]types.Message, error) {
 	return out.Messages, nil
 }
 
-// fill gathers more messages into a batch for up to BatchingWindow, until it is full.
-func (p *SQSPoller) fill(ctx context.Context, msgs []types.Message) []types.Message {
-	deadline := time.Now().Add(p.BatchingWindow)
+// fill gathers more messages into a batch for up to the batching window, until it is full.
+func (p *SQSPoller) fill(ctx context.Context, msgs []types.Message, window time.Duration) []types.Message {
+	deadline := time.Now().Add(window)
 	for int32(len(msgs)) < p.BatchSize && ctx.Err() == nil {
 		left := time.Until(deadline)
 		if left <= 0 {

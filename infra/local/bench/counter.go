@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"maps"
+	"runtime/pprof"
 	"sort"
 	"sync"
 
@@ -30,10 +32,36 @@ type CallCounts struct {
 	ReadUnits  float64 `json:"readUnits"`
 	// SQSBilled is the SQS requests as billed: one per call and 64 KiB chunk of payload.
 	SQSBilled int `json:"sqsBilled"`
+	// BySource is the same by "<function> <Service.Operation>": the function is the pprof
+	// label "function" of the call's context (the function process sets it per invocation),
+	// absent for calls made outside an invocation.
+	BySource map[string]OpUsage `json:"bySource"`
+}
+
+// OpUsage is what the calls of one operation by one function used.
+type OpUsage struct {
+	Calls     int     `json:"calls"`
+	SQSBilled int     `json:"sqsBilled"`
+	WRU       float64 `json:"wru"`
+	RRU       float64 `json:"rru"`
+}
+
+func (u OpUsage) add(o OpUsage) OpUsage {
+	return OpUsage{Calls: u.Calls + o.Calls, SQSBilled: u.SQSBilled + o.SQSBilled, WRU: u.WRU + o.WRU, RRU: u.RRU + o.RRU}
+}
+
+// sourceKey names a call's source: "router SQS.SendMessageBatch", or the operation alone.
+func sourceKey(function, op string) string {
+	if function == "" {
+		return op
+	}
+	return function + " " + op
 }
 
 // NewCalls returns an empty counter.
-func NewCalls() *Calls { return &Calls{c: CallCounts{Ops: map[string]int{}}} }
+func NewCalls() *Calls {
+	return &Calls{c: CallCounts{Ops: map[string]int{}, BySource: map[string]OpUsage{}}}
+}
 
 // Option is an aws.Config APIOptions entry installing the counter.
 func (c *Calls) Option(stack *middleware.Stack) error {
@@ -45,7 +73,10 @@ func (c *Calls) Option(stack *middleware.Stack) error {
 			w, r := capacity(out.Result)
 			r = max(r, batchGetMinimum(in.Parameters, out.Result))
 			sqsReq := sqsRequests(in.Parameters, out.Result)
+			fn, _ := pprof.Label(ctx, "function")
+			key := sourceKey(fn, op)
 			c.mu.Lock()
+			c.c.BySource[key] = c.c.BySource[key].add(OpUsage{Calls: 1, SQSBilled: sqsReq, WRU: w, RRU: r})
 			c.c.Ops[op]++
 			c.c.WriteUnits += w
 			c.c.ReadUnits += r
@@ -60,10 +91,8 @@ func (c *Calls) Snapshot() CallCounts {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := c.c
-	out.Ops = make(map[string]int, len(c.c.Ops))
-	for k, v := range c.c.Ops {
-		out.Ops[k] = v
-	}
+	out.Ops = maps.Clone(c.c.Ops)
+	out.BySource = maps.Clone(c.c.BySource)
 	return out
 }
 
@@ -71,7 +100,7 @@ func (c *Calls) Snapshot() CallCounts {
 func (c *Calls) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.c = CallCounts{Ops: map[string]int{}}
+	c.c = CallCounts{Ops: map[string]int{}, BySource: map[string]OpUsage{}}
 }
 
 // Total is the number of calls of one service ("SQS", "DynamoDB").
@@ -87,12 +116,15 @@ func (c CallCounts) Total(service string) int {
 
 // Add sums two snapshots.
 func (c CallCounts) Add(o CallCounts) CallCounts {
-	out := CallCounts{Ops: map[string]int{}, WriteUnits: c.WriteUnits + o.WriteUnits, ReadUnits: c.ReadUnits + o.ReadUnits, SQSBilled: c.SQSBilled + o.SQSBilled}
-	for k, v := range c.Ops {
-		out.Ops[k] += v
-	}
-	for k, v := range o.Ops {
-		out.Ops[k] += v
+	out := CallCounts{Ops: map[string]int{}, BySource: map[string]OpUsage{},
+		WriteUnits: c.WriteUnits + o.WriteUnits, ReadUnits: c.ReadUnits + o.ReadUnits, SQSBilled: c.SQSBilled + o.SQSBilled}
+	for _, x := range []CallCounts{c, o} {
+		for k, v := range x.Ops {
+			out.Ops[k] += v
+		}
+		for k, v := range x.BySource {
+			out.BySource[k] = out.BySource[k].add(v)
+		}
 	}
 	return out
 }

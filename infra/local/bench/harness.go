@@ -84,17 +84,23 @@ func (o *Options) defaults() {
 // Harness is one provisioned pipeline: tables and queues, subscriptions, receivers, the
 // function process and the pollers feeding it.
 type Harness struct {
-	opts     Options
-	ddb      *dynamodb.Client
-	sqs      *sqs.Client // the bench's own (publishing, inspecting), not counted
-	names    local.Names
-	esmCalls *Calls
+	opts  Options
+	ddb   *dynamodb.Client
+	sqs   *sqs.Client // the bench's own (publishing, inspecting), not counted
+	names local.Names
+	// esmCalls counts the event source mappings' SQS calls: the events mapping's (router) and
+	// the deliveries mapping's (delivery), each through its own client.
+	esmCalls map[string]*Calls
+	esmSQS   map[string]*sqs.Client
 	fn       *functionClient
 	dealers  []*dealer
 	rc       *receipts
 	inflight atomic.Int64
 	stop     context.CancelFunc
 	pollers  sync.WaitGroup
+	// mappings are the event source mapping stand-ins, window their batching window.
+	mappings []*local.SQSPoller
+	window   time.Duration
 	cleanups []func()
 }
 
@@ -113,7 +119,7 @@ type sub struct {
 // New provisions a pipeline on the emulators of AWS_ENDPOINT_URL_DYNAMODB/_SQS and starts it.
 func New(ctx context.Context, opts Options) (*Harness, error) {
 	opts.defaults()
-	h := &Harness{opts: opts, esmCalls: NewCalls(), rc: newReceipts()}
+	h := &Harness{opts: opts, esmCalls: map[string]*Calls{"router": NewCalls(), "delivery": NewCalls()}, esmSQS: map[string]*sqs.Client{}, rc: newReceipts()}
 	ok := false
 	defer func() {
 		if !ok {
@@ -171,21 +177,32 @@ func New(ctx context.Context, opts Options) (*Harness, error) {
 	}
 	h.cleanups = append(h.cleanups, h.fn.close)
 
-	// The event source mappings, with their own counted SQS client.
-	esmCfg := awsCfg.Copy()
-	esmCfg.APIOptions = append(esmCfg.APIOptions, h.esmCalls.Option)
-	esmSQS := sqs.NewFromConfig(esmCfg)
+	// The event source mappings, each with its own counted SQS client.
+	for fn, c := range h.esmCalls {
+		esmCfg := awsCfg.Copy()
+		esmCfg.APIOptions = append(esmCfg.APIOptions, c.Option)
+		h.esmSQS[fn] = sqs.NewFromConfig(esmCfg)
+	}
+	h.startPollers()
+	ok = true
+	return h, nil
+}
+
+// startPollers starts the event source mapping stand-ins (batching window 0, the CDK
+// context batchingWindow's default).
+func (h *Harness) startPollers() {
 	runCtx, stop := context.WithCancel(context.Background())
 	h.stop = stop
 	// The mappings' warnings (a failed poll, invocation or delete) are printed: each one can
 	// leave messages in flight until their visibility timeout, which a run reports as lost.
 	pollerLog := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	for _, p := range []*local.SQSPoller{
-		{SQS: esmSQS, QueueURL: h.names.QueueURLs[resources.EventsQueue.ID], QueueARN: h.names.QueueARNs[resources.EventsQueue.ID],
-			Handler: h.remote("router"), Concurrency: opts.RouterConcurrency, Pollers: opts.Pollers, Timeout: resources.RouterTimeout, Log: pollerLog},
-		{SQS: esmSQS, QueueURL: h.names.QueueURLs[resources.DeliveriesQueue.ID], QueueARN: h.names.QueueARNs[resources.DeliveriesQueue.ID],
-			Handler: h.remote("delivery"), Concurrency: opts.DeliveryConcurrency, Pollers: opts.Pollers, Timeout: resources.DeliveryTimeout, Log: pollerLog},
-	} {
+	h.mappings = []*local.SQSPoller{
+		{SQS: h.esmSQS["router"], QueueURL: h.names.QueueURLs[resources.EventsQueue.ID], QueueARN: h.names.QueueARNs[resources.EventsQueue.ID],
+			Handler: h.remote("router"), Concurrency: h.opts.RouterConcurrency, Pollers: h.opts.Pollers, Timeout: resources.RouterTimeout, Log: pollerLog},
+		{SQS: h.esmSQS["delivery"], QueueURL: h.names.QueueURLs[resources.DeliveriesQueue.ID], QueueARN: h.names.QueueARNs[resources.DeliveriesQueue.ID],
+			Handler: h.remote("delivery"), Concurrency: h.opts.DeliveryConcurrency, Pollers: h.opts.Pollers, Timeout: resources.DeliveryTimeout, Log: pollerLog},
+	}
+	for _, p := range h.mappings {
 		h.pollers.Go(func() { p.Run(runCtx) })
 	}
 	h.cleanups = append(h.cleanups, func() {
@@ -197,8 +214,15 @@ func New(ctx context.Context, opts Options) (*Harness, error) {
 		case <-time.After(15 * time.Second):
 		}
 	})
-	ok = true
-	return h, nil
+}
+
+// SetBatchingWindow sets both mappings' batching window (the CDK context batchingWindow, which
+// infra/stack sets on both), from their next batch on. Call it between runs.
+func (h *Harness) SetBatchingWindow(d time.Duration) {
+	for _, p := range h.mappings {
+		p.SetBatchingWindow(d)
+	}
+	h.window = d
 }
 
 // Close stops everything New started and deletes the tables and queues.
@@ -435,10 +459,15 @@ type Result struct {
 	Elapsed                                          time.Duration // first send → last receipt
 	Latencies                                        []time.Duration
 	Function                                         FunctionStats
-	ESM                                              CallCounts
-	EventsDLQ, DeliveriesDLQ, EventsLeft             int
-	DeliveriesLeft                                   int
-	LostSample                                       []string // "eventId|deliveryId" of up to 5 lost deliveries
+	// ESM is the event source mappings' calls, ESMByFunction each mapping's (by the function
+	// it invokes).
+	ESM           CallCounts
+	ESMByFunction map[string]CallCounts
+	// Window is the mappings' batching window during the run.
+	Window                               time.Duration
+	EventsDLQ, DeliveriesDLQ, EventsLeft int
+	DeliveriesLeft                       int
+	LostSample                           []string // "eventId|deliveryId" of up to 5 lost deliveries
 }
 
 // Run sends the load's events and waits until every delivery that should succeed arrived and
@@ -470,7 +499,9 @@ func (h *Harness) Run(ctx context.Context, l Load) (*Result, error) {
 	}
 	expected := rc.remaining
 	h.rc = rc
-	h.esmCalls.Reset()
+	for _, c := range h.esmCalls {
+		c.Reset()
+	}
 	if err := h.fn.reset(); err != nil {
 		return nil, err
 	}
@@ -575,7 +606,12 @@ func (h *Harness) Run(ctx context.Context, l Load) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Load: l, Expected: expected, Function: fs, ESM: h.esmCalls.Snapshot()}
+	res := &Result{Load: l, Expected: expected, Function: fs, Window: h.window,
+		ESMByFunction: map[string]CallCounts{}, ESM: CallCounts{Ops: map[string]int{}}}
+	for fn, c := range h.esmCalls {
+		res.ESMByFunction[fn] = c.Snapshot()
+		res.ESM = res.ESM.Add(res.ESMByFunction[fn])
+	}
 	rc.mu.Lock()
 	for key, e := range rc.expect {
 		if e.hanging {

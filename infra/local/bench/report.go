@@ -21,6 +21,9 @@ const (
 	TargetBinaryBytes = 10_000_000
 	TargetInit        = 30 * time.Millisecond
 	TargetLogBytes    = 150
+	// TargetLightCPUms bounds the handler CPU per delivery in the light regime (each event
+	// its own SendMessage) at the default batching window.
+	TargetLightCPUms = 0.5
 	// TargetIsolationBilled bounds the delivery function's billed time with one endpoint
 	// hanging, as a multiple of the same run's without.
 	TargetIsolationBilled = 2.0
@@ -37,11 +40,18 @@ type BenchOptions struct {
 	// Rate and Seconds shape the latency and isolation runs.
 	Rate    float64
 	Seconds float64
-	// CPUProfile, when set, receives the function process's CPU profile of the CPU run.
-	CPUProfile string
+	// CPUProfile, when set, receives the function process's CPU profile of the CPU run;
+	// LightProfile of the light run at the default batching window.
+	CPUProfile, LightProfile string
+	// LightWindow is the second light run's batching window (1 s when 0), LightSeconds its
+	// length (Seconds when 0).
+	LightWindow  time.Duration
+	LightSeconds float64
 	// SkipColdStart and SkipAPI leave those parts out; CPUOnly runs the CPU and cost part
 	// alone.
 	SkipColdStart, SkipAPI, CPUOnly bool
+	// LightOnly runs the two light-regime runs alone.
+	LightOnly bool
 }
 
 // summary collects the target rows of the final table.
@@ -103,6 +113,95 @@ func RunBench(ctx context.Context, o BenchOptions) error {
 		return err
 	}
 
+	if !o.LightOnly {
+		if err := cpuRuns(ctx, h, o, &sum); err != nil {
+			return err
+		}
+		if o.CPUOnly {
+			fmt.Fprintf(w, "\nTargets (docs/performance.md; local figures):\n")
+			sum.print(w)
+			return nil
+		}
+	}
+
+	fmt.Fprintf(w, "\n3. Light regime and latency: %.0f events/s × fan-out %d for %.0f s, each event its own SendMessage, batching window 0 s (the default)\n", o.Rate, o.FanOut, o.Seconds)
+	paced, err := h.Run(ctx, Load{Name: "paced", Events: int(o.Rate * o.Seconds), Rate: o.Rate, Profile: o.LightProfile})
+	if err != nil {
+		return err
+	}
+	paced.print(w)
+	if o.LightProfile != "" {
+		fmt.Fprintf(w, "  CPU profile of the function process: %s (go tool pprof -top %s)\n", o.LightProfile, o.LightProfile)
+	}
+	p50, p99 := pct(paced.Latencies, 0.5), pct(paced.Latencies, 0.99)
+	sum.add(fmt.Sprintf("latency p50 at %.0f ev/s × %d", o.Rate, o.FanOut), ms(p50), "", p50 <= TargetP50, "")
+	sum.add(fmt.Sprintf("latency p99 at %.0f ev/s × %d", o.Rate, o.FanOut), ms(p99), "", p99 <= TargetP99, "")
+	lightCost := Total(paced.cost())
+	sum.add("light regime, window 0 s (default): cost per million deliveries", fmt.Sprintf("$%.3f", lightCost), "", lightCost <= TargetCostPerM, paced.costNote())
+	sum.add("light regime, window 0 s (default): handler CPU per delivery", fmt.Sprintf("%.3f ms", paced.cpuMs()), "", paced.cpuMs() <= TargetLightCPUms, paced.recordsNote())
+
+	if !o.LightOnly {
+		if err := isolationRun(ctx, h, o, &sum, paced); err != nil {
+			return err
+		}
+	}
+	window := o.LightWindow
+	if window == 0 {
+		window = time.Second
+	}
+	lightSeconds := o.LightSeconds
+	if lightSeconds == 0 {
+		lightSeconds = o.Seconds
+	}
+	fmt.Fprintf(w, "\n5. Light regime at a %v batching window: %.0f events/s × fan-out %d for %.0f s, each event its own SendMessage\n", window, o.Rate, o.FanOut, lightSeconds)
+	h.SetBatchingWindow(window)
+	windowed, err := h.Run(ctx, Load{Name: "light, window", Events: int(o.Rate * lightSeconds), Rate: o.Rate})
+	if err != nil {
+		return err
+	}
+	windowed.print(w)
+	wCost := Total(windowed.cost())
+	sum.add(fmt.Sprintf("light regime, window %v: cost per million deliveries", window), fmt.Sprintf("$%.3f", wCost), "", wCost <= TargetCostPerM, windowed.costNote())
+	sum.add(fmt.Sprintf("light regime, window %v: handler CPU per delivery", window), fmt.Sprintf("%.3f ms", windowed.cpuMs()), "", windowed.cpuMs() <= TargetLightCPUms, windowed.recordsNote())
+	sum.add(fmt.Sprintf("light regime, window %v: latency p50 / p99", window), ms(pct(windowed.Latencies, 0.5))+" / "+ms(pct(windowed.Latencies, 0.99)), "", true, "reported: the window's price")
+	fmt.Fprintf(w, "\n  The light regime, window 0 s against %v (an operator's choice: the CDK context batchingWindow):\n", window)
+	PrintLightComparison(w, []LightFigures{paced.lightFigures(), windowed.lightFigures()})
+	h.Close()
+
+	if !o.SkipColdStart && !o.LightOnly {
+		fmt.Fprintf(w, "\n6. Cold start: linux/arm64 binaries as `make build` builds them; init = process start → first /next under the Lambda RIE (host build, same flags, median of %d)\n", coldStartRuns)
+		cs, err := ColdStart(ctx, w)
+		if err != nil {
+			fmt.Fprintf(w, "  cold start not measured: %v\n", err)
+		}
+		var floor ColdStartResult
+		for _, c := range cs {
+			if c.Function == "floor" {
+				floor = c
+				continue
+			}
+			sum.add(c.Function+" binary (linux/arm64)", decimalMB(c.Bytes), "empty Lambda "+decimalMB(floor.Bytes), c.Bytes <= TargetBinaryBytes, "")
+			if c.Init > 0 {
+				sum.add(c.Function+" init (RIE, host build, median)", ms(c.Init), "empty Lambda "+ms(floor.Init), c.Init <= TargetInit, "")
+			}
+		}
+	}
+	if !o.SkipAPI && !o.LightOnly {
+		fmt.Fprintf(w, "\n7. API: handler as lambda.Start runs it, on DynamoDB Local\n")
+		if err := APIBench(ctx, w, &sum); err != nil {
+			fmt.Fprintf(w, "  API not measured: %v\n", err)
+		}
+	}
+
+	fmt.Fprintf(w, "\nTargets (docs/performance.md; local figures):\n")
+	sum.print(w)
+	fmt.Fprintf(w, "\nmake bench took %v; load average now %s\n", time.Since(started).Round(time.Second), loadAverage())
+	return nil
+}
+
+// cpuRuns are the CPU and cost run in full batches and the burst.
+func cpuRuns(ctx context.Context, h *Harness, o BenchOptions, sum *summary) error {
+	w := o.Out
 	posts := o.CPUEvents * o.FanOut
 	fmt.Fprintf(w, "\n1. CPU and cost: %d events × fan-out %d = %d deliveries, sent in SendMessageBatch calls of 10 at %.0f events/s (full batches, emulators not saturated)\n",
 		o.CPUEvents, o.FanOut, posts, o.CPURate)
@@ -146,23 +245,13 @@ func RunBench(ctx context.Context, o BenchOptions) error {
 	}
 	burst.print(w)
 	sum.add("burst drain rate", fmt.Sprintf("%.0f deliveries/s", burst.rate()), "", true, fmt.Sprintf("reported, no target; CPU %.3f ms/delivery", burst.cpuMs()))
-	if o.CPUOnly {
-		fmt.Fprintf(w, "\nTargets (docs/performance.md; local figures):\n")
-		sum.print(w)
-		return nil
-	}
+	return nil
+}
 
-	fmt.Fprintf(w, "\n3. Latency: %.0f events/s × fan-out %d for %.0f s, each event its own SendMessage\n", o.Rate, o.FanOut, o.Seconds)
-	paced, err := h.Run(ctx, Load{Name: "paced", Events: int(o.Rate * o.Seconds), Rate: o.Rate})
-	if err != nil {
-		return err
-	}
-	paced.print(w)
-	p50, p99 := pct(paced.Latencies, 0.5), pct(paced.Latencies, 0.99)
-	sum.add(fmt.Sprintf("latency p50 at %.0f ev/s × %d", o.Rate, o.FanOut), ms(p50), "", p50 <= TargetP50, "")
-	sum.add(fmt.Sprintf("latency p99 at %.0f ev/s × %d", o.Rate, o.FanOut), ms(p99), "", p99 <= TargetP99, "")
-	sum.add("cost per million deliveries (paced load)", fmt.Sprintf("$%.3f", Total(paced.cost())), "", Total(paced.cost()) <= TargetCostPerM, "")
-
+// isolationRun is the light load again with one endpoint hanging, against the paced run.
+func isolationRun(ctx context.Context, h *Harness, o BenchOptions, sum *summary, paced *Result) error {
+	w := o.Out
+	p99 := pct(paced.Latencies, 0.99)
 	timeout := deliveryTimeout(o.DeliveryTimeout)
 	fmt.Fprintf(w, "\n4. Isolation: the same load with one endpoint (1 of %d) hanging until the %v delivery timeout\n", o.Dealers*o.FanOut, timeout)
 	hang, err := h.Run(ctx, Load{Name: "hanging", Events: int(o.Rate * o.Seconds), Rate: o.Rate, Hanging: true})
@@ -181,36 +270,6 @@ func RunBench(ctx context.Context, o BenchOptions) error {
 		healthyMs/1000, hangMs/1000, ratio, Total(paced.cost()), Total(hang.cost()))
 	sum.add("isolation: delivery billed duration with a hanging endpoint", fmt.Sprintf("%.1f×", ratio), "", ratio <= TargetIsolationBilled,
 		fmt.Sprintf("%.1f s → %.1f s", healthyMs/1000, hangMs/1000))
-	h.Close()
-
-	if !o.SkipColdStart {
-		fmt.Fprintf(w, "\n5. Cold start: linux/arm64 binaries as `make build` builds them; init = process start → first /next under the Lambda RIE (host build, same flags, median of %d)\n", coldStartRuns)
-		cs, err := ColdStart(ctx, w)
-		if err != nil {
-			fmt.Fprintf(w, "  cold start not measured: %v\n", err)
-		}
-		var floor ColdStartResult
-		for _, c := range cs {
-			if c.Function == "floor" {
-				floor = c
-				continue
-			}
-			sum.add(c.Function+" binary (linux/arm64)", decimalMB(c.Bytes), "empty Lambda "+decimalMB(floor.Bytes), c.Bytes <= TargetBinaryBytes, "")
-			if c.Init > 0 {
-				sum.add(c.Function+" init (RIE, host build, median)", ms(c.Init), "empty Lambda "+ms(floor.Init), c.Init <= TargetInit, "")
-			}
-		}
-	}
-	if !o.SkipAPI {
-		fmt.Fprintf(w, "\n6. API: handler as lambda.Start runs it, on DynamoDB Local\n")
-		if err := APIBench(ctx, w, &sum); err != nil {
-			fmt.Fprintf(w, "  API not measured: %v\n", err)
-		}
-	}
-
-	fmt.Fprintf(w, "\nTargets (docs/performance.md; local figures):\n")
-	sum.print(w)
-	fmt.Fprintf(w, "\nmake bench took %v; load average now %s\n", time.Since(started).Round(time.Second), loadAverage())
 	return nil
 }
 
@@ -396,8 +455,37 @@ func (r *Result) print(w io.Writer) {
 		fmt.Fprintf(w, "  lambda %-8s      %d invocations, %.1f records each, mean %.1f ms, max %.0f ms, billed %.0f ms at %d MB\n",
 			name, f.Invocations, float64(f.Records)/float64(f.Invocations), f.Seconds*1000/float64(f.Invocations), f.MaxSeconds*1000, f.BilledMs, MemoryMB[name])
 	}
-	fmt.Fprintf(w, "  cost at list prices, per million deliveries:\n")
-	PrintCost(w, r.cost())
+	fmt.Fprintf(w, "  cost at list prices, per million deliveries (where each cent goes):\n")
+	PrintDetail(w, r.detail())
+}
+
+func (r *Result) detail() []CostItem {
+	return Prices.Detail(DetailedUsage{Deliveries: r.Received, Handlers: r.Function.Calls, Mappings: r.ESMByFunction,
+		Functions: r.Function.Functions, MemoryMB: MemoryMB})
+}
+
+// costNote is the cost's services in short: "SQS $0.674, DynamoDB $0.690, Lambda $0.135, logs $0.087".
+func (r *Result) costNote() string {
+	by := map[string]float64{}
+	for _, l := range r.cost() {
+		by[strings.Fields(l.Service)[0]] += l.PerM
+	}
+	return fmt.Sprintf("SQS $%.3f, DynamoDB $%.3f, Lambda $%.3f, logs $%.3f", by["SQS"], by["DynamoDB"], by["Lambda"], by["CloudWatch"])
+}
+
+// recordsNote is the mean records per invocation of each function.
+func (r *Result) recordsNote() string {
+	f := r.lightFigures()
+	return fmt.Sprintf("records per invocation: router %.1f, delivery %.1f", f.RouterRecords, f.DeliveryRecords)
+}
+
+func (r *Result) lightFigures() LightFigures {
+	rec := func(name string) float64 {
+		f := r.Function.Functions[name]
+		return float64(f.Records) / float64(max(1, f.Invocations))
+	}
+	return LightFigures{Window: r.Window, Cost: r.cost(), CPUms: r.cpuMs(), P50: pct(r.Latencies, 0.5), P99: pct(r.Latencies, 0.99),
+		RouterRecords: rec("router"), DeliveryRecords: rec("delivery"), LogBytes: r.logBytes()}
 }
 
 func pct(lat []time.Duration, p float64) time.Duration {

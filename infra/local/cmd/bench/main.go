@@ -5,8 +5,9 @@
 //	go run ./infra/local/cmd/stack emulators -- go run ./infra/local/cmd/bench -load      # make bench-load
 //
 // Flags of make bench: -cpuprofile FILE (the handlers' CPU profile of the 10k-delivery run),
-// -cpu-only, -cpu-rate, -cpu-events, -rate and -seconds (the paced runs), -no-coldstart,
-// -no-api. Of make bench-load: -events, -rate (0 = all at once), -isolation-rate,
+// -light-cpuprofile FILE (of the light regime at the default batching window), -cpu-only,
+// -light-only, -cpu-rate, -cpu-events, -rate and -seconds (the paced runs), -light-window and
+// -light-seconds (the second light run), -no-coldstart, -no-api. Of make bench-load: -events, -rate (0 = all at once), -isolation-rate,
 // -isolation-events. Both: -dealers, -fanout, -timeout (the delivery timeout),
 // -router-concurrency, -delivery-concurrency, -logfile FILE (a copy of the handlers' logs).
 // `make bench BENCH_ARGS="..."` passes them. docs/performance.md explains the figures.
@@ -22,6 +23,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/dealerai/integrations/infra/local/bench"
 )
@@ -46,12 +48,16 @@ func main() {
 	timeout := flag.String("timeout", "", "the delivery function's DELIVERY_TIMEOUT (default 10s)")
 	logFile := flag.String("logfile", "", "write a copy of the handlers' logs to this file")
 	cpuProfile := flag.String("cpuprofile", "", "bench: write the function process's CPU profile of the 10k-delivery run to this file")
+	lightProfile := flag.String("light-cpuprofile", "", "bench: write the function process's CPU profile of the light run at batching window 0 to this file")
+	lightWindow := flag.Duration("light-window", time.Second, "bench: the batching window of the second light run")
+	lightSeconds := flag.Float64("light-seconds", 10, "bench: duration of the second light run")
 	rate := flag.Float64("rate", -1, "bench: events/s of the latency runs (default 100); bench-load: events/s of the load (default 0: all at once)")
 	seconds := flag.Float64("seconds", 15, "bench: duration of the latency runs")
 	cpuEvents := flag.Int("cpu-events", 0, "bench: events of the CPU run and of the burst (default 10,000 deliveries' worth)")
 	cpuRate := flag.Float64("cpu-rate", 100, "bench: events/s of the CPU run (sent in batches of 10)")
 	noColdStart := flag.Bool("no-coldstart", false, "bench: skip binary sizes and init times")
 	noAPI := flag.Bool("no-api", false, "bench: skip the API figures")
+	lightOnly := flag.Bool("light-only", false, "bench: run the two light-regime runs only")
 	cpuOnly := flag.Bool("cpu-only", false, "bench: run the CPU and cost part only")
 	coldStartOnly := flag.Bool("coldstart-only", false, "bench: print binary sizes and init times only (no emulators needed)")
 	events := flag.Int("events", 20000, "bench-load: events")
@@ -93,7 +99,7 @@ func main() {
 			r = 100
 		}
 		err = bench.RunBench(ctx, bench.BenchOptions{Options: opts, CPUEvents: *cpuEvents, CPURate: *cpuRate, Rate: r, Seconds: *seconds,
-			CPUProfile: abs(*cpuProfile), SkipColdStart: *noColdStart, SkipAPI: *noAPI, CPUOnly: *cpuOnly})
+			CPUProfile: abs(*cpuProfile), LightProfile: abs(*lightProfile), LightWindow: *lightWindow, LightSeconds: *lightSeconds, SkipColdStart: *noColdStart, SkipAPI: *noAPI, CPUOnly: *cpuOnly, LightOnly: *lightOnly})
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)

@@ -56,7 +56,7 @@ func (h *Handler) newBatch(ctx context.Context, records []events.SQSMessage) *ba
 	if len(keys) < 2 {
 		return b
 	}
-	b.successes = &successWriter{store: h.Log, open: len(records)}
+	b.successes = &successWriter{store: h.Log, open: len(records), ctx: context.WithoutCancel(ctx)}
 	recs, err := h.Log.GetMany(ctx, keys)
 	b.reads, b.readErr, b.readDone = make([]*deliverylog.Record, len(records)), err, true
 	if err == nil {
@@ -102,6 +102,8 @@ func (b *batch) settle(i int) {
 // of the batch has settled, or successWindow after the first one waits.
 type successWriter struct {
 	store LogStore
+	// ctx is the invocation's, without its cancellation: the write outlives a record's wait.
+	ctx context.Context
 
 	mu      sync.Mutex
 	open    int // records not settled
@@ -177,7 +179,7 @@ func (w *successWriter) write(batch []*pendingSuccess) {
 	if len(batch) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
+	ctx, cancel := context.WithTimeout(w.ctx, recordTimeout)
 	defer cancel()
 	recs := make([]*deliverylog.Record, len(batch))
 	attempts := make([]deliverylog.Attempt, len(batch))

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"encoding/json"
+	"strconv"
 
 	"github.com/dealerai/integrations/shared/deliverylog"
 )
@@ -69,40 +70,80 @@ func (h *Handler) summarize(results []recordResult) {
 	}
 	// A metric is declared only with a value: EMF wants every declared metric present, and a
 	// zero count adds nothing to a Sum but ~60 bytes to every line (the dashboard shows no
-	// data for a period without failures).
-	doc := summary
-	doc["level"], doc["msg"] = "INFO", "delivery batch"
-	var metrics []map[string]string
-	for _, m := range []struct{ name, status string }{
-		{"DeliveriesSucceeded", deliverylog.StatusSucceeded},
-		{"DeliveriesFailed", deliverylog.StatusFailed},
-	} {
-		if n := counts[m.status]; n > 0 {
-			metrics = append(metrics, map[string]string{"Name": m.name, "Unit": "Count"})
-			doc[m.name] = n
-		}
+	// data for a period without failures). The line is written by hand (a batch's one line,
+	// every invocation: json.Marshal of a map sorts its keys and reflects on every value).
+	type metric struct {
+		name, unit string
+		n          int
+	}
+	var metrics []metric
+	if n := counts[deliverylog.StatusSucceeded]; n > 0 {
+		metrics = append(metrics, metric{"DeliveriesSucceeded", "Count", n})
+	}
+	if n := counts[deliverylog.StatusFailed]; n > 0 {
+		metrics = append(metrics, metric{"DeliveriesFailed", "Count", n})
 	}
 	if circuitOpen > 0 {
-		metrics = append(metrics, map[string]string{"Name": "DeliveriesCircuitOpen", "Unit": "Count"})
-		doc["DeliveriesCircuitOpen"] = circuitOpen
-		delete(doc, "circuitOpen")
+		metrics = append(metrics, metric{"DeliveriesCircuitOpen", "Count", circuitOpen})
+		delete(summary, "circuitOpen")
 	}
-	if len(latency) > 0 {
-		metrics = append(metrics, map[string]string{"Name": "DeliveryLatency", "Unit": "Milliseconds"})
-		doc["DeliveryLatency"] = latency
-	}
-	if len(metrics) > 0 {
-		doc["_aws"] = map[string]any{
-			"Timestamp": h.now().UnixMilli(),
-			"CloudWatchMetrics": []any{map[string]any{
-				"Namespace":  MetricsNamespace,
-				"Dimensions": [][]string{{}},
-				"Metrics":    metrics,
-			}},
+	line := make([]byte, 0, 256+40*len(succeeded)+8*len(latency))
+	line = append(line, `{"level":"INFO","msg":"delivery batch","records":`...)
+	line = strconv.AppendInt(line, int64(len(results)), 10)
+	for _, name := range []string{"skipped", "duplicates", "notRecorded", "circuitOpen"} {
+		if n, ok := summary[name].(int); ok {
+			line = strconv.AppendInt(append(append(append(line, `,"`...), name...), `":`...), int64(n), 10)
 		}
 	}
-	line, err := json.Marshal(doc)
-	if err == nil {
-		_, _ = h.Metrics.Write(append(line, '\n'))
+	if len(succeeded) > 0 {
+		line = append(line, `,"succeededDeliveryIds":[`...)
+		for i, id := range succeeded {
+			if i > 0 {
+				line = append(line, ',')
+			}
+			line = appendJSONString(line, id)
+		}
+		line = append(line, ']')
 	}
+	for _, m := range metrics {
+		line = strconv.AppendInt(append(append(append(line, `,"`...), m.name...), `":`...), int64(m.n), 10)
+	}
+	if len(latency) > 0 {
+		line = append(line, `,"DeliveryLatency":[`...)
+		for i, ms := range latency {
+			if i > 0 {
+				line = append(line, ',')
+			}
+			line = strconv.AppendInt(line, ms, 10)
+		}
+		line = append(line, ']')
+		metrics = append(metrics, metric{name: "DeliveryLatency", unit: "Milliseconds"})
+	}
+	if len(metrics) > 0 {
+		line = append(line, `,"_aws":{"Timestamp":`...)
+		line = strconv.AppendInt(line, h.now().UnixMilli(), 10)
+		line = append(line, `,"CloudWatchMetrics":[{"Namespace":"`+MetricsNamespace+`","Dimensions":[[]],"Metrics":[`...)
+		for i, m := range metrics {
+			if i > 0 {
+				line = append(line, ',')
+			}
+			line = append(append(append(append(line, `{"Name":"`...), m.name...), `","Unit":"`...), m.unit...)
+			line = append(line, `"}`...)
+		}
+		line = append(line, `]}]}`...)
+	}
+	line = append(line, "}\n"...)
+	_, _ = h.Metrics.Write(line)
+}
+
+// appendJSONString appends s as a JSON string: as it is when it needs no escaping (delivery
+// ids do not), else as encoding/json writes it.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	return append(append(append(b, '"'), s...), '"')
 }

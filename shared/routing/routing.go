@@ -106,14 +106,19 @@ func (r *Router) Handle(ctx context.Context, batch events.SQSEvent) (events.SQSE
 		byDealer[ev.DealerID] = append(byDealer[ev.DealerID], rec)
 	}
 
-	// One Query per dealer, concurrently.
+	// One Query per dealer, concurrently (a batch of one dealer's events, as most are when
+	// events trickle in, without a goroutine).
 	dealerTargets := make([][]targets.Target, len(dealers))
 	dealerErrs := make([]error, len(dealers))
-	var wg sync.WaitGroup
-	for i, d := range dealers {
-		wg.Go(func() { dealerTargets[i], dealerErrs[i] = r.Targets.Load(ctx, d) })
+	if len(dealers) == 1 {
+		dealerTargets[0], dealerErrs[0] = r.Targets.Load(ctx, dealers[0])
+	} else {
+		var wg sync.WaitGroup
+		for i, d := range dealers {
+			wg.Go(func() { dealerTargets[i], dealerErrs[i] = r.Targets.Load(ctx, d) })
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 
 	now := time.Now()
 	if r.Now != nil {
@@ -219,7 +224,7 @@ func (r *Router) enqueue(ctx context.Context, out []outgoing) []error {
 	var mu sync.Mutex // guards the records' fields
 	var wg sync.WaitGroup
 	for ci, c := range calls {
-		wg.Go(func() {
+		send := func() {
 			res, err := r.SQS.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{
 				QueueUrl: aws.String(r.DeliveriesQueueURL),
 				Entries:  c.entries,
@@ -251,7 +256,12 @@ func (r *Router) enqueue(ctx context.Context, out []outgoing) []error {
 					o.rec.failed = true
 				}
 			}
-		})
+		}
+		if len(calls) == 1 { // one call (a batch of up to 10 messages): no goroutine
+			send()
+			break
+		}
+		wg.Go(send)
 	}
 	wg.Wait()
 	var nonNil []error

@@ -19,9 +19,10 @@ func TestFunctions(t *testing.T) {
 	}{
 		FuncAPI: {256, resources.APITimeout, []string{"ADMIN_SCOPE", "ADMIN_SCOPE_CLAIM", "CONFIG_TABLE", "DEALER_ID_CLAIM",
 			"DEFAULT_AGENT_PLATFORMS", "DELIVERIES_QUEUE_URL", "DELIVERY_LOG_TABLE", "INVENTORY_TABLE", "SYNC_JOBS_QUEUE_URL"}},
-		FuncRouter: {256, resources.RouterTimeout, []string{"CONFIG_TABLE", "DEFAULT_AGENT_PLATFORMS", "DELIVERIES_QUEUE_URL", "EVENTS_DLQ_URL", "GOMAXPROCS"}},
+		FuncRouter: {256, resources.RouterTimeout, []string{"CONFIG_TABLE", "DEFAULT_AGENT_PLATFORMS", "DELIVERIES_QUEUE_URL", "EVENTS_DLQ_URL", "GOGC",
+			"GOMAXPROCS", "GOMEMLIMIT"}},
 		FuncDelivery: {512, resources.DeliveryTimeout, []string{"CONFIG_TABLE", "DEFAULT_AGENT_PLATFORMS", "DELIVERIES_QUEUE_URL", "DELIVERY_BACKOFF",
-			"DELIVERY_LOG_TABLE", "DELIVERY_TIMEOUT", "GOMAXPROCS"}},
+			"DELIVERY_LOG_TABLE", "DELIVERY_TIMEOUT", "GOGC", "GOMAXPROCS", "GOMEMLIMIT"}},
 		FuncSync: {256, resources.SyncTimeout, []string{"CONFIG_TABLE", "DEFAULT_AGENT_PLATFORMS", "DELIVERY_TIMEOUT", "GOMAXPROCS", "INBOUND_QUEUE_URL",
 			"INVENTORY_TABLE", "SYNC_INTERVAL", "SYNC_JOBS_QUEUE_URL"}},
 	}
@@ -60,8 +61,13 @@ func TestFunctions(t *testing.T) {
 		}
 	}
 	vars := props(s.resource[s.logicalID(s.st.Functions[FuncDelivery])])["Environment"].(map[string]any)["Variables"].(map[string]any)
-	if vars["DELIVERY_BACKOFF"] != "30s,5m,30m" || vars["DELIVERY_TIMEOUT"] != "10s" || vars["GOMAXPROCS"] != "1" {
+	if vars["DELIVERY_BACKOFF"] != "30s,5m,30m" || vars["DELIVERY_TIMEOUT"] != "10s" || vars["GOMAXPROCS"] != "1" ||
+		vars["GOGC"] != "400" || vars["GOMEMLIMIT"] != "358MiB" {
 		t.Errorf("delivery settings %s", asJSON(vars))
+	}
+	routerVars := props(s.resource[s.logicalID(s.st.Functions[FuncRouter])])["Environment"].(map[string]any)["Variables"].(map[string]any)
+	if routerVars["GOGC"] != "400" || routerVars["GOMEMLIMIT"] != "179MiB" {
+		t.Errorf("router settings %s", asJSON(routerVars))
 	}
 	syncVars := props(s.resource[s.logicalID(s.st.Functions[FuncSync])])["Environment"].(map[string]any)["Variables"].(map[string]any)
 	if syncVars["SYNC_INTERVAL"] != "5m" || syncVars["DELIVERY_TIMEOUT"] != "10s" {

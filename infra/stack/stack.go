@@ -275,6 +275,11 @@ func (s *Stack) functions(codeDir func(string) string) {
 		},
 	}
 	for _, d := range defs {
+		if d.name == FuncRouter || d.name == FuncDelivery {
+			d.env["GOGC"], d.env["GOMEMLIMIT"] = resources.PipelineGOGC, resources.PipelineGOMEMLIMIT(d.memory)
+		}
+	}
+	for _, d := range defs {
 		if d.name != FuncAPI {
 			continue
 		}

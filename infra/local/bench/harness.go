@@ -169,6 +169,8 @@ func New(ctx context.Context, opts Options) (*Harness, error) {
 	env["AWS_REGION"], env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = local.Region, local.AccessKeyID, local.SecretAccessKey
 	env["ALLOW_ENDPOINT_CIDRS"], env["ALLOW_HTTP_ENDPOINTS"] = "127.0.0.0/8", "true"
 	env["GOMAXPROCS"] = resources.PipelineGOMAXPROCS // as infra/stack sets it for both functions
+	// GOGC as infra/stack sets it; not GOMEMLIMIT, a container's limit (this process plays them all)
+	env["GOGC"] = resources.PipelineGOGC
 	if opts.DeliveryTimeout != "" {
 		env["DELIVERY_TIMEOUT"] = opts.DeliveryTimeout
 	}

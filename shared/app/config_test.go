@@ -1,7 +1,6 @@
 package app
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -144,23 +143,5 @@ func TestFortellisNoticeSettings(t *testing.T) {
 		if _, err := read(env); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
-	}
-}
-
-// TestLoggerDropsTime: the functions' log lines carry no "time" (CloudWatch Logs stamps each
-// event), and keep everything else, a "time" attribute of a group included.
-func TestLoggerDropsTime(t *testing.T) {
-	var b strings.Builder
-	NewLogger(&b).WithGroup("g").Info("hello", "time", "kept", "n", 1)
-	var doc map[string]any
-	if err := json.Unmarshal([]byte(b.String()), &doc); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := doc["time"]; ok {
-		t.Errorf("time in %s", b.String())
-	}
-	g, _ := doc["g"].(map[string]any)
-	if doc["level"] != "INFO" || doc["msg"] != "hello" || g["time"] != "kept" || g["n"] != 1.0 {
-		t.Errorf("line %s", b.String())
 	}
 }

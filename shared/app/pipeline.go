@@ -115,11 +115,10 @@ func NewDeliveryHandler(awsCfg aws.Config, cfg Config, policy safeurl.Policy) (*
 	}, nil
 }
 
-// logger is the functions' logger: cfg.Logger, else NewLogger on stdout (CloudWatch Logs in
-// Lambda).
+// logger is the functions' logger: cfg.Logger, else JSON on stdout (CloudWatch Logs in Lambda).
 func (c Config) logger() *slog.Logger {
 	if c.Logger != nil {
 		return c.Logger
 	}
-	return NewLogger(os.Stdout)
+	return slog.New(slog.NewJSONHandler(os.Stdout, nil))
 }

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"os"
 
@@ -17,7 +16,7 @@ import (
 // container by build, and lambda.Start. A function that cannot start logs why and exits 1, so
 // the failure shows in its log group rather than as a timeout.
 func Start[H any](function string, build func(context.Context, aws.Config, Config) (H, error)) {
-	log := NewLogger(os.Stdout)
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
 	slog.SetDefault(log)
 	fail := func(what string, err error) {
 		log.Error("cannot start", "function", function, "step", what, "error", err.Error())
@@ -37,19 +36,4 @@ func Start[H any](function string, build func(context.Context, aws.Config, Confi
 		fail("build the handler", err)
 	}
 	lambda.Start(handler)
-}
-
-// NewLogger is the functions' logger: JSON lines on w without slog's "time" attribute. Every
-// line the functions print becomes a CloudWatch Logs event that carries its own timestamp
-// (@timestamp), and ingestion is billed by the byte: the attribute added ~45 bytes to every
-// line, a third of a router batch's line.
-func NewLogger(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{ReplaceAttr: dropTime}))
-}
-
-func dropTime(groups []string, a slog.Attr) slog.Attr {
-	if len(groups) == 0 && a.Key == slog.TimeKey {
-		return slog.Attr{}
-	}
-	return a
 }

@@ -81,7 +81,8 @@ deploy: node
 test-faults: node
 	FAULTS=long FAULTS_REPORT=$(CURDIR)/.local/faults-long.md $(STACK) emulators -- $(GO) test -count=1 -v -run Fault -timeout 30m ./shared/faultsuite/ ./shared/agentsync/
 
-## bench: the performance report (local figures): cost, CPU beside a bare POST, latency, cold start;
+## bench: the performance report (local figures): cost, CPU beside a bare POST, the light regime at
+## batching windows 0 s and 1 s (cost, CPU, latency), isolation, cold start;
 ## then the two-way sync of 1,000 dealers × 20 changed records, and a Fortellis inventory of
 ## 5,000 vehicles (first load, unchanged and 1 %-changed runs, the list's latency)
 bench: node web-node

@@ -449,7 +449,8 @@ func planAndSync(t *testing.T, s *suite) {
 }
 
 // openCircuit: a subscription whose endpoint's circuit breaker is open says so, with the
-// failure that opened it (as text) and when the next try goes.
+// failure that opened it (as text) and when the next try goes; so does an agent whose circuit
+// is open.
 func openCircuit(t *testing.T, s *suite) {
 	const dealer = "dlr_circuit"
 	endpoint := newReceiver(t, http.StatusOK, "ok")
@@ -479,6 +480,19 @@ func openCircuit(t *testing.T, s *suite) {
 	}
 	tb.waitText("Next try")
 	tb.checkAccessibility("subscription with an open circuit")
+
+	// An agent's circuit (its deliveries to the platform's API) shows on the agent when open.
+	agentState := circuit.State{State: circuit.Open, Failures: 5, OpenedAt: &opened, RetryAt: &retry, Cooldown: time.Minute,
+		LastError: "HTTP 503 from the platform", UpdatedAt: opened, Version: 1}
+	if err := circuits.Put(context.Background(), dealer, deliveryq.Target{Kind: deliveryq.KindAgent, ID: "vinsolutions"}, agentState, 0); err != nil {
+		t.Fatal(err)
+	}
+	agents := s.open(t, dealer, "")
+	agents.click(in(`[data-platform="vinsolutions"]`, "button"))
+	agents.waitFor("the agent's circuit", root+`.querySelector('[data-role="circuit"]')?.textContent.includes("Open — the endpoint keeps failing")`)
+	if text := attr(agents, `[data-role="circuit-error"]`, "textContent"); !strings.Contains(text, "HTTP 503 from the platform") {
+		t.Errorf("the agent's last error shows as %q", text)
+	}
 }
 
 // recoverSince: an endpoint that was down; "Recover" queues its failed deliveries again once,

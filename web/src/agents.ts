@@ -2,7 +2,7 @@ import { html, nothing } from "lit";
 import { property, state } from "lit/decorators.js";
 import { ApiError, apiError, messageOf, type Agent, type KeySpec, type SyncStatus } from "./api.js";
 import "./deliveries.js";
-import { Panel, define, errorSummary, fieldError, fmtTime, focusFirstProblem, humanize, loadError, loading } from "./shared.js";
+import { Panel, circuitState, define, errorSummary, fieldError, fmtTime, focusFirstProblem, humanize, loadError, loading } from "./shared.js";
 
 /** A specification's description as a sentence: capitalized, with a full stop. */
 function sentence(text = ""): string {
@@ -215,6 +215,9 @@ export class AgentDetail extends Panel {
         ? html`<div class="notice warn" role="note"><p><strong>Not in your plan.</strong> ${a.unavailableReason || "Contact your account manager to enable it."}</p></div>`
         : nothing}
       ${this.saved ? html`<div class="notice success" role="status">${this.saved}</div>` : nothing}
+      ${a.circuit && a.circuit.state !== "closed"
+        ? html`<section class="card" aria-label="Circuit breaker"><dl class="facts"><dt>Circuit breaker</dt><dd>${circuitState(a.circuit)}</dd></dl></section>`
+        : nothing}
       ${this.sync ? this.syncSection() : nothing}
       <form class="card" novalidate @submit=${this.save} aria-labelledby="agent-config">
         <h3 id="agent-config">Configuration</h3>

@@ -47,6 +47,8 @@ export interface Agent {
   unavailableReason?: string;
   settingsSpec?: KeySpec[];
   credentialsSpec?: KeySpec[];
+  // The circuit breaker of its deliveries to the platform (GET of one agent).
+  circuit?: Circuit | null;
 }
 
 export interface SyncStatus {
@@ -233,7 +235,7 @@ export function apiError(e: unknown): ApiError {
   return e instanceof ApiError ? e : new ApiError(0, messageOf(e));
 }
 
-/** An endpoint's circuit breaker, as GET /v1/subscriptions/{id} shows it. */
+/** A circuit breaker, as GET /v1/subscriptions/{id} and GET /v1/agents/{platform} show it. */
 export interface Circuit {
   state: string;
   failures?: number;

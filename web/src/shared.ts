@@ -1,6 +1,6 @@
 import { LitElement, html, nothing, type TemplateResult } from "lit";
 import { property } from "lit/decorators.js";
-import { ApiError, type Api, type EventType, type FieldError } from "./api.js";
+import { ApiError, type Api, type Circuit, type EventType, type FieldError } from "./api.js";
 import type { Question } from "./confirm.js";
 
 /** What the page shows: one of the two lists, or one item. */
@@ -119,4 +119,19 @@ export async function focusFirstProblem(form: LitElement) {
   await form.updateComplete;
   const invalid = form.querySelector<HTMLElement>('input[aria-invalid="true"], fieldset[aria-invalid="true"] input:not([disabled])');
   (invalid ?? form.querySelector<HTMLElement>("[data-summary]"))?.focus();
+}
+
+/** A circuit breaker's state (a subscription's endpoint, an agent's platform API), with the last
+ * error and the next try while it is not closed. */
+export function circuitState(c: Circuit): TemplateResult {
+  const labels: Record<string, [string, string]> = {
+    closed: ["Closed — deliveries flow normally", "ok"],
+    open: ["Open — the endpoint keeps failing, deliveries are paused and retried later", "bad"],
+    half_open: ["Half-open — trying the endpoint again", "warn"],
+  };
+  const [label, cls] = labels[c.state] ?? [c.state, ""];
+  const closed = c.state === "closed";
+  return html`<span class="badge ${cls}" data-role="circuit">${label}</span>
+    ${!closed && c.lastError ? html`<p class="small" data-role="circuit-error">Last error: ${c.lastError}</p>` : nothing}
+    ${c.state === "open" && c.retryAt ? html`<p class="small">Next try: ${fmtTime(c.retryAt)}</p>` : nothing}`;
 }

@@ -1,11 +1,11 @@
 import { html, nothing } from "lit";
 import { property, state } from "lit/decorators.js";
-import { ApiError, apiError, messageOf, type Circuit, type EventType, type Page, type Secret, type Subscription } from "./api.js";
+import { ApiError, apiError, messageOf, type EventType, type Page, type Secret, type Subscription } from "./api.js";
 import type { DeliveryLog } from "./deliveries.js";
 import "./deliveries.js";
 import { groupName, groups } from "./picker.js";
 import "./picker.js";
-import { Panel, define, errorSummary, fieldError, fmtTime, focusFirstProblem, loadError, loading, statusBadge } from "./shared.js";
+import { Panel, circuitState, define, errorSummary, fieldError, fmtTime, focusFirstProblem, loadError, loading, statusBadge } from "./shared.js";
 
 /** Whether filter (an exact type, a prefix wildcard such as "lead.*", or "*") matches type. */
 export function matches(filter: string, type: string): boolean {
@@ -376,7 +376,7 @@ export class SubscriptionDetail extends Panel {
           <dt>Description</dt><dd>${s.description || html`<span class="muted">none</span>`}</dd>
           <dt>Events</dt><dd>${chips(s.events, 50)}</dd>
           <dt>Status</dt><dd>${s.enabled ? "Enabled" : "Disabled"}</dd>
-          ${s.circuit ? html`<dt>Circuit breaker</dt><dd>${this.circuit(s.circuit)}</dd>` : nothing}
+          ${s.circuit ? html`<dt>Circuit breaker</dt><dd>${circuitState(s.circuit)}</dd>` : nothing}
           <dt>Created</dt><dd>${fmtTime(s.createdAt)}</dd>
           <dt>Updated</dt><dd>${fmtTime(s.updatedAt)}</dd>
           <dt>ID</dt><dd><code>${s.id}</code></dd>
@@ -403,21 +403,6 @@ export class SubscriptionDetail extends Panel {
         <dealerai-delivery-log .ctx=${this.ctx} .base=${path(s.id)} .retryBlocked=${s.enabled ? "" : "Enable the subscription to retry deliveries"}></dealerai-delivery-log>
       </section>
     `;
-  }
-
-  private circuit(c: Circuit) {
-    const state = c.state;
-    const labels: Record<string, [string, string]> = {
-      closed: ["Closed — deliveries flow normally", "ok"],
-      open: ["Open — the endpoint keeps failing, deliveries are paused and retried later", "bad"],
-      "half-open": ["Half-open — trying the endpoint again", "warn"],
-      half_open: ["Half-open — trying the endpoint again", "warn"],
-    };
-    const [label, cls] = labels[state] ?? [state, ""];
-    const closed = state === "closed";
-    return html`<span class="badge ${cls}" data-role="circuit">${label}</span>
-      ${!closed && c.lastError ? html`<p class="small" data-role="circuit-error">Last error: ${c.lastError}</p>` : nothing}
-      ${state === "open" && c.retryAt ? html`<p class="small">Next try: ${fmtTime(c.retryAt)}</p>` : nothing}`;
   }
 
   private secretSection() {

@@ -10,10 +10,8 @@ import (
 	"time"
 
 	"github.com/dealerai/integrations/events"
-	"github.com/dealerai/integrations/infra/local/localtest"
 	"github.com/dealerai/integrations/shared/agents/fortellis"
 	"github.com/dealerai/integrations/shared/agents/fortellis/fortellistest"
-	"github.com/dealerai/integrations/shared/agentsync"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/internal/agenttest"
 )
@@ -103,12 +101,7 @@ func TestFortellisSyncReadsBackChanges(t *testing.T) {
 	}
 	quiet("the walk-in came back twice")
 
-	// The worker keeps syncing (a short interval): read the state between two runs.
-	var st agentsync.Status
-	localtest.Eventually(t, 30*time.Second, "the sync idle between runs", func() bool {
-		st = s.syncStatus("fortellis", dealer)
-		return st.State != "running"
-	})
+	st := s.syncStatusBetweenRuns("fortellis", dealer)
 	if !st.Supported || st.LastRun == nil || st.LastRun.Error != "" || st.CursorTime == nil || st.State != "idle" {
 		t.Errorf("GET .../sync: %+v", st)
 	}

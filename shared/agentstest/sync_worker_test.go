@@ -132,6 +132,18 @@ func (s *stack) syncStatus(platform, d string) agentsync.Status {
 	return st
 }
 
+// syncStatusBetweenRuns is the sync's status read while no job runs: the stack's worker keeps
+// syncing at a short interval, so a single read may land in the middle of a run.
+func (s *stack) syncStatusBetweenRuns(platform, d string) agentsync.Status {
+	s.t.Helper()
+	var st agentsync.Status
+	localtest.Eventually(s.t, 30*time.Second, platform+"'s sync idle between runs", func() bool {
+		st = s.syncStatus(platform, d)
+		return st.State != "running"
+	})
+	return st
+}
+
 // synced waits until dealer d's agent of platform has run its sync once.
 func (s *stack) synced(platform, d string) {
 	s.t.Helper()

@@ -12,7 +12,6 @@ import (
 	"github.com/dealerai/integrations/events"
 	"github.com/dealerai/integrations/infra/local/localtest"
 	"github.com/dealerai/integrations/shared/agents/vinsolutions/vinsolutionstest"
-	"github.com/dealerai/integrations/shared/agentsync"
 	"github.com/dealerai/integrations/shared/deliverylog"
 	"github.com/dealerai/integrations/shared/internal/agenttest"
 )
@@ -81,13 +80,7 @@ func TestVinSolutionsSyncReadsBackChanges(t *testing.T) {
 	}
 	quiet("the new leads came back twice")
 
-	// A job may be running when the status is read (the stack syncs every few seconds):
-	// read it between two runs.
-	var st agentsync.Status
-	localtest.Eventually(t, 30*time.Second, "the sync idle between runs", func() bool {
-		st = s.syncStatus("vinsolutions", dealer)
-		return st.State != "running"
-	})
+	st := s.syncStatusBetweenRuns("vinsolutions", dealer)
 	if !st.Supported || st.LastRun == nil || st.LastRun.Error != "" || st.CursorTime == nil || st.State != "idle" {
 		t.Errorf("GET .../sync: %+v", st)
 	}

@@ -302,8 +302,8 @@ func (e *env) concurrentCopies(deliveryID string) bool {
 
 // history tells what happened to a delivery, for a report of it: whether the router
 // enqueued it, the invocations that handled its messages (start, message, receive count) and
-// what the handlers logged about it.
-func (e *env) history(deliveryID string) string {
+// what the handlers logged about it (lines: the captured ones).
+func (e *env) history(deliveryID string, lines []logLine) string {
 	var parts []string
 	e.ledger.mu.Lock()
 	_, routed := e.ledger.routed[deliveryID]
@@ -319,7 +319,6 @@ func (e *env) history(deliveryID string) string {
 		}
 	}
 	e.invMu.Unlock()
-	lines, _ := e.capturedLines()
 	for _, l := range lines {
 		if l.str("deliveryId") == deliveryID {
 			parts = append(parts, fmt.Sprintf("logged %s %q (error %q, logError %q)", l.str("time"), l.str("msg"), l.str("error"), l.str("logError")))

@@ -385,7 +385,7 @@ func (e *env) account() result {
 					// log either (they ended in the DLQ): reported, not a failure.
 					r.dlqUnlogged++
 				} else {
-					report("%s: delivery %s was answered %d but the log says %s; %s", x.tg.name, x.id, firstOK.status, describe(rec), e.history(x.id))
+					report("%s: delivery %s was answered %d but the log says %s; %s", x.tg.name, x.id, firstOK.status, describe(rec), e.history(x.id, lines))
 				}
 			}
 		case inDLQ || evDLQ:
@@ -408,7 +408,7 @@ func (e *env) account() result {
 		default:
 			r.lost++
 			report("LOST: %s: delivery %s (%s %s, %s) was neither delivered nor dead-lettered: %d requests %s; log: %s; %s",
-				x.tg.name, x.id, x.pe.ev.Type, x.pe.ev.ID, x.pe.phase, len(hits), statuses(hits), describe(e.record(x.tg, x.id)), e.history(x.id))
+				x.tg.name, x.id, x.pe.ev.Type, x.pe.ev.ID, x.pe.phase, len(hits), statuses(hits), describe(e.record(x.tg, x.id)), e.history(x.id, lines))
 		}
 	}
 	if problems > 25 && !e.sc.selfCheck {

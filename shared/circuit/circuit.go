@@ -71,10 +71,12 @@ type Settings struct {
 	// ProbeLease is how long a claimed probe holds the half-open state: past it another
 	// container may probe (a container that died mid-probe). At least the attempt's timeout.
 	ProbeLease time.Duration
-	// StallAfter: an attempt tracked with a timeout longer than this that is still unanswered
-	// after it counts as a failure then, without waiting for its timeout (3 s; negative: never).
-	// An endpoint that hangs thus opens its circuit after Threshold such attempts, a few
-	// seconds in, and the attempts still waiting on it stop (Track).
+	// StallAfter: when an attempt tracked with a timeout longer than this is still unanswered
+	// after it (it stalls), it and every other attempt to the target then waiting in this
+	// container count as failures, each once, without waiting for their timeouts (3 s;
+	// negative: never). An endpoint that hangs while Threshold attempts wait on it thus opens
+	// its circuit StallAfter after the first of them, and the attempts still waiting stop
+	// (Track).
 	StallAfter time.Duration
 }
 
@@ -307,15 +309,17 @@ type entry struct {
 type tracked struct {
 	cancel context.CancelCauseFunc
 	stall  *time.Timer // nil: not armed
-	// stalled: it counted as a failure when it stalled; opened: the circuit that stall opened.
+	// stalled: it counted as a failure when it or another attempt to the target stalled;
+	// opened: the circuit its stall opened.
 	stalled bool
 	opened  Transition
 }
 
 // Tracked is what happened to a tracked attempt while it ran.
 type Tracked struct {
-	// Stalled: it went unanswered for StallAfter and counted as a failure then, so its
-	// outcome must not count again if it fails (Record with Neutral).
+	// Stalled: it counted as a failure while it waited (it or another attempt to the target
+	// went unanswered for StallAfter), so its outcome must not count again if it fails
+	// (Record with Neutral).
 	Stalled bool
 	// Opened is the transition its stall made, when that stall opened the circuit (the
 	// caller logs it as it logs Record's).
@@ -329,8 +333,9 @@ var ErrOpened = errors.New("circuit opened")
 // Track registers an attempt in flight to a target: when this container opens the target's
 // circuit, cancel is called with ErrOpened, so that attempts already waiting on a dead
 // endpoint stop waiting (and billing) too. With a timeout longer than StallAfter, an attempt
-// still running after StallAfter counts as a failure of a closed circuit then (and may open
-// it). The returned func ends the tracking and tells what happened meanwhile.
+// still running after StallAfter stalls: it and the other attempts then waiting count as
+// failures of a closed circuit (and may open it). The returned func ends the tracking and
+// tells what happened meanwhile.
 func (b *Breaker) Track(dealerID string, t deliveryq.Target, timeout time.Duration, cancel context.CancelCauseFunc) func() Tracked {
 	e := b.entry(dealerID, t, true)
 	e.mu.Lock()
@@ -365,16 +370,24 @@ func (b *Breaker) Track(dealerID string, t deliveryq.Target, timeout time.Durati
 // stallWriteTimeout bounds the write of a circuit a stall opens.
 const stallWriteTimeout = 5 * time.Second
 
-// stalled counts an attempt unanswered for StallAfter as a failure of a closed circuit, and
-// opens the circuit at the threshold.
+// stalled is an attempt unanswered for StallAfter: the endpoint has left it waiting, and the
+// attempts sent to it since are waiting on the same endpoint. Each of them not counted yet
+// counts as a failure of a closed circuit now, and the circuit opens at the threshold. So an
+// endpoint that stops answering while attempts pile up on it opens its circuit one StallAfter
+// after it stopped, not Threshold stalls later. An answer starts the count again (Record); an
+// attempt never counts twice.
 func (b *Breaker) stalled(dealerID string, t deliveryq.Target, e *entry, tok *tracked) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !e.inflight[tok] || !e.state.isClosed() {
 		return
 	}
-	tok.stalled = true
-	e.failures++
+	for waiting := range e.inflight {
+		if !waiting.stalled {
+			waiting.stalled = true
+			e.failures++
+		}
+	}
 	set := b.Settings.WithDefaults()
 	if e.failures < set.Threshold {
 		return

@@ -174,8 +174,9 @@ func TestOpeningCancelsAttemptsInFlight(t *testing.T) {
 	}
 }
 
-// An attempt unanswered for StallAfter counts as a failure then: Threshold such attempts open
-// the circuit without waiting for their timeouts, and stop waiting.
+// An attempt unanswered for StallAfter counts as a failure then, with the attempts waiting
+// beside it: Threshold such attempts open the circuit without waiting for their timeouts, and
+// stop waiting.
 func TestStalledAttemptsOpenTheCircuit(t *testing.T) {
 	ctx := context.Background()
 	store := &memStore{}
@@ -216,6 +217,73 @@ func TestStalledAttemptsOpenTheCircuit(t *testing.T) {
 	}
 	if p, st := b.Allow(ctx, "d", target, nil); p != circuit.Reject || st.State != circuit.Open {
 		t.Fatalf("after the stalls: %v %+v", p, st)
+	}
+}
+
+// When an attempt stalls, the attempts waiting on the same endpoint count with it, each once:
+// an endpoint that stops answering while Threshold attempts wait on it opens its circuit at
+// the first stall, not at the Threshold-th.
+func TestAStallCountsTheAttemptsWaitingWithIt(t *testing.T) {
+	ctx := context.Background()
+	store := &memStore{}
+	b := &circuit.Breaker{Store: store, Settings: circuit.Settings{Threshold: 3, StallAfter: 150 * time.Millisecond}}
+	track := func() (context.Context, func() circuit.Tracked) {
+		actx, cancel := context.WithCancelCause(ctx)
+		t.Cleanup(func() { cancel(nil) })
+		return actx, b.Track("d", target, time.Minute, cancel)
+	}
+	// Two attempts waiting together: the first stall counts both, the second adds nothing.
+	first, untrackFirst := track()
+	second, untrackSecond := track()
+	time.Sleep(400 * time.Millisecond)
+	if first.Err() != nil || second.Err() != nil || store.puts != 0 {
+		t.Fatalf("two stalled attempts opened a threshold-3 circuit (%d writes): a stall was counted twice", store.puts)
+	}
+	// A third attempt sent after both stalled, while they still wait: its own stall counts it,
+	// the third failure.
+	third, untrackThird := track()
+	for i, actx := range []context.Context{first, second, third} {
+		select {
+		case <-actx.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("attempt %d still waits 10 s after the stalls", i+1)
+		}
+	}
+	trs := []circuit.Tracked{untrackFirst(), untrackSecond(), untrackThird()}
+	if trs[2].Opened.To != circuit.Open || trs[2].Opened.State.Failures != 3 || trs[0].Opened.To != "" || trs[1].Opened.To != "" {
+		t.Fatalf("want the third attempt's stall to open the circuit with 3 failures: %+v", trs)
+	}
+
+	// Three attempts sent one after another, 40 ms apart: when the first stalls the other
+	// two wait with it, and that one stall opens the circuit before theirs come.
+	other := deliveryq.Target{Kind: deliveryq.KindSubscription, ID: "sub_other"}
+	var attempts []context.Context
+	var untracks []func() circuit.Tracked
+	for range 3 {
+		actx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		attempts = append(attempts, actx)
+		untracks = append(untracks, b.Track("d", other, time.Minute, cancel))
+		time.Sleep(40 * time.Millisecond)
+	}
+	for i, actx := range attempts {
+		select {
+		case <-actx.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("attempt %d to the second endpoint still waits 10 s after the stall", i+1)
+		}
+		if context.Cause(actx) != circuit.ErrOpened {
+			t.Fatalf("attempt %d: cause %v, want ErrOpened", i+1, context.Cause(actx))
+		}
+	}
+	for i, untrack := range untracks {
+		tr := untrack()
+		if !tr.Stalled {
+			t.Errorf("attempt %d to the second endpoint: not counted", i+1)
+		}
+		if opened := tr.Opened.To == circuit.Open; opened != (i == 0) {
+			t.Errorf("attempt %d to the second endpoint: opened %v; want the first attempt's stall alone to open it", i+1, opened)
+		}
 	}
 }
 

@@ -394,9 +394,9 @@ func TestOpeningTheCircuitStopsAttemptsInFlight(t *testing.T) {
 }
 
 // An endpoint that accepts requests and never answers opens its circuit before any attempt
-// times out: each attempt still unanswered after CIRCUIT_STALL_AFTER counts as a failure,
-// the second one (threshold 2) opens the circuit, and both stop waiting as circuit_open; the
-// opening is logged with its metric.
+// times out: when the first attempt is still unanswered after CIRCUIT_STALL_AFTER, it and the
+// other attempt waiting with it count as failures, which opens the circuit (threshold 2), and
+// both stop waiting as circuit_open; the opening is logged with its metric.
 func TestStalledAttemptsOpenTheCircuitBeforeTheTimeout(t *testing.T) {
 	s := newStack(t, options{env: map[string]string{"DELIVERY_TIMEOUT": "20s", "CIRCUIT_THRESHOLD": "2", "CIRCUIT_STALL_AFTER": "200ms"}, noDelivery: true})
 	h := s.newDeliveryHandler(nil)

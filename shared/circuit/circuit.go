@@ -331,8 +331,8 @@ type Tracked struct {
 var ErrOpened = errors.New("circuit opened")
 
 // Track registers an attempt in flight to a target: when this container opens the target's
-// circuit, cancel is called with ErrOpened, so that attempts already waiting on a dead
-// endpoint stop waiting (and billing) too. With a timeout longer than StallAfter, an attempt
+// circuit, or finds at a stall that another container has, cancel is called with ErrOpened,
+// so that attempts already waiting on a dead endpoint stop waiting (and billing) too. With a timeout longer than StallAfter, an attempt
 // still running after StallAfter stalls: it and the other attempts then waiting count as
 // failures of a closed circuit (and may open it). The returned func ends the tracking and
 // tells what happened meanwhile.
@@ -389,18 +389,43 @@ func (b *Breaker) stalled(dealerID string, t deliveryq.Target, e *entry, tok *tr
 		}
 	}
 	set := b.Settings.WithDefaults()
-	if e.failures < set.Threshold {
-		return
-	}
 	now := b.now()
-	next := State{State: Open, Failures: e.failures, OpenedAt: ptr(now), RetryAt: ptr(now.Add(set.Cooldown)),
-		Cooldown: set.Cooldown, LastError: "no answer within " + set.StallAfter.String(), UpdatedAt: now}
 	ctx, cancel := context.WithTimeout(context.Background(), stallWriteTimeout)
 	defer cancel()
+	if e.failures < set.Threshold {
+		b.adoptOpened(ctx, dealerID, t, e, set, now)
+		return
+	}
+	next := State{State: Open, Failures: e.failures, OpenedAt: ptr(now), RetryAt: ptr(now.Add(set.Cooldown)),
+		Cooldown: set.Cooldown, LastError: "no answer within " + set.StallAfter.String(), UpdatedAt: now}
 	// A write that fails leaves the circuit closed, the failures counted: the next failure
 	// tries again.
 	if tr, err := b.write(ctx, dealerID, t, e, next, now); err == nil && tr.To != "" {
 		tok.opened = tr
+	}
+}
+
+// adoptOpened reads a circuit this container counts as closed after a stall too few to open
+// it: another container may have opened it meanwhile, and the attempts waiting here on the
+// same endpoint then stop too. One read per CacheTTL at most, and only while the endpoint
+// stalls; a circuit stored closed leaves the count as it is. Called with e.mu held.
+func (b *Breaker) adoptOpened(ctx context.Context, dealerID string, t deliveryq.Target, e *entry, set Settings, now time.Time) {
+	if now.Sub(e.known) <= set.CacheTTL {
+		return
+	}
+	st, err := b.Store.Get(ctx, dealerID, t)
+	if err != nil {
+		return
+	}
+	e.known = now
+	if st.Version <= e.state.Version {
+		return
+	}
+	e.state = st
+	if !st.isClosed() {
+		for waiting := range e.inflight {
+			waiting.cancel(ErrOpened)
+		}
 	}
 }
 

@@ -37,6 +37,13 @@ func (m *memStore) Put(_ context.Context, dealerID string, t deliveryq.Target, n
 	return nil
 }
 
+// writes is puts, read while other goroutines may write.
+func (m *memStore) writes() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.puts
+}
+
 var target = deliveryq.Target{Kind: deliveryq.KindSubscription, ID: "sub_1"}
 
 func TestOpensAtTheThresholdAndBacksOffWhileDown(t *testing.T) {
@@ -284,6 +291,55 @@ func TestAStallCountsTheAttemptsWaitingWithIt(t *testing.T) {
 		if opened := tr.Opened.To == circuit.Open; opened != (i == 0) {
 			t.Errorf("attempt %d to the second endpoint: opened %v; want the first attempt's stall alone to open it", i+1, opened)
 		}
+	}
+}
+
+// A container whose attempts stall too few to open the circuit reads it: when another
+// container has opened it meanwhile, the attempts waiting here stop too, without a write.
+func TestAStallFindsTheCircuitOpenedElsewhere(t *testing.T) {
+	ctx := context.Background()
+	store := &memStore{}
+	set := circuit.Settings{Threshold: 3, StallAfter: 100 * time.Millisecond}
+	opener, other := &circuit.Breaker{Store: store, Settings: set}, &circuit.Breaker{Store: store, Settings: set}
+	wait := func(actx context.Context, what string) {
+		select {
+		case <-actx.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s still waits 10 s after the stall", what)
+		}
+		if context.Cause(actx) != circuit.ErrOpened {
+			t.Fatalf("%s: cause %v, want ErrOpened", what, context.Cause(actx))
+		}
+	}
+	// Three attempts wait in the first container: their stall opens the circuit.
+	var untracks []func() circuit.Tracked
+	for range 3 {
+		actx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		untracks = append(untracks, opener.Track("d", target, time.Minute, cancel))
+		defer wait(actx, "an attempt in the opening container")
+	}
+	for deadline := time.Now().Add(10 * time.Second); store.writes() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first container never opened the circuit")
+		}
+	}
+	// One attempt waits in the other container: one stall, one failure, below the threshold.
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	untrack := other.Track("d", target, time.Minute, cancel)
+	wait(actx, "the other container's attempt")
+	if tr := untrack(); !tr.Stalled || tr.Opened.To != "" {
+		t.Fatalf("the other container's attempt: %+v; want counted, no transition of its own", tr)
+	}
+	if p, st := other.Allow(ctx, "d", target, nil); p != circuit.Reject || st.State != circuit.Open {
+		t.Fatalf("the other container after its stall: %v %+v; want the stored open circuit", p, st)
+	}
+	if store.puts != 1 {
+		t.Fatalf("%d writes, want the opening alone", store.puts)
+	}
+	for _, untrack := range untracks {
+		untrack()
 	}
 }
 

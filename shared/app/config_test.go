@@ -88,14 +88,14 @@ func TestCircuitSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := cfg.Circuit; c.Threshold != 5 || c.Cooldown != time.Minute || c.MaxCooldown != 20*time.Minute || c.DisableAfter != 120*time.Hour || c.StallAfter != 3*time.Second {
+	if c := cfg.Circuit; c.Threshold != 5 || c.Cooldown != time.Minute || c.MaxCooldown != 20*time.Minute || c.DisableAfter != 120*time.Hour || c.StallAfter != 2*time.Second {
 		t.Errorf("defaults: %+v", c)
 	}
-	env = map[string]string{"CIRCUIT_THRESHOLD": "3", "CIRCUIT_COOLDOWN": "10s", "CIRCUIT_MAX_COOLDOWN": "5m", "CIRCUIT_DISABLE_AFTER": "48h", "CIRCUIT_STALL_AFTER": "2s"}
+	env = map[string]string{"CIRCUIT_THRESHOLD": "3", "CIRCUIT_COOLDOWN": "10s", "CIRCUIT_MAX_COOLDOWN": "5m", "CIRCUIT_DISABLE_AFTER": "48h", "CIRCUIT_STALL_AFTER": "4s"}
 	if cfg, err = ConfigFromEnv(get); err != nil {
 		t.Fatal(err)
 	}
-	if c := cfg.Circuit; c.Threshold != 3 || c.Cooldown != 10*time.Second || c.MaxCooldown != 5*time.Minute || c.DisableAfter != 48*time.Hour || c.StallAfter != 2*time.Second {
+	if c := cfg.Circuit; c.Threshold != 3 || c.Cooldown != 10*time.Second || c.MaxCooldown != 5*time.Minute || c.DisableAfter != 48*time.Hour || c.StallAfter != 4*time.Second {
 		t.Errorf("set: %+v", c)
 	}
 	for name, v := range map[string]string{"CIRCUIT_THRESHOLD": "0", "CIRCUIT_COOLDOWN": "soon", "CIRCUIT_MAX_COOLDOWN": "10ms", "CIRCUIT_DISABLE_AFTER": "-1h", "CIRCUIT_STALL_AFTER": "10ms"} {

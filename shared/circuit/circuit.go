@@ -51,7 +51,7 @@ const (
 	DefaultDisableAfter = 5 * 24 * time.Hour
 	DefaultCacheTTL     = 5 * time.Second
 	DefaultProbeLease   = 30 * time.Second
-	DefaultStallAfter   = 3 * time.Second
+	DefaultStallAfter   = 2 * time.Second
 )
 
 // Settings of the breaker; a zero field takes its default.
@@ -73,7 +73,7 @@ type Settings struct {
 	ProbeLease time.Duration
 	// StallAfter: when an attempt tracked with a timeout longer than this is still unanswered
 	// after it (it stalls), it and every other attempt to the target then waiting in this
-	// container count as failures, each once, without waiting for their timeouts (3 s;
+	// container count as failures, each once, without waiting for their timeouts (2 s;
 	// negative: never). An endpoint that hangs while Threshold attempts wait on it thus opens
 	// its circuit StallAfter after the first of them, and the attempts still waiting stop
 	// (Track).

@@ -50,6 +50,14 @@ func TestFunctions(t *testing.T) {
 		if lc["LogFormat"] != "JSON" || refTarget(lc["LogGroup"]) != logsID {
 			t.Errorf("%s: logging config %s, want JSON into %s", name, asJSON(lc), logsID)
 		}
+		// The functions invoked per batch leave out Lambda's start and report records.
+		wantSystem := "INFO"
+		if name == FuncRouter || name == FuncDelivery {
+			wantSystem = "WARN"
+		}
+		if lc["ApplicationLogLevel"] != "INFO" || lc["SystemLogLevel"] != wantSystem {
+			t.Errorf("%s: log levels %s, want application INFO, system %s", name, asJSON(lc), wantSystem)
+		}
 		if num(t, props(s.resource[logsID])["RetentionInDays"]) != 30 {
 			t.Errorf("%s: log retention %v", name, props(s.resource[logsID])["RetentionInDays"])
 		}

@@ -2,6 +2,7 @@ package circuit_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -42,6 +43,34 @@ func (m *memStore) writes() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.puts
+}
+
+// stopsOpened waits for a tracked attempt's context to end, cancelled because its target's
+// circuit opened.
+func stopsOpened(t *testing.T, actx context.Context, what string) {
+	t.Helper()
+	select {
+	case <-actx.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s still waits 10 s after the stall", what)
+	}
+	if context.Cause(actx) != circuit.ErrOpened {
+		t.Fatalf("%s: cause %v, want ErrOpened", what, context.Cause(actx))
+	}
+}
+
+// trackAttempts tracks n attempts to a target, gap apart, each with a one-minute timeout.
+func trackAttempts(t *testing.T, b *circuit.Breaker, to deliveryq.Target, n int, gap time.Duration) ([]context.Context, []func() circuit.Tracked) {
+	var attempts []context.Context
+	var untracks []func() circuit.Tracked
+	for range n {
+		actx, cancel := context.WithCancelCause(context.Background())
+		t.Cleanup(func() { cancel(nil) })
+		attempts = append(attempts, actx)
+		untracks = append(untracks, b.Track("d", to, time.Minute, cancel))
+		time.Sleep(gap)
+	}
+	return attempts, untracks
 }
 
 var target = deliveryq.Target{Kind: deliveryq.KindSubscription, ID: "sub_1"}
@@ -188,23 +217,9 @@ func TestStalledAttemptsOpenTheCircuit(t *testing.T) {
 	ctx := context.Background()
 	store := &memStore{}
 	b := &circuit.Breaker{Store: store, Settings: circuit.Settings{Threshold: 2, StallAfter: 20 * time.Millisecond}}
-	var attempts []context.Context
-	var untracks []func() circuit.Tracked
-	for range 2 {
-		actx, cancel := context.WithCancelCause(ctx)
-		defer cancel(nil)
-		attempts = append(attempts, actx)
-		untracks = append(untracks, b.Track("d", target, time.Minute, cancel))
-	}
+	attempts, untracks := trackAttempts(t, b, target, 2, 0)
 	for i, actx := range attempts {
-		select {
-		case <-actx.Done():
-		case <-time.After(10 * time.Second):
-			t.Fatalf("attempt %d still waits 10 s after the stall", i+1)
-		}
-		if context.Cause(actx) != circuit.ErrOpened {
-			t.Fatalf("attempt %d: cause %v, want ErrOpened", i+1, context.Cause(actx))
-		}
+		stopsOpened(t, actx, fmt.Sprintf("attempt %d", i+1))
 	}
 	opened := 0
 	for i, untrack := range untracks {
@@ -250,11 +265,7 @@ func TestAStallCountsTheAttemptsWaitingWithIt(t *testing.T) {
 	// the third failure.
 	third, untrackThird := track()
 	for i, actx := range []context.Context{first, second, third} {
-		select {
-		case <-actx.Done():
-		case <-time.After(10 * time.Second):
-			t.Fatalf("attempt %d still waits 10 s after the stalls", i+1)
-		}
+		stopsOpened(t, actx, fmt.Sprintf("attempt %d", i+1))
 	}
 	trs := []circuit.Tracked{untrackFirst(), untrackSecond(), untrackThird()}
 	if trs[2].Opened.To != circuit.Open || trs[2].Opened.State.Failures != 3 || trs[0].Opened.To != "" || trs[1].Opened.To != "" {
@@ -264,24 +275,9 @@ func TestAStallCountsTheAttemptsWaitingWithIt(t *testing.T) {
 	// Three attempts sent one after another, 40 ms apart: when the first stalls the other
 	// two wait with it, and that one stall opens the circuit before theirs come.
 	other := deliveryq.Target{Kind: deliveryq.KindSubscription, ID: "sub_other"}
-	var attempts []context.Context
-	var untracks []func() circuit.Tracked
-	for range 3 {
-		actx, cancel := context.WithCancelCause(ctx)
-		defer cancel(nil)
-		attempts = append(attempts, actx)
-		untracks = append(untracks, b.Track("d", other, time.Minute, cancel))
-		time.Sleep(40 * time.Millisecond)
-	}
+	attempts, untracks := trackAttempts(t, b, other, 3, 40*time.Millisecond)
 	for i, actx := range attempts {
-		select {
-		case <-actx.Done():
-		case <-time.After(10 * time.Second):
-			t.Fatalf("attempt %d to the second endpoint still waits 10 s after the stall", i+1)
-		}
-		if context.Cause(actx) != circuit.ErrOpened {
-			t.Fatalf("attempt %d: cause %v, want ErrOpened", i+1, context.Cause(actx))
-		}
+		stopsOpened(t, actx, fmt.Sprintf("attempt %d to the second endpoint", i+1))
 	}
 	for i, untrack := range untracks {
 		tr := untrack()
@@ -301,24 +297,8 @@ func TestAStallFindsTheCircuitOpenedElsewhere(t *testing.T) {
 	store := &memStore{}
 	set := circuit.Settings{Threshold: 3, StallAfter: 100 * time.Millisecond}
 	opener, other := &circuit.Breaker{Store: store, Settings: set}, &circuit.Breaker{Store: store, Settings: set}
-	wait := func(actx context.Context, what string) {
-		select {
-		case <-actx.Done():
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%s still waits 10 s after the stall", what)
-		}
-		if context.Cause(actx) != circuit.ErrOpened {
-			t.Fatalf("%s: cause %v, want ErrOpened", what, context.Cause(actx))
-		}
-	}
 	// Three attempts wait in the first container: their stall opens the circuit.
-	var untracks []func() circuit.Tracked
-	for range 3 {
-		actx, cancel := context.WithCancelCause(ctx)
-		defer cancel(nil)
-		untracks = append(untracks, opener.Track("d", target, time.Minute, cancel))
-		defer wait(actx, "an attempt in the opening container")
-	}
+	opening, untracks := trackAttempts(t, opener, target, 3, 0)
 	for deadline := time.Now().Add(10 * time.Second); store.writes() == 0; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the first container never opened the circuit")
@@ -328,7 +308,7 @@ func TestAStallFindsTheCircuitOpenedElsewhere(t *testing.T) {
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	untrack := other.Track("d", target, time.Minute, cancel)
-	wait(actx, "the other container's attempt")
+	stopsOpened(t, actx, "the other container's attempt")
 	if tr := untrack(); !tr.Stalled || tr.Opened.To != "" {
 		t.Fatalf("the other container's attempt: %+v; want counted, no transition of its own", tr)
 	}
@@ -338,8 +318,9 @@ func TestAStallFindsTheCircuitOpenedElsewhere(t *testing.T) {
 	if store.puts != 1 {
 		t.Fatalf("%d writes, want the opening alone", store.puts)
 	}
-	for _, untrack := range untracks {
-		untrack()
+	for i, actx := range opening {
+		stopsOpened(t, actx, fmt.Sprintf("attempt %d in the opening container", i+1))
+		untracks[i]()
 	}
 }
 

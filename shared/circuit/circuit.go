@@ -332,10 +332,10 @@ var ErrOpened = errors.New("circuit opened")
 
 // Track registers an attempt in flight to a target: when this container opens the target's
 // circuit, or finds at a stall that another container has, cancel is called with ErrOpened,
-// so that attempts already waiting on a dead endpoint stop waiting (and billing) too. With a timeout longer than StallAfter, an attempt
-// still running after StallAfter stalls: it and the other attempts then waiting count as
-// failures of a closed circuit (and may open it). The returned func ends the tracking and
-// tells what happened meanwhile.
+// so that attempts already waiting on a dead endpoint stop waiting (and billing) too. With a
+// timeout longer than StallAfter, an attempt still running after StallAfter stalls: it and
+// the other attempts then waiting count as failures of a closed circuit (and may open it).
+// The returned func ends the tracking and tells what happened meanwhile.
 func (b *Breaker) Track(dealerID string, t deliveryq.Target, timeout time.Duration, cancel context.CancelCauseFunc) func() Tracked {
 	e := b.entry(dealerID, t, true)
 	e.mu.Lock()

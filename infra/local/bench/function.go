@@ -351,8 +351,8 @@ func (fp *functionProcess) bare(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	conc := max(1, req.Concurrency)
-	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 4 * conc, MaxIdleConnsPerHost: conc}, Timeout: 30 * time.Second}
-	defer client.CloseIdleConnections()
+	poster := newBarePoster(conc)
+	defer poster.client.CloseIdleConnections()
 	var next, errs atomic.Int64
 	cpu0, start := cpuTime(), time.Now()
 	var wg sync.WaitGroup
@@ -363,17 +363,7 @@ func (fp *functionProcess) bare(w http.ResponseWriter, r *http.Request) {
 				if i >= len(req.Requests) {
 					return
 				}
-				p := req.Requests[i]
-				hr, _ := http.NewRequest(http.MethodPost, p.URL, bytes.NewReader(p.Body))
-				hr.Header.Set("Content-Type", "application/json")
-				resp, err := client.Do(hr)
-				if err != nil {
-					errs.Add(1)
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode/100 != 2 {
+				if !poster.post(req.Requests[i]) {
 					errs.Add(1)
 				}
 			}
@@ -381,6 +371,26 @@ func (fp *functionProcess) bare(w http.ResponseWriter, r *http.Request) {
 	}
 	wg.Wait()
 	writeJSON(w, BareResult{Requests: len(req.Requests), Errors: int(errs.Load()), CPUSeconds: (cpuTime() - cpu0).Seconds(), WallSeconds: time.Since(start).Seconds()})
+}
+
+// barePoster POSTs bodies with a plain http.Client, as the floors do.
+type barePoster struct{ client *http.Client }
+
+func newBarePoster(concurrency int) barePoster {
+	return barePoster{&http.Client{Transport: &http.Transport{MaxIdleConns: 4 * concurrency, MaxIdleConnsPerHost: concurrency}, Timeout: 30 * time.Second}}
+}
+
+// post reports whether p was answered with a 2xx.
+func (b barePoster) post(p BarePayload) bool {
+	hr, _ := http.NewRequest(http.MethodPost, p.URL, bytes.NewReader(p.Body))
+	hr.Header.Set("Content-Type", "application/json")
+	resp, err := b.client.Do(hr)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode/100 == 2
 }
 
 func (fp *functionProcess) startProfile(w http.ResponseWriter, r *http.Request) {

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/dealerai/integrations/shared/delivery"
 )
 
 // TestBatchSummaryIsOneEMFLine: with a Metrics writer the batch's summary and its metrics are
@@ -24,22 +26,7 @@ func TestBatchSummaryIsOneEMFLine(t *testing.T) {
 	if len(lines) != 1 || strings.Contains(logs.String(), "delivery batch") {
 		t.Fatalf("metrics %q, logs %q: want one line, in the metrics", metrics.String(), logs.String())
 	}
-	var doc struct {
-		Level, Msg          string
-		Records             int
-		SucceededIDs        []string `json:"succeededDeliveryIds"`
-		DeliveriesSucceeded *int
-		DeliveriesFailed    *int
-		DeliveryLatency     []int64
-		AWS                 struct {
-			Timestamp         int64
-			CloudWatchMetrics []struct {
-				Namespace  string
-				Dimensions [][]string
-				Metrics    []struct{ Name, Unit string }
-			}
-		} `json:"_aws"`
-	}
+	var doc delivery.EMFLine
 	if err := json.Unmarshal([]byte(lines[0]), &doc); err != nil {
 		t.Fatal(err)
 	}
